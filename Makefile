@@ -1,0 +1,36 @@
+# sintersim developer targets. `make demo` and `make test` install what they need first.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+STAMP := .install.stamp
+
+.PHONY: install demo test test-slow lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PIP) install -q -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PYTHON) -m sintersim demo --out out/demo
+
+lint: $(STAMP)
+	$(PYTHON) -m ruff check sintersim tests scripts experiments
+	$(PYTHON) -m ruff format --check sintersim tests scripts experiments
+
+format: $(STAMP)
+	$(PYTHON) -m ruff format sintersim tests scripts experiments
+	$(PYTHON) -m ruff check --fix sintersim tests scripts experiments
+
+# pytest exit code 5 (no tests collected) is a failure here: a suite that runs nothing must not pass.
+test: lint
+	$(PYTHON) -m pytest -q tests
+
+test-slow: $(STAMP)
+	$(PYTHON) -m pytest -q -m slow tests
+
+bench: $(STAMP)
+	$(PYTHON) scripts/bench.py
+
+clean:
+	rm -rf out $(STAMP) .pytest_cache

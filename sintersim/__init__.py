@@ -1,0 +1,62 @@
+"""sintersim: phase-field sintering of nanocrystals in JAX.
+
+State: a conserved density ``rho`` plus grain order parameters ``eta_i``. Energy first: chemical
+potentials come from autodiff of `WangEnergy`; `SemiImplicitFourier` steps the Cahn-Hilliard /
+Allen-Cahn equations; `integrate` runs them inside one compiled scan. Physical units go in through
+`PhysicalParameters` / `nondimensionalize` (or a TOML config, see `sintersim.config`).
+"""
+
+from ._energy import WangEnergy
+from ._grid import Grid
+from ._initial import particle_profile, particles, two_particle_centres, two_particles
+from ._integrate import SaveAt, Solution, advance, integrate, plan_steps, state_ok
+from ._interfaces import InterfaceProfile, grain_boundary_profile, surface_profile
+from ._materials import MATERIALS, Arrhenius, Material, get_material
+from ._mobility import Mobility
+from ._model import SinterModel
+from ._state import State
+from ._stepper import SemiImplicitFourier
+from ._units import (
+    K_B,
+    Nondimensional,
+    PhysicalParameters,
+    Scales,
+    mullins_coefficient,
+    nondimensionalize,
+    solve_shape,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "K_B",
+    "MATERIALS",
+    "Arrhenius",
+    "Grid",
+    "InterfaceProfile",
+    "Material",
+    "Mobility",
+    "Nondimensional",
+    "PhysicalParameters",
+    "SaveAt",
+    "Scales",
+    "SemiImplicitFourier",
+    "SinterModel",
+    "Solution",
+    "State",
+    "WangEnergy",
+    "advance",
+    "get_material",
+    "grain_boundary_profile",
+    "integrate",
+    "mullins_coefficient",
+    "nondimensionalize",
+    "particle_profile",
+    "particles",
+    "plan_steps",
+    "solve_shape",
+    "state_ok",
+    "surface_profile",
+    "two_particle_centres",
+    "two_particles",
+]

@@ -1,0 +1,131 @@
+"""Equilibrium 1D interface profiles of the model and their excess quantities.
+
+Used twice: to map physical interface energies and width onto model coefficients (`_units`), and
+to prove that mapping, by measuring the energies of the model's own profiles.
+
+The profiles minimise the 1D functional with fixed end values (a continuum-resolved finite
+difference grid, float64). Both bulk phases sit at zero energy density and zero chemical
+potential, so the minimum of F is the excess energy of the interface: gamma = min F.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.optimize
+
+from ._energy import WangEnergy
+
+
+@dataclasses.dataclass(frozen=True)
+class InterfaceProfile:
+    """One equilibrium interface, in the energy's own (dimensionless) units.
+
+    gamma: excess free energy per unit area.
+    width: ``1 / max |d rho/dx|`` (surface) or ``1 / max |d eta_1/dx|`` (grain boundary).
+    surface_integral: ``int rho^2 (1-rho)^2 dx`` across the interface (surface mobility weight).
+    gb_integral: ``int sum_{i!=j} eta_i eta_j dx`` (grain-boundary mobility weight).
+    x, rho, eta: the profile.
+    """
+
+    gamma: float
+    width: float
+    surface_integral: float
+    gb_integral: float
+    x: np.ndarray
+    rho: np.ndarray
+    eta: np.ndarray
+
+
+def _discrete_energy(z, params, x, fixed_rho, fixed_eta):
+    """F of the 1D profile; interior nodes packed in ``z``, end nodes held at their values."""
+    energy = WangEnergy(*params)
+    h = x[1] - x[0]
+    n, p = fixed_rho.size, fixed_eta.shape[0]
+    r = fixed_rho.at[1 : n - 1].set(z[: n - 2])
+    e = fixed_eta.at[:, 1 : n - 1].set(z[n - 2 :].reshape(p, n - 2))
+    # Bulk on nodes (trapezoid), gradients on links: a second-order discretisation.
+    f = energy.bulk(r, e)
+    bulk = h * (jnp.sum(f) - 0.5 * (f[0] + f[-1]))
+    grad = energy.kappa_rho / 2 * jnp.sum(jnp.diff(r) ** 2) / h
+    grad = grad + energy.kappa_eta / 2 * jnp.sum(jnp.diff(e, axis=-1) ** 2) / h
+    return bulk + grad, (r, e)
+
+
+# Compiled once per profile shape; the energy coefficients are arguments, so calibration loops
+# over many coefficient values without recompiling.
+_value_and_grad = jax.jit(jax.value_and_grad(_discrete_energy, has_aux=True))
+
+
+def _relax(energy: WangEnergy, x, rho0, eta0) -> tuple[float, np.ndarray, np.ndarray]:
+    """Minimise F over the interior nodes (L-BFGS); the end nodes keep their initial values."""
+    params = jnp.asarray(
+        [energy.A, energy.B, energy.kappa_rho, energy.kappa_eta], dtype=jnp.float64
+    )
+    args = (params, jnp.asarray(x), jnp.asarray(rho0), jnp.asarray(eta0))
+
+    def fun(z):
+        (v, _), g = _value_and_grad(jnp.asarray(z), *args)
+        return float(v), np.asarray(g, dtype=np.float64)
+
+    z0 = np.concatenate([rho0[1:-1], eta0[:, 1:-1].ravel()])
+    opts = {"maxiter": 20000, "ftol": 1e-15, "gtol": 1e-11}
+    res = scipy.optimize.minimize(fun, z0, jac=True, method="L-BFGS-B", options=opts)
+    (v, (r, e)), _ = _value_and_grad(jnp.asarray(res.x), *args)
+    return float(v), np.asarray(r), np.asarray(e)
+
+
+def _natural_width(energy: WangEnergy) -> float:
+    return float(np.sqrt(max(float(energy.kappa_eta), float(energy.kappa_rho)) / float(energy.B)))
+
+
+def _grid_1d(energy: WangEnergy, n: int, span: float) -> np.ndarray:
+    w = _natural_width(energy)
+    return np.linspace(-span * w / 2, span * w / 2, n)
+
+
+def surface_profile(energy: WangEnergy, n: int = 801, span: float = 40.0) -> InterfaceProfile:
+    """Crystal (rho = eta = 1, x < 0) against vapour (rho = eta = 0, x > 0)."""
+    with jax.enable_x64(True):
+        x = _grid_1d(energy, n, span)
+        w = _natural_width(energy)
+        rho0 = 0.5 * (1 - np.tanh(x / w))
+        eta0 = rho0[None].copy()
+        gamma, r, e = _relax(energy, x, rho0, eta0)
+    h = x[1] - x[0]
+    width = 1.0 / np.max(np.abs(np.diff(r)) / h)
+    return InterfaceProfile(
+        gamma=gamma,
+        width=float(width),
+        surface_integral=float(np.trapezoid(r**2 * (1 - r) ** 2, x)),
+        gb_integral=0.0,
+        x=x,
+        rho=r,
+        eta=e,
+    )
+
+
+def grain_boundary_profile(energy: WangEnergy, n: int = 801, span: float = 40.0) -> InterfaceProfile:
+    """Grain 1 (x < 0) against grain 2 (x > 0), both dense (rho = 1 at the ends)."""
+    with jax.enable_x64(True):
+        x = _grid_1d(energy, n, span)
+        w = _natural_width(energy)
+        e1 = 0.5 * (1 - np.tanh(x / w))
+        eta0 = np.stack([e1, 1 - e1])
+        rho0 = np.ones_like(x)
+        gamma, r, e = _relax(energy, x, rho0, eta0)
+    h = x[1] - x[0]
+    width = 1.0 / np.max(np.abs(np.diff(e[0])) / h)
+    pairs = np.sum(e, axis=0) ** 2 - np.sum(e**2, axis=0)
+    return InterfaceProfile(
+        gamma=gamma,
+        width=float(width),
+        surface_integral=float(np.trapezoid(r**2 * (1 - r) ** 2, x)),
+        gb_integral=float(np.trapezoid(pairs, x)),
+        x=x,
+        rho=r,
+        eta=e,
+    )

@@ -1,0 +1,26 @@
+"""The model: energy, mobilities and the Allen-Cahn coefficient, as one pytree."""
+
+from __future__ import annotations
+
+import equinox as eqx
+from jaxtyping import Array, Float
+
+from ._energy import WangEnergy
+from ._mobility import Mobility
+
+
+class SinterModel(eqx.Module):
+    r"""Cahn-Hilliard / Allen-Cahn sintering model (dimensionless).
+
+    .. math::
+        \partial_t\rho = \nabla\cdot\big(M(\rho,\eta)\nabla\,\delta F/\delta\rho\big),\qquad
+        \partial_t\eta_i = -L\,\delta F/\delta\eta_i
+
+    energy: the free-energy functional F.
+    mobility: the density mobility M(rho, eta).
+    L: Allen-Cahn (grain-boundary) mobility.
+    """
+
+    energy: WangEnergy
+    mobility: Mobility
+    L: Float[Array, ""] | float

@@ -1,0 +1,28 @@
+"""The solver state: conserved density plus grain order parameters."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+
+class State(eqx.Module):
+    """Fields on the grid.
+
+    rho: conserved density, 1 in a crystal and 0 in vapour, shape ``grid.shape``.
+    eta: non-conserved grain order parameters, shape ``(P, *grid.shape)``; eta_i = 1 inside grain i.
+    """
+
+    rho: Float[Array, "*grid"]
+    eta: Float[Array, "P *grid"]
+
+    @property
+    def n_grains(self) -> int:
+        return self.eta.shape[0]
+
+    def astype(self, dtype) -> State:
+        return State(self.rho.astype(dtype), self.eta.astype(dtype))
+
+    def is_finite(self) -> Array:
+        return jnp.isfinite(self.rho).all() & jnp.isfinite(self.eta).all()
