@@ -33,8 +33,8 @@ def particles(
     n_fields: int | None = None,
     dtype=None,
 ) -> State:
-    """State with one grain per particle: ``eta_g = max`` of its particles' profiles,
-    ``rho = min(1, sum_i profile_i)`` (overlapping particles form a dense contact).
+    """State with one grain per particle: ``eta_g = max`` of its particles' profiles and
+    ``rho = max_i profile_i`` (overlapping particles meet at a sharp cusp, the classic neck start).
 
     grain_of: the order parameter each particle uses (default: particle i -> field i).
     """
@@ -43,12 +43,11 @@ def particles(
     grain_of = list(range(len(radii))) if grain_of is None else list(grain_of)
     n_fields = max(grain_of) + 1 if n_fields is None else n_fields
     eta = np.zeros((n_fields, *grid.shape))
-    total = np.zeros(grid.shape)
+    rho = np.zeros(grid.shape)
     for c, r, g in zip(centres, radii, grain_of, strict=True):
         p = particle_profile(grid, c, r, width)
         eta[g] = np.maximum(eta[g], p)
-        total += p
-    rho = np.minimum(total, 1.0)
+        rho = np.maximum(rho, p)
     dtype = dtype or jnp.result_type(float)
     return State(jnp.asarray(rho, dtype), jnp.asarray(eta, dtype))
 
