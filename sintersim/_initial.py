@@ -11,7 +11,9 @@ from ._grid import Grid
 from ._state import State
 
 
-def particle_profile(grid: Grid, centre: Sequence[float], radius: float, width: float) -> np.ndarray:
+def particle_profile(
+    grid: Grid, centre: Sequence[float], radius: float, width: float
+) -> np.ndarray:
     """``(1 - tanh((r - R) / w)) / 2``: 1 inside a ball of radius R, 0 outside, width ~ 2w.
 
     Distances are taken along the periodic box's minimum image, so a particle may touch an edge.

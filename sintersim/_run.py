@@ -126,10 +126,11 @@ def run(setup: Setup, out: Path, progress=None, on_save=None) -> tuple[list[dict
     for i, (n_i, h_i, t_i) in enumerate(zip(n, h, setup.save_times, strict=True), start=1):
         new, ok = _advance(setup.model, setup.grid, state, int(n_i), float(h_i))
         if not bool(ok):
-            raise Unstable(state, 
+            raise Unstable(
+                state,
                 f"the state became non-finite or left [−0.5, 1.5] between t = "
                 f"{setup.nd.scales.to_seconds(t):.4g} s and {setup.nd.scales.to_seconds(t_i):.4g}"
-                f" s (dt = {setup.nd.scales.to_seconds(h_i):.3g} s); reduce time.dt_s"
+                f" s (dt = {setup.nd.scales.to_seconds(h_i):.3g} s); reduce time.dt_s",
             )
         state, t = new, float(t_i)
         row = observables_row(setup, t, state)

@@ -87,8 +87,12 @@ class PhysicalParameters:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-        for name in ("surface_diffusivity", "gb_diffusivity", "volume_diffusivity",
-                     "vapour_diffusivity"):
+        for name in (
+            "surface_diffusivity",
+            "gb_diffusivity",
+            "volume_diffusivity",
+            "vapour_diffusivity",
+        ):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
@@ -104,8 +108,12 @@ class PhysicalParameters:
                 f"interface_width_nm ({self.interface_width_nm}) must span at least 2 grid cells "
                 f"(grid_spacing_nm = {self.grid_spacing_nm}); allowed: >= {2 * self.grid_spacing_nm}"
             )
-        mobs = (self.surface_diffusivity, self.gb_diffusivity, self.volume_diffusivity,
-                self.vapour_diffusivity)
+        mobs = (
+            self.surface_diffusivity,
+            self.gb_diffusivity,
+            self.volume_diffusivity,
+            self.vapour_diffusivity,
+        )
         if max(mobs) <= 0:
             raise ValueError("at least one diffusivity (surface, gb, volume, vapour) must be > 0")
 
@@ -164,6 +172,11 @@ def solve_shape(gb_to_surface: float, gb_width_ratio: float = 1.0) -> Shape:
     # Starting point: on the surface path rho = eta the bulk energy is (A + 7B) rho^2 (1-rho)^2
     # with gradient weight kappa_rho + kappa_eta, so k = 2/r - 1, a = 6k - 1 gives equal widths
     # and gamma_gb/gamma_s = r when that path is the minimiser (the solve below checks it).
+    if not 0 < gb_to_surface <= 12 / 7:
+        raise ValueError(
+            f"gb_energy / surface_energy = {gb_to_surface:.3g} is outside what the model reaches; "
+            "allowed: 0 < gb_energy / surface_energy <= 12/7 (= 1.71, where A reaches 0)"
+        )
     k0 = max(2.0 / gb_to_surface - 1.0, 0.05)
     z0 = np.log([max(6.0 * k0 - 1.0, 0.05), k0])
     if np.max(np.abs(residual(z0))) < 1e-5:
@@ -205,8 +218,13 @@ def nondimensionalize(p: PhysicalParameters) -> Nondimensional:
     kt = K_B * p.temperature_K
     omega = p.atomic_volume_m3
     # Physical density mobilities, m^5/(J s).
-    m_surf = p.surface_diffusivity * p.surface_layer_nm * NM * omega / kt / (
-        lam * shape.surface_integral * l0
+    m_surf = (
+        p.surface_diffusivity
+        * p.surface_layer_nm
+        * NM
+        * omega
+        / kt
+        / (lam * shape.surface_integral * l0)
     )
     m_gb = p.gb_diffusivity * p.gb_width_nm * NM * omega / kt / (lam * shape.gb_integral * l0)
     m_vol = p.volume_diffusivity * omega / kt
@@ -231,6 +249,25 @@ def nondimensionalize(p: PhysicalParameters) -> Nondimensional:
 def mullins_coefficient(p: PhysicalParameters) -> float:
     """Surface-diffusion coefficient B_s = D_s delta_s Omega gamma_s / (k_B T), m^4/s."""
     return (
-        p.surface_diffusivity * p.surface_layer_nm * NM * p.atomic_volume_m3 * p.surface_energy
+        p.surface_diffusivity
+        * p.surface_layer_nm
+        * NM
+        * p.atomic_volume_m3
+        * p.surface_energy
         / (K_B * p.temperature_K)
     )
+
+
+def check_mapping(nd: Nondimensional, p: PhysicalParameters) -> dict[str, tuple[float, float]]:
+    """Measure the model's own interface energies and width on its grid (1D, spectral, relaxed
+    with the solver's stepper) and return ``{name: (requested, measured)}`` in SI / nm units."""
+    from ._interfaces import relax_on_grid
+
+    gs, ws, *_ = relax_on_grid(nd.model, kind="surface")
+    gg, _, *_ = relax_on_grid(nd.model, kind="grain_boundary")
+    unit = nd.scales.interface_energy_J_m2
+    return {
+        "surface_energy_J_m2": (p.surface_energy, gs * unit),
+        "gb_energy_J_m2": (p.gb_energy, gg * unit),
+        "interface_width_nm": (p.interface_width_nm, ws * p.grid_spacing_nm),
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from importlib import resources
@@ -26,7 +27,7 @@ def _run(config_path: Path, out: Path, quiet: bool) -> int:
 
     cfg = load_config(config_path)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.resolved.toml").write_text(cfg.to_toml())
+    (out / "config.resolved.toml, mapping.json").write_text(cfg.to_toml())
     t0 = time.perf_counter()
     setup = build(cfg)
     sc = setup.nd.scales
@@ -38,12 +39,31 @@ def _run(config_path: Path, out: Path, quiet: bool) -> int:
             f"({setup.t_end:.4g} internal, dt = {setup.dt:.3g}, {sc.time_s:.3g} s per unit)",
             flush=True,
         )
+    # Prove the unit mapping on this run's own grid: relax 1D profiles, measure, compare.
+    from ._units import check_mapping
+
+    mapping = check_mapping(setup.nd, cfg.physical_parameters())
+    (out / "mapping.json").write_text(
+        json.dumps(
+            {k: {"requested": a, "measured": float(b)} for k, (a, b) in mapping.items()}, indent=2
+        )
+    )
+    if not quiet:
+        print(
+            "unit mapping (requested -> measured on this grid): "
+            + ", ".join(f"{k} {a:.4g} -> {float(b):.4g}" for k, (a, b) in mapping.items())
+        )
     bar = None
     if not quiet:
         from tqdm import tqdm
 
-        bar = tqdm(total=setup.t_end, unit="t", unit_scale=False, desc="simulating",
-                   bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} [{elapsed}<{remaining}]")
+        bar = tqdm(
+            total=setup.t_end,
+            unit="t",
+            unit_scale=False,
+            desc="simulating",
+            bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} [{elapsed}<{remaining}]",
+        )
 
         def progress(t):
             bar.update(t - bar.n)
@@ -75,10 +95,17 @@ def _run(config_path: Path, out: Path, quiet: bool) -> int:
             f"{rows[-1]['time_s']:.4g} s; shrinkage {rows[-1]['shrinkage']:.4f}; "
             f"wall time {time.perf_counter() - t0:.1f} s"
         )
-        print(f"outputs in {out.resolve()}: observables.csv, neck.png, fields.png, "
-              "config.resolved.toml")
-    plot_fields(np.asarray(state.rho), np.asarray(state.eta), cfg["grid"]["spacing_nm"],
-                out / "fields.png", f"{title}, t = {rows[-1]['time_s']:.3g} s")
+        print(
+            f"outputs in {out.resolve()}: observables.csv, neck.png, fields.png, "
+            "config.resolved.toml, mapping.json"
+        )
+    plot_fields(
+        np.asarray(state.rho),
+        np.asarray(state.eta),
+        cfg["grid"]["spacing_nm"],
+        out / "fields.png",
+        f"{title}, t = {rows[-1]['time_s']:.3g} s",
+    )
     return status
 
 
@@ -92,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="run one simulation from a TOML config")
-    p.add_argument("config", type=Path, help="TOML configuration (see `sintersim config --example`)")
+    p.add_argument(
+        "config", type=Path, help="TOML configuration (see `sintersim config --example`)"
+    )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -122,9 +151,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(get_material(args.name).describe())
             else:
                 for m in MATERIALS.values():
-                    print(f"{m.name:8s} {m.structure:10s} Tm = {m.melting_point_K:.0f} K, "
-                          f"gamma_s = {m.surface_energy_J_m2:g} J/m^2, "
-                          f"gamma_gb = {m.gb_energy_J_m2:.3g} J/m^2")
+                    print(
+                        f"{m.name:8s} {m.structure:10s} Tm = {m.melting_point_K:.0f} K, "
+                        f"gamma_s = {m.surface_energy_J_m2:g} J/m^2, "
+                        f"gamma_gb = {m.gb_energy_J_m2:.3g} J/m^2"
+                    )
                 print("`sintersim materials NAME` shows values with their sources.")
             return 0
         if args.command == "config":

@@ -47,59 +47,89 @@ _NONNEG = {"lo": 0.0}
 
 SCHEMA: dict[str, dict[str, Field]] = {
     "material": {
-        "preset": Field(str, "PbSe", "", "material preset (sintersim materials)",
-                        choices=tuple(MATERIALS)),
+        "preset": Field(
+            str, "PbSe", "", "material preset (sintersim materials)", choices=tuple(MATERIALS)
+        ),
         "temperature_K": Field(float, 423.15, "K", "temperature", lo=1.0, hi=5000.0),
-        "surface_energy_J_m2": Field(float, None, "J/m^2", "solid-vapour energy (preset if unset)",
-                                     lo=1e-3, hi=20.0),
-        "gb_energy_J_m2": Field(float, None, "J/m^2", "grain-boundary energy (preset if unset)",
-                                lo=1e-4, hi=20.0),
-        "atomic_volume_m3": Field(float, None, "m^3", "volume per formula unit (preset if unset)",
-                                  lo=1e-31, hi=1e-26),
-        "surface_diffusivity_m2_s": Field(float, None, "m^2/s", "D_s (preset Arrhenius if unset)",
-                                          lo=0.0, hi=1.0),
-        "surface_layer_nm": Field(float, None, "nm", "surface diffusion layer delta_s",
-                                  lo=0.01, hi=10.0),
-        "gb_diffusivity_m2_s": Field(float, None, "m^2/s", "D_gb (preset Arrhenius if unset)",
-                                     lo=0.0, hi=1.0),
-        "gb_width_nm": Field(float, None, "nm", "grain-boundary diffusion width delta_gb",
-                             lo=0.01, hi=10.0),
-        "volume_diffusivity_m2_s": Field(float, None, "m^2/s", "D_v (preset Arrhenius if unset)",
-                                         lo=0.0, hi=1.0),
-        "vapour_diffusivity_m2_s": Field(float, 0.0, "m^2/s",
-                                         "effective vapour-phase diffusivity (0: no "
-                                         "evaporation-condensation)", lo=0.0, hi=1.0),
-        "gb_mobility_m4_Js": Field(float, None, "m^4/(J s)",
-                                   "grain-boundary mobility (unset: boundaries relax fast)",
-                                   lo=0.0, lo_open=True, hi=1e-3),
+        "surface_energy_J_m2": Field(
+            float, None, "J/m^2", "solid-vapour energy (preset if unset)", lo=1e-3, hi=20.0
+        ),
+        "gb_energy_J_m2": Field(
+            float, None, "J/m^2", "grain-boundary energy (preset if unset)", lo=1e-4, hi=20.0
+        ),
+        "atomic_volume_m3": Field(
+            float, None, "m^3", "volume per formula unit (preset if unset)", lo=1e-31, hi=1e-26
+        ),
+        "surface_diffusivity_m2_s": Field(
+            float, None, "m^2/s", "D_s (preset Arrhenius if unset)", lo=0.0, hi=1.0
+        ),
+        "surface_layer_nm": Field(
+            float, None, "nm", "surface diffusion layer delta_s", lo=0.01, hi=10.0
+        ),
+        "gb_diffusivity_m2_s": Field(
+            float, None, "m^2/s", "D_gb (preset Arrhenius if unset)", lo=0.0, hi=1.0
+        ),
+        "gb_width_nm": Field(
+            float, None, "nm", "grain-boundary diffusion width delta_gb", lo=0.01, hi=10.0
+        ),
+        "volume_diffusivity_m2_s": Field(
+            float, None, "m^2/s", "D_v (preset Arrhenius if unset)", lo=0.0, hi=1.0
+        ),
+        "vapour_diffusivity_m2_s": Field(
+            float,
+            0.0,
+            "m^2/s",
+            "effective vapour-phase diffusivity (0: no evaporation-condensation)",
+            lo=0.0,
+            hi=1.0,
+        ),
+        "gb_mobility_m4_Js": Field(
+            float,
+            None,
+            "m^4/(J s)",
+            "grain-boundary mobility (unset: boundaries relax fast)",
+            lo=0.0,
+            lo_open=True,
+            hi=1e-3,
+        ),
     },
     "model": {
-        "interface_width_nm": Field(float, 1.0, "nm", "diffuse surface width 1/max|grad rho|",
-                                    **_POS, hi=100.0),
-        "gb_width_ratio": Field(float, 1.0, "", "grain-boundary width / surface width",
-                                lo=0.3, hi=3.0),
+        "interface_width_nm": Field(
+            float, 1.0, "nm", "diffuse surface width 1/max|grad rho|", **_POS, hi=100.0
+        ),
+        "gb_width_ratio": Field(
+            float, 1.0, "", "grain-boundary width / surface width", lo=0.3, hi=3.0
+        ),
     },
     "grid": {
         "shape": Field(list, [64, 40], "cells", "cells per axis (2 or 3 axes)"),
         "spacing_nm": Field(float, 0.25, "nm", "grid spacing dx", **_POS, hi=100.0),
-        "dtype": Field(str, "float32", "", "floating-point precision",
-                       choices=("float32", "float64")),
+        "dtype": Field(
+            str, "float32", "", "floating-point precision", choices=("float32", "float64")
+        ),
     },
     "particles": {
         "radius_nm": Field(float, 3.1, "nm", "radius of particle 1", **_POS, hi=1e4),
-        "radius2_nm": Field(float, None, "nm", "radius of particle 2 (default: radius_nm)",
-                            **_POS, hi=1e4),
-        "gap_nm": Field(float, -0.25, "nm",
-                        "surface-to-surface gap (negative: initial overlap)", lo=-1e4, hi=1e4),
+        "radius2_nm": Field(
+            float, None, "nm", "radius of particle 2 (default: radius_nm)", **_POS, hi=1e4
+        ),
+        "gap_nm": Field(
+            float,
+            -0.25,
+            "nm",
+            "surface-to-surface gap (negative: initial overlap)",
+            lo=-1e4,
+            hi=1e4,
+        ),
     },
     "time": {
         "end_s": Field(float, None, "s", "simulated time", **_POS, required=True),
         "dt_s": Field(float, None, "s", "time step (default: from time.dt_internal)", **_POS),
-        "dt_internal": Field(float, 0.1, "", "time step in internal units if dt_s is unset",
-                             **_POS, hi=10.0),
+        "dt_internal": Field(
+            float, 0.1, "", "time step in internal units if dt_s is unset", **_POS, hi=10.0
+        ),
         "n_saves": Field(int, 50, "", "number of save-points", lo=1, hi=100000),
-        "save_spacing": Field(str, "linear", "", "save-point spacing",
-                              choices=("linear", "log")),
+        "save_spacing": Field(str, "linear", "", "save-point spacing", choices=("linear", "log")),
     },
     "output": {
         "fields": Field(bool, True, "", "save field snapshots (npz) at the save-points"),
@@ -109,8 +139,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
 
 def _type_name(kind) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join({float: "number", int: "integer", str: "string", bool: "true/false",
-                        list: "list"}[k] for k in kinds)
+    return " or ".join(
+        {float: "number", int: "integer", str: "string", bool: "true/false", list: "list"}[k]
+        for k in kinds
+    )
 
 
 def _range_text(f: Field) -> str:
@@ -241,9 +273,7 @@ def _cross_check(c: dict[str, dict[str, Any]]) -> None:
     if not (2 <= len(shape) <= 3) or not all(
         isinstance(n, int) and not isinstance(n, bool) and 8 <= n <= 4096 for n in shape
     ):
-        raise ConfigError(
-            f"grid.shape = {shape!r}: need 2 or 3 integers, each in [8, 4096] cells"
-        )
+        raise ConfigError(f"grid.shape = {shape!r}: need 2 or 3 integers, each in [8, 4096] cells")
     dx = c["grid"]["spacing_nm"]
     width = c["model"]["interface_width_nm"]
     if width < 2 * dx:

@@ -38,7 +38,9 @@ def plot_neck(rows: Sequence[dict[str, float]], path: Path, title: str = "") -> 
     return Path(path)
 
 
-def plot_fields(rho: np.ndarray, eta: np.ndarray, dx_nm: float, path: Path, title: str = "") -> Path:
+def plot_fields(
+    rho: np.ndarray, eta: np.ndarray, dx_nm: float, path: Path, title: str = ""
+) -> Path:
     """2D density and grain map (a mid-plane slice in 3D)."""
     if rho.ndim == 3:
         k = rho.shape[2] // 2
@@ -51,8 +53,14 @@ def plot_fields(rho: np.ndarray, eta: np.ndarray, dx_nm: float, path: Path, titl
     grains = np.where(rho > 0.5, grains, np.nan)
     a2.imshow(grains.T, origin="lower", extent=ext, cmap="tab10", vmin=1, vmax=10)
     gb = np.sum(eta, axis=0) ** 2 - np.sum(eta**2, axis=0)
-    a2.contour(np.linspace(0, ext[1], rho.shape[0]), np.linspace(0, ext[3], rho.shape[1]),
-               gb.T, levels=[0.25], colors="k", linewidths=0.8)
+    a2.contour(
+        np.linspace(0, ext[1], rho.shape[0]),
+        np.linspace(0, ext[3], rho.shape[1]),
+        gb.T,
+        levels=[0.25],
+        colors="k",
+        linewidths=0.8,
+    )
     for a, t in ((a1, "density"), (a2, "grains (boundary contour)")):
         a.set_xlabel("x (nm)")
         a.set_ylabel("y (nm)")
