@@ -20,7 +20,8 @@ class WangEnergy(eqx.Module):
 
     .. math::
         F = \int A\rho^2(1-\rho)^2 + B[\rho^2 + 6(1-\rho)S_2 - 4(2-\rho)S_3 + 3S_2^2]
-            + \tfrac{\kappa_\rho}{2}|\nabla\rho|^2 + \tfrac{\kappa_\eta}{2}\sum_i|\nabla\eta_i|^2 \,dV
+            + \tfrac{\kappa_\rho}{2}|\nabla\rho|^2
+            + \tfrac{\kappa_\eta}{2}\sum_i|\nabla\eta_i|^2 \,dV
 
     with :math:`S_2=\sum_i\eta_i^2`, :math:`S_3=\sum_i\eta_i^3`. Both bulk phases, crystal
     (rho = 1, one eta_i = 1) and vapour (rho = eta = 0), have zero energy density and zero

@@ -1,8 +1,8 @@
 """Uniform periodic grids and their Fourier wavevectors.
 
-Lengths inside the solver are dimensionless; by convention (see `_units`) the internal length unit is
-the physical grid spacing, so production grids have ``spacing = 1``. Tests of continuum limits use
-other spacings.
+Lengths inside the solver are dimensionless; by convention (see `_units`) the internal length
+unit is the physical grid spacing, so production grids have ``spacing = 1``. Tests of continuum
+limits use other spacings.
 """
 
 from __future__ import annotations
@@ -83,11 +83,11 @@ class Grid(eqx.Module):
         return self._wavenumbers(zero_nyquist=True)
 
     def k2(self) -> np.ndarray:
-        """|k|^2 on the rfft half-spectrum (Nyquist kept, so -k2 is the exact spectral Laplacian)."""
+        """|k|^2 on the rfft half-spectrum (Nyquist kept: -k2 is the exact spectral Laplacian)."""
         return sum(k**2 for k in self._wavenumbers(zero_nyquist=False))
 
     def rfft_weights(self) -> np.ndarray:
-        """Multiplicity of each rfft coefficient in the full spectrum (1 or 2), for Parseval sums."""
+        """Multiplicity of each rfft coefficient in the full spectrum (1 or 2), for Parseval."""
         n = self.shape[-1]
         w = np.full(n // 2 + 1, 2.0)
         w[0] = 1.0

@@ -10,12 +10,14 @@ import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PyTree
+from jaxtyping import Array, PyTree
 
 from ._grid import Grid
 from ._model import SinterModel
 from ._state import State
 from ._stepper import SemiImplicitFourier
+
+DEFAULT_STEPPER = SemiImplicitFourier()
 
 
 class SaveAt(eqx.Module):
@@ -73,7 +75,7 @@ def advance(
     state: State,
     n_steps: Any,
     dt: Any,
-    stepper: SemiImplicitFourier = SemiImplicitFourier(),
+    stepper: SemiImplicitFourier = DEFAULT_STEPPER,
     max_steps: int | None = None,
 ) -> State:
     """Take ``n_steps`` steps of length ``dt`` (both may be traced).
@@ -104,7 +106,7 @@ def integrate(
     t0: float,
     dt: float,
     saveat: SaveAt,
-    stepper: SemiImplicitFourier = SemiImplicitFourier(),
+    stepper: SemiImplicitFourier = DEFAULT_STEPPER,
     differentiable: bool = True,
 ) -> Solution:
     """Integrate from ``t0`` to ``saveat.ts[-1]`` with steps of at most ``dt``.

@@ -28,10 +28,10 @@ class SemiImplicitFourier(eqx.Module):
             - \Delta t L\,\widehat{f_{0,\eta_i}}}{1 + \Delta t L (S_\eta + \kappa_\eta k^2)}
 
     M_0 is ``stab_mobility_factor * mobility.upper_bound()``; S_rho and S_eta (Eyre / Shen-Yang
-    linear stabilisation) default to multiples of A and B. Both stabilisers cancel at steady state, so
-    they change the transient error, not the equilibria. The bulk derivatives f0' come from autodiff
-    of the energy; the quadratic gradient terms are applied as the exact spectral Laplacian, which
-    `WangEnergy.total` uses too (tested: mu equals jax.grad(F)/dV).
+    linear stabilisation) default to multiples of A and B. Both stabilisers cancel at steady
+    state, so they change the transient error, not the equilibria. The bulk derivatives f0' come
+    from autodiff of the energy; the quadratic gradient terms are applied as the exact spectral
+    Laplacian, which `WangEnergy.total` uses too (tested: mu equals jax.grad(F)/dV).
 
     stab_mobility_factor: multiplies the mobility bound M_0 (>= 1/2 is stable in practice).
     s_rho_factor: S_rho = s_rho_factor * (A + B).

@@ -105,8 +105,9 @@ class PhysicalParameters:
             )
         if self.interface_width_nm < 2 * self.grid_spacing_nm:
             raise ValueError(
-                f"interface_width_nm ({self.interface_width_nm}) must span at least 2 grid cells "
-                f"(grid_spacing_nm = {self.grid_spacing_nm}); allowed: >= {2 * self.grid_spacing_nm}"
+                f"interface_width_nm ({self.interface_width_nm}) must span at least 2 grid "
+                f"cells (grid_spacing_nm = {self.grid_spacing_nm}); allowed: >= "
+                f"{2 * self.grid_spacing_nm}"
             )
         mobs = (
             self.surface_diffusivity,
@@ -120,7 +121,7 @@ class PhysicalParameters:
 
 @dataclasses.dataclass(frozen=True)
 class Scales:
-    """Internal units: x_phys = length_m * x, t_phys = time_s * t, energy density = energy_J_m3 * f."""
+    """Internal units: x_phys = length_m * x, t_phys = time_s * t, f_phys = energy_J_m3 * f."""
 
     length_m: float
     energy_J_m3: float
@@ -191,7 +192,8 @@ def solve_shape(gb_to_surface: float, gb_width_ratio: float = 1.0) -> Shape:
             f"gb_energy / surface_energy = {gb_to_surface:.3g} with gb_width_ratio = "
             f"{gb_width_ratio:.3g} is outside what the model reaches (closest: "
             f"{sh.gamma_gb / sh.gamma_s:.3g}, {sh.width_gb / sh.width_s:.3g}); allowed: "
-            "0 < gb_energy / surface_energy <= 12/7 (= 1.71, where A reaches 0), gb_width_ratio near 1"
+            "0 < gb_energy / surface_energy <= 12/7 (= 1.71, where A reaches 0), "
+            "gb_width_ratio near 1"
         )
     return _measure_shape(*np.exp(res.x))
 
