@@ -1,19 +1,21 @@
-"""Host-side driver: a validated config -> model, grid, initial state -> a run with outputs.
+"""Host-side driver: config -> model, grid, initial state -> a run with outputs, and resume.
 
 The time loop is one compiled `advance` (a while loop of steps on the device), called once per
-save-point; the host only syncs there to record observables, write files and update progress.
+save-point; the host syncs only there, to check the state, record observables, write files and
+update progress.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import __version__
 from ._grid import Grid
 from ._initial import two_particle_centres, two_particles
 from ._integrate import advance, plan_steps, state_ok
@@ -21,7 +23,11 @@ from ._model import SinterModel
 from ._observables import two_particle_observables
 from ._state import State
 from ._units import NM, Nondimensional, nondimensionalize
-from .config import RunConfig
+from .config import ConfigError, RunConfig, loads_config
+from .io import RunFile, read_run, write_csv, write_xdmf
+
+H5_NAME = "run.h5"
+MAX_DT_INTERNAL = 1.0  # matches the bound on time.dt_internal
 
 
 @dataclasses.dataclass
@@ -33,13 +39,40 @@ class Setup:
     grid: Grid
     state0: State
     centres: list[list[float]]
-    t_end: float  # internal units
     dt: float  # internal units
-    save_times: np.ndarray  # internal units
+    schedule: np.ndarray  # planned save times, internal units
 
     @property
     def model(self) -> SinterModel:
         return self.nd.model
+
+    @property
+    def dtype(self):
+        return jnp.float64 if self.config["grid"]["dtype"] == "float64" else jnp.float32
+
+
+def save_schedule(t_end: float, n: int, spacing: str) -> np.ndarray:
+    """n save times ending at t_end: evenly spaced, or log-spaced from t_end / 1000."""
+    if spacing == "log":
+        return np.geomspace(t_end * 1e-3, t_end, n)
+    return t_end * np.arange(1, n + 1) / n
+
+
+def extend_schedule(schedule: np.ndarray, new_end: float, spacing: str) -> np.ndarray:
+    """Continue a schedule to ``new_end`` with its own step (linear) or ratio (log)."""
+    ts = list(schedule)
+    if new_end <= ts[-1]:
+        return np.asarray([t for t in ts if t < new_end] + [new_end])
+    if spacing == "log" and len(ts) > 1:
+        ratio = ts[-1] / ts[-2]
+        while ts[-1] * ratio < new_end * (1 - 1e-9):
+            ts.append(ts[-1] * ratio)
+    else:
+        step = ts[-1] - ts[-2] if len(ts) > 1 else ts[-1]
+        while ts[-1] + step < new_end * (1 - 1e-9):
+            ts.append(ts[-1] + step)
+    ts.append(new_end)
+    return np.asarray(ts)
 
 
 def build(config: RunConfig) -> Setup:
@@ -60,12 +93,14 @@ def build(config: RunConfig) -> Setup:
     tm = config["time"]
     t_end = float(nd.scales.to_internal_time(tm["end_s"]))
     dt = float(nd.scales.to_internal_time(tm["dt_s"])) if tm["dt_s"] else tm["dt_internal"]
-    n = tm["n_saves"]
-    if tm["save_spacing"] == "log":
-        save = np.geomspace(t_end * 1e-3, t_end, n)
-    else:
-        save = t_end * np.arange(1, n + 1) / n
-    return Setup(config, nd, grid, state0, centres, t_end, dt, save)
+    if dt > MAX_DT_INTERNAL:
+        raise ConfigError(
+            f"time.dt_s = {tm['dt_s']:g} s is {dt:.3g} internal time units; allowed: <= "
+            f"{MAX_DT_INTERNAL:g} unit = {nd.scales.to_seconds(MAX_DT_INTERNAL):.3g} s for this "
+            "material, temperature and grid (the scheme's accuracy limit)"
+        )
+    schedule = save_schedule(t_end, tm["n_saves"], tm["save_spacing"])
+    return Setup(config, nd, grid, state0, centres, dt, schedule)
 
 
 def observables_row(setup: Setup, t: float, state: State) -> dict[str, float]:
@@ -109,40 +144,163 @@ class Unstable(RuntimeError):
         self.state = state
 
 
-def run(setup: Setup, out: Path, progress=None, on_save=None) -> tuple[list[dict], State]:
-    """Integrate to the end, recording observables at every save-point.
+@dataclasses.dataclass
+class Outcome:
+    status: str  # "complete", "stopped", or "failed: ..."
+    rows: list[dict[str, float]]
+    state: State
+    frames: int
 
-    progress: optional callable ``(t_internal) -> None`` for a progress display.
-    on_save: optional callable ``(index, t, state, row) -> None`` (writers).
-    Returns the observables rows and the final state. Raises `Unstable` (keeping what was
-    written) if a state goes non-finite or out of bounds; ``exc.state`` is the last good state.
+
+def _attrs(setup: Setup) -> dict:
+    sc = setup.nd.scales
+    return {
+        "config": setup.config.to_toml(),
+        "version": __version__,
+        "dx_nm": setup.config["grid"]["spacing_nm"],
+        "length_m": sc.length_m,
+        "energy_J_m3": sc.energy_J_m3,
+        "time_s": sc.time_s,
+        "dt_internal": setup.dt,
+    }
+
+
+def simulate(
+    setup: Setup,
+    out: Path,
+    *,
+    start: tuple[int, float, State] | None = None,
+    progress: Callable[[float], None] | None = None,
+    stop_after: int | None = None,
+    retries: int = 0,
+    log: Callable[[str], None] = print,
+) -> Outcome:
+    """Run (or continue) ``setup`` writing run.h5, run.xmf and observables.csv in ``out``.
+
+    start: (frame index, t_internal, state) to continue from a checkpoint (resume); None starts
+        at frame 0 with the initial state.
+    stop_after: stop cleanly after this many new save-points (testing interruption).
+    retries: on an unstable interval, halve dt and retry up to this many times.
+    A failure never discards what was written: the last good state stays as checkpoint.
     """
     out.mkdir(parents=True, exist_ok=True)
-    n, h = plan_steps(0.0, setup.save_times, setup.dt)
-    state, t = setup.state0, 0.0
-    rows = [observables_row(setup, 0.0, state)]
-    if on_save:
-        on_save(0, 0.0, state, rows[0])
-    for i, (n_i, h_i, t_i) in enumerate(zip(n, h, setup.save_times, strict=True), start=1):
-        new, ok = _advance(setup.model, setup.grid, state, int(n_i), float(h_i))
-        if not bool(ok):
-            raise Unstable(
-                state,
-                f"the state became non-finite or left [−0.5, 1.5] between t = "
-                f"{setup.nd.scales.to_seconds(t):.4g} s and {setup.nd.scales.to_seconds(t_i):.4g}"
-                f" s (dt = {setup.nd.scales.to_seconds(h_i):.3g} s); reduce time.dt_s",
+    h5 = out / H5_NAME
+    save_fields = bool(setup.config["output"]["fields"])
+    dx_nm = setup.config["grid"]["spacing_nm"]
+    precision = 8 if setup.dtype == jnp.float64 else 4
+    if start is None:
+        index, t, state = 0, 0.0, setup.state0
+        rows = [observables_row(setup, 0.0, state)]
+        rf = RunFile.create(
+            h5,
+            shape=setup.grid.shape,
+            n_fields=state.n_grains,
+            dtype=setup.dtype,
+            columns=list(rows[0]),
+            attrs=_attrs(setup),
+            schedule=setup.schedule,
+            save_fields=save_fields,
+        )
+        rf.append(0, 0.0, rows[0], np.asarray(state.rho), np.asarray(state.eta))
+    else:
+        index, t, state = start
+        prev = read_run(h5)["observables"]
+        rows = [{k: float(v[i]) for k, v in prev.items()} for i in range(index + 1)]
+        rf = RunFile.reopen(h5, index + 1, schedule=setup.schedule, attrs=_attrs(setup))
+    times = [r["time_s"] for r in rows]
+
+    def publish():
+        write_csv(out / "observables.csv", rows)
+        if save_fields:
+            write_xdmf(
+                out / "run.xmf", H5_NAME, times, setup.grid.shape, state.n_grains, dx_nm, precision
             )
-        state, t = new, float(t_i)
-        row = observables_row(setup, t, state)
-        rows.append(row)
-        if on_save:
-            on_save(i, t, state, row)
-        if progress:
-            progress(t)
-    return rows, state
+
+    publish()
+    n_steps, h = plan_steps(0.0, setup.schedule, setup.dt)
+    status, done = "complete", 0
+    try:
+        for i in range(index, len(setup.schedule)):
+            if stop_after is not None and done >= stop_after:
+                status = "stopped"
+                break
+            n_i, h_i = int(n_steps[i]), float(h[i])
+            new, ok = _advance(setup.model, setup.grid, state, n_i, h_i)
+            attempt = 0
+            while not bool(ok) and attempt < retries:
+                attempt += 1
+                n_i, h_i = 2 * n_i, h_i / 2
+                log(
+                    f"interval {i + 1}: unstable, retrying with dt = "
+                    f"{setup.nd.scales.to_seconds(h_i):.3g} s"
+                )
+                new, ok = _advance(setup.model, setup.grid, state, n_i, h_i)
+            if not bool(ok):
+                sc = setup.nd.scales
+                raise Unstable(
+                    state,
+                    f"the fields became non-finite or left [-0.5, 1.5] between t = "
+                    f"{sc.to_seconds(t):.4g} s and {sc.to_seconds(setup.schedule[i]):.4g} s "
+                    f"(dt = {sc.to_seconds(h_i):.3g} s). The last good state (t = "
+                    f"{sc.to_seconds(t):.4g} s) is saved; continue with a smaller step: "
+                    f"sintersim resume {out} --dt-s {sc.to_seconds(h_i) / 4:.3g}",
+                )
+            state, t = new, float(setup.schedule[i])
+            row = observables_row(setup, t, state)
+            rows.append(row)
+            times.append(row["time_s"])
+            rf.append(i + 1, t, row, np.asarray(state.rho), np.asarray(state.eta))
+            publish()
+            done += 1
+            if progress:
+                progress(t)
+    except Unstable as e:
+        rf.close(f"failed: {e}")
+        return Outcome(f"failed: {e}", rows, e.state, len(rows))
+    except KeyboardInterrupt:
+        rf.close("interrupted")
+        raise
+    rf.close(status)
+    return Outcome(status, rows, state, len(rows))
 
 
-def timed(fn, *a, **k):
-    t = time.perf_counter()
-    r = fn(*a, **k)
-    return r, time.perf_counter() - t
+def load_for_resume(
+    out: Path, end_s: float | None = None, dt_s: float | None = None
+) -> tuple[Setup, tuple[int, float, State]]:
+    """Rebuild the setup of the run in ``out`` and its checkpoint, optionally with a new end
+    time and time step."""
+    info = read_run(out / H5_NAME)
+    cfg = loads_config(info["attrs"]["config"])
+    setup = build(cfg)
+    setup.schedule = info["schedule"]
+    setup.dt = float(info["attrs"].get("dt_internal", setup.dt))
+    if dt_s is not None:
+        setup.dt = float(setup.nd.scales.to_internal_time(dt_s))
+        if setup.dt > MAX_DT_INTERNAL:
+            raise ConfigError(
+                f"--dt-s {dt_s:g} s is {setup.dt:.3g} internal units; allowed: <= "
+                f"{setup.nd.scales.to_seconds(MAX_DT_INTERNAL):.3g} s"
+            )
+    if end_s is not None:
+        new_end = float(setup.nd.scales.to_internal_time(end_s))
+        if new_end <= info["t_internal"]:
+            raise ValueError(
+                f"--end-s {end_s:g} s is not later than the checkpoint "
+                f"({setup.nd.scales.to_seconds(info['t_internal']):.4g} s)"
+            )
+        setup.schedule = extend_schedule(setup.schedule, new_end, cfg["time"]["save_spacing"])
+        setup.config = _with_time(setup.config, end_s=end_s)
+    if dt_s is not None:
+        setup.config = _with_time(setup.config, dt_s=dt_s)
+    if info["checkpoint"] is None:
+        raise ValueError(f"{out / H5_NAME} has no checkpoint to resume from")
+    rho, eta = info["checkpoint"]
+    state = State(jnp.asarray(rho), jnp.asarray(eta))
+    index = info["n_frames"] - 1
+    return setup, (index, info["t_internal"], state)
+
+
+def _with_time(cfg: RunConfig, **changes) -> RunConfig:
+    values = {s: dict(v) for s, v in cfg.values.items()}
+    values["time"].update(changes)
+    return RunConfig(values)

@@ -1,4 +1,8 @@
-"""Command line: ``sintersim run | demo | materials | config``."""
+"""Command line: ``sintersim run | resume | plot | info | demo | materials | config``.
+
+Exit codes: 0 success, 2 bad input (config or arguments), 3 the run went unstable (the last good
+state is kept; ``resume --dt-s`` continues it), 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -17,18 +21,118 @@ def _demo_config_path() -> Path:
     return Path(str(resources.files("sintersim") / "data" / "demo.toml"))
 
 
-def _run(config_path: Path, out: Path, quiet: bool) -> int:
-    # Imported here so that `sintersim --help` and config errors answer without loading JAX.
+class _Progress:
+    """tqdm bar over simulated time, updated once per save-point (no per-step host sync)."""
+
+    def __init__(self, t_start: float, t_end: float, quiet: bool):
+        self.bar = None
+        if not quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=t_end,
+                initial=t_start,
+                desc="simulating",
+                unit="t",
+                bar_format="{l_bar}{bar}| {n:.4g}/{total:.4g} [{elapsed}<{remaining}]",
+            )
+
+    def __call__(self, t: float) -> None:
+        if self.bar is not None:
+            self.bar.update(t - self.bar.n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _figures(out: Path, quiet: bool = True) -> list[Path]:
+    """(Re)make the PNGs of a run directory from its run.h5."""
     import numpy as np
 
-    from ._run import Unstable, build, run
-    from .io import write_csv
+    from .io import read_frame, read_run
     from .plot import plot_fields, plot_neck
 
-    cfg = load_config(config_path)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.resolved.toml, mapping.json").write_text(cfg.to_toml())
+    info = read_run(out / "run.h5")
+    obs = info["observables"]
+    rows = [{k: float(v[i]) for k, v in obs.items()} for i in range(info["n_frames"])]
+    cfg = info["attrs"]["config"]
+    title = _title_from(cfg)
+    made = [plot_neck(rows, out / "neck.png", title)]
+    if info["has_fields"] and info["n_frames"] > 0:
+        picks = sorted({0, info["n_frames"] // 2, info["n_frames"] - 1})
+        for j, i in enumerate(picks):
+            rho, eta = read_frame(out / "run.h5", i)
+            made.append(
+                plot_fields(
+                    np.asarray(rho),
+                    np.asarray(eta),
+                    info["attrs"]["dx_nm"],
+                    out / f"fields_{j}.png",
+                    f"{title}, t = {rows[i]['time_s']:.3g} s",
+                )
+            )
+    elif info["checkpoint"] is not None:
+        rho, eta = info["checkpoint"]
+        made.append(plot_fields(rho, eta, info["attrs"]["dx_nm"], out / "fields_last.png", title))
+    return made
+
+
+def _title_from(cfg_text: str) -> str:
+    from .config import loads_config
+
+    c = loads_config(cfg_text)
+    return f"{c['material']['preset']}, {c['material']['temperature_K']:g} K"
+
+
+def _execute(setup, out: Path, quiet: bool, start=None, stop_after=None) -> int:
+    from ._run import simulate
+
+    t_start = 0.0 if start is None else start[1]
+    bar = _Progress(t_start, float(setup.schedule[-1]), quiet)
     t0 = time.perf_counter()
+    try:
+        res = simulate(
+            setup,
+            out,
+            start=start,
+            progress=bar,
+            stop_after=stop_after,
+            retries=setup.config["time"]["retries"],
+            log=(lambda m: None) if quiet else (lambda m: print(m, file=sys.stderr)),
+        )
+    finally:
+        bar.close()
+    _figures(out)
+    rows = res.rows
+    key = "neck_width_nm" if setup.grid.ndim == 2 else "neck_radius_nm"
+    if res.status.startswith("failed"):
+        print(f"sintersim: run stopped: {res.status[8:]}", file=sys.stderr)
+    if not quiet:
+        print(
+            f"neck {key.split('_')[1]}: {rows[0][key]:.3f} nm -> {rows[-1][key]:.3f} nm at "
+            f"{rows[-1]['time_s']:.4g} s; shrinkage {rows[-1]['shrinkage']:.4f}; "
+            f"wall time {time.perf_counter() - t0:.1f} s; status {res.status.split(':')[0]}"
+        )
+        print(
+            f"outputs in {out.resolve()}: run.h5, run.xmf (ParaView), observables.csv, "
+            "neck.png, fields_*.png, mapping.json"
+        )
+    return 3 if res.status.startswith("failed") else 0
+
+
+def _run(config_path: Path, out: Path, quiet: bool, stop_after: int | None = None) -> int:
+    cfg = load_config(config_path)
+    # Imported here so that `--help` and config errors answer without loading JAX.
+    from ._run import build
+    from ._units import check_mapping
+
+    if (out / "run.h5").exists():
+        raise ConfigError(
+            f"{out} already holds a run (run.h5); use `sintersim resume {out}` "
+            "or choose another --out"
+        )
+    out.mkdir(parents=True, exist_ok=True)
     setup = build(cfg)
     sc = setup.nd.scales
     if not quiet:
@@ -36,12 +140,10 @@ def _run(config_path: Path, out: Path, quiet: bool) -> int:
             f"sintersim {__version__}: {cfg['material']['preset']} at "
             f"{cfg['material']['temperature_K']:g} K, grid {setup.grid.shape}, "
             f"dx = {cfg['grid']['spacing_nm']:g} nm, t_end = {cfg['time']['end_s']:.4g} s "
-            f"({setup.t_end:.4g} internal, dt = {setup.dt:.3g}, {sc.time_s:.3g} s per unit)",
+            f"({setup.schedule[-1]:.4g} internal, dt = {setup.dt:.3g}, {sc.time_s:.3g} s per unit)",
             flush=True,
         )
     # Prove the unit mapping on this run's own grid: relax 1D profiles, measure, compare.
-    from ._units import check_mapping
-
     mapping = check_mapping(setup.nd, cfg.physical_parameters())
     (out / "mapping.json").write_text(
         json.dumps(
@@ -51,69 +153,84 @@ def _run(config_path: Path, out: Path, quiet: bool) -> int:
     if not quiet:
         print(
             "unit mapping (requested -> measured on this grid): "
-            + ", ".join(f"{k} {a:.4g} -> {float(b):.4g}" for k, (a, b) in mapping.items())
+            + ", ".join(f"{k} {a:.4g} -> {float(b):.4g}" for k, (a, b) in mapping.items()),
+            flush=True,
         )
-    bar = None
-    if not quiet:
-        from tqdm import tqdm
+    return _execute(setup, out, quiet, stop_after=stop_after)
 
-        bar = tqdm(
-            total=setup.t_end,
-            unit="t",
-            unit_scale=False,
-            desc="simulating",
-            bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} [{elapsed}<{remaining}]",
-        )
 
-        def progress(t):
-            bar.update(t - bar.n)
-    else:
-        progress = None
-    rows_box: list = []
+def _resume(out: Path, end_s, dt_s, quiet: bool) -> int:
+    from ._run import load_for_resume
 
-    def on_save(i, t, state, row):
-        rows_box.append(row)
-        # Rewrite the CSV at every save-point: an interrupted run keeps what it had computed.
-        write_csv(out / "observables.csv", rows_box)
-
+    if not (out / "run.h5").exists():
+        raise ConfigError(f"{out} holds no run.h5 to resume")
+    for name, v in (("--end-s", end_s), ("--dt-s", dt_s)):
+        if v is not None and not v > 0:
+            raise ConfigError(f"{name} = {v} must be > 0 (seconds)")
     try:
-        _, state = run(setup, out, progress=progress, on_save=on_save)
-        status = 0
-    except Unstable as e:
-        print(f"sintersim: run stopped: {e}", file=sys.stderr)
-        state, status = e.state, 3
-    finally:
-        if bar is not None:
-            bar.close()
-    rows = rows_box
-    title = f"{cfg['material']['preset']}, {cfg['material']['temperature_K']:g} K"
-    plot_neck(rows, out / "neck.png", title)
-    key = "neck_width_nm" if setup.grid.ndim == 2 else "neck_radius_nm"
+        setup, start = load_for_resume(out, end_s, dt_s)
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+    if start[0] >= len(setup.schedule):
+        if not quiet:
+            print(f"{out}: already at its end time; pass --end-s to continue further")
+        return 0
     if not quiet:
+        t = setup.nd.scales.to_seconds(start[1])
         print(
-            f"neck {key.split('_')[1]}: {rows[0][key]:.3f} nm -> {rows[-1][key]:.3f} nm over "
-            f"{rows[-1]['time_s']:.4g} s; shrinkage {rows[-1]['shrinkage']:.4f}; "
-            f"wall time {time.perf_counter() - t0:.1f} s"
+            f"resuming {out} from frame {start[0]} (t = {t:.4g} s) to "
+            f"{setup.nd.scales.to_seconds(setup.schedule[-1]):.4g} s"
         )
-        print(
-            f"outputs in {out.resolve()}: observables.csv, neck.png, fields.png, "
-            "config.resolved.toml, mapping.json"
-        )
-    plot_fields(
-        np.asarray(state.rho),
-        np.asarray(state.eta),
-        cfg["grid"]["spacing_nm"],
-        out / "fields.png",
-        f"{title}, t = {rows[-1]['time_s']:.3g} s",
+    return _execute(setup, out, quiet, start=start)
+
+
+def _info(out: Path) -> int:
+    from .config import loads_config
+    from .io import read_run
+
+    h5 = out / "run.h5"
+    if not h5.exists():
+        raise ConfigError(f"{out} holds no run.h5")
+    info = read_run(h5)
+    a = info["attrs"]
+    cfg = loads_config(a["config"])
+    sched_end = float(info["schedule"][-1]) * a["time_s"]
+    t_now = info["t_internal"] * a["time_s"]
+    status = a["status"]
+    if status == "running":
+        status = "running, or killed (no clean exit recorded)"
+    print(f"run:        {h5.resolve()}")
+    print(f"version:    sintersim {a['version']} (created {a['created']})")
+    print(f"status:     {status}")
+    print(
+        f"progress:   frame {info['n_frames'] - 1} of {len(info['schedule'])}, "
+        f"t = {t_now:.6g} s of {sched_end:.6g} s"
     )
-    return status
+    g = cfg["grid"]
+    print(
+        f"grid:       {g['shape']} x {g['spacing_nm']} nm, {g['dtype']}, "
+        f"dt = {a['dt_internal'] * a['time_s']:.4g} s"
+    )
+    print(
+        f"units:      length {a['length_m']:.4g} m, energy density {a['energy_J_m3']:.4g} J/m^3, "
+        f"time {a['time_s']:.4g} s"
+    )
+    obs = info["observables"]
+    key = "neck_width_nm" if "neck_width_nm" in obs else "neck_radius_nm"
+    if info["n_frames"]:
+        print(f"neck:       {obs[key][0]:.4g} nm -> {obs[key][-1]:.4g} nm")
+    print("parameters:")
+    for line in cfg.to_toml().splitlines():
+        print(f"  {line}" if line else "")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sintersim",
-        description="Phase-field sintering of nanocrystals (JAX). Physical units in, "
-        "observables, fields and figures out.",
+        description="Phase-field sintering of nanocrystals (JAX). Physical units in; "
+        "observables, fields (HDF5 + XDMF for ParaView) and figures out.",
+        epilog="Exit codes: 0 ok, 2 bad input, 3 run went unstable (last good state kept).",
     )
     parser.add_argument("--version", action="version", version=f"sintersim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -122,27 +239,59 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "config", type=Path, help="TOML configuration (see `sintersim config --example`)"
     )
-    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--out", type=Path, required=True, help="output directory (must be new)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
+
+    p = sub.add_parser("resume", help="continue an interrupted or finished run")
+    p.add_argument("dir", type=Path, help="run directory (holds run.h5)")
+    p.add_argument("--end-s", type=float, default=None, help="new end time (s)")
+    p.add_argument("--dt-s", type=float, default=None, help="new time step (s)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
+    p = sub.add_parser("plot", help="re-make the figures of a run directory")
+    p.add_argument("dir", type=Path)
+
+    p = sub.add_parser("info", help="what was run, with which parameters and version, how far")
+    p.add_argument("dir", type=Path)
+
     p = sub.add_parser("demo", help="run the embedded default case (two 6.2 nm PbSe particles, 2D)")
-    p.add_argument("--out", type=Path, default=Path("out/demo"), help="output directory")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/demo"),
+        help="output directory (replaced if it holds an earlier demo)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
     p = sub.add_parser("materials", help="list material presets with values and sources")
     p.add_argument("name", nargs="?", help="show one preset in full")
 
-    p = sub.add_parser("config", help="configuration helpers")
+    p = sub.add_parser("config", help="print a commented example config, or check one")
     p.add_argument("--example", action="store_true", help="print a commented example config")
     p.add_argument("--check", type=Path, metavar="FILE", help="validate a config file")
 
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
-            return _run(args.config, args.out, args.quiet)
+            return _run(args.config, args.out, args.quiet, args.stop_after)
+        if args.command == "resume":
+            return _resume(args.dir, args.end_s, args.dt_s, args.quiet)
+        if args.command == "plot":
+            if not (args.dir / "run.h5").exists():
+                raise ConfigError(f"{args.dir} holds no run.h5")
+            for path in _figures(args.dir):
+                print(path)
+            return 0
+        if args.command == "info":
+            return _info(args.dir)
         if args.command == "demo":
             if not args.quiet:
                 print(f"demo config: {_demo_config_path()}")
+            if (args.out / "run.h5").exists() and (args.out / "mapping.json").exists():
+                import shutil
+
+                shutil.rmtree(args.out)  # an earlier demo: the demo always starts fresh
             return _run(_demo_config_path(), args.out, args.quiet)
         if args.command == "materials":
             from ._materials import MATERIALS, get_material
@@ -168,11 +317,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     except ConfigError as e:
-        print(f"sintersim: config error: {e}", file=sys.stderr)
+        print(f"sintersim: error: {e}", file=sys.stderr)
         return 2
     except KeyError as e:
         print(f"sintersim: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "sintersim: interrupted; `sintersim resume DIR` continues from the last save",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":

@@ -126,13 +126,22 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "end_s": Field(float, None, "s", "simulated time", **_POS, required=True),
         "dt_s": Field(float, None, "s", "time step (default: from time.dt_internal)", **_POS),
         "dt_internal": Field(
-            float, 0.1, "", "time step in internal units if dt_s is unset", **_POS, hi=10.0
+            float,
+            0.1,
+            "",
+            "time step in internal units if dt_s is unset (first-order scheme: beyond 1 the "
+            "transient error grows past a cell)",
+            **_POS,
+            hi=1.0,
         ),
         "n_saves": Field(int, 50, "", "number of save-points", lo=1, hi=100000),
         "save_spacing": Field(str, "linear", "", "save-point spacing", choices=("linear", "log")),
+        "retries": Field(
+            int, 0, "", "on instability, halve dt and retry this many times", lo=0, hi=10
+        ),
     },
     "output": {
-        "fields": Field(bool, True, "", "save field snapshots (npz) at the save-points"),
+        "fields": Field(bool, True, "", "write the fields at every save-point to run.h5"),
     },
 }
 

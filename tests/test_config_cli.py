@@ -98,7 +98,8 @@ def test_cli_run_writes_outputs(tmp_path):
     energy = [float(r["free_energy_J"]) for r in rows]
     assert energy[-1] < energy[0]
     assert (out / "neck.png").stat().st_size > 1000
-    assert (out / "fields.png").stat().st_size > 1000
+    assert (out / "fields_0.png").stat().st_size > 1000
+    assert (out / "run.h5").exists() and (out / "run.xmf").exists()
 
 
 def test_cli_materials(capsys):

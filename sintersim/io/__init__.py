@@ -1,4 +1,4 @@
-"""Output writers (host side)."""
+"""Output writers and readers (host side): CSV, run.h5 (HDF5, SWMR) and its XDMF sidecar."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ import csv
 import os
 from collections.abc import Sequence
 from pathlib import Path
+
+from ._runfile import RunFile, read_frame, read_run, set_status
+from ._xdmf import write_xdmf
+
+__all__ = ["RunFile", "read_csv", "read_frame", "read_run", "set_status", "write_csv", "write_xdmf"]
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, float]]) -> None:

@@ -1,0 +1,203 @@
+"""``run.h5``: fields with a time axis, observables, config, and a checkpoint, crash-safe.
+
+Layout::
+
+    /fields/rho        (T, *grid)      one chunk per frame
+    /fields/eta        (T, P, *grid)   one chunk per frame
+    /fields/time_s     (T,)
+    /observables/NAME  (T,)            every column of observables.csv
+    /checkpoint/rho, /checkpoint/eta   the last saved state in the run's dtype (for resume)
+    /checkpoint/info   [index, t_internal]
+    attrs: config (resolved TOML), version, dx_nm, scales, created
+
+The file is written in HDF5 single-writer/multiple-reader (SWMR) mode: every dataset exists before
+the first save and is only appended to and flushed, so a reader (ParaView, `sintersim info`) sees a
+consistent file while the run goes on, and a run killed mid-write leaves every save-point that was
+flushed before the kill readable. Status attributes are set after the writer closes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+OBS_GROUP = "observables"
+
+
+class RunFile:
+    """Append-only writer of ``run.h5`` (see module docstring)."""
+
+    def __init__(self, path: Path, handle: h5py.File):
+        self.path = Path(path)
+        self.f = handle
+
+    # -- creation / opening -------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        *,
+        shape: tuple[int, ...],
+        n_fields: int,
+        dtype,
+        columns: list[str],
+        attrs: Mapping[str, object],
+        schedule,
+        save_fields: bool = True,
+    ) -> RunFile:
+        f = h5py.File(path, "w", libver="latest")
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        f.attrs["status"] = "running"
+        f.attrs["created"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        f.attrs["save_fields"] = bool(save_fields)
+        dt = np.dtype(dtype)
+        g = f.create_group("fields")
+        n = 0
+        g.create_dataset("time_s", (n,), maxshape=(None,), dtype="f8", chunks=(256,))
+        if save_fields:
+            g.create_dataset(
+                "rho", (n, *shape), maxshape=(None, *shape), dtype=dt, chunks=(1, *shape)
+            )
+            g.create_dataset(
+                "eta",
+                (n, n_fields, *shape),
+                maxshape=(None, n_fields, *shape),
+                dtype=dt,
+                chunks=(1, n_fields, *shape),
+            )
+        o = f.create_group(OBS_GROUP)
+        o.attrs["columns"] = ",".join(columns)
+        for c in columns:
+            o.create_dataset(c, (n,), maxshape=(None,), dtype="f8", chunks=(256,))
+        c = f.create_group("checkpoint")
+        c.create_dataset("rho", shape, dtype=dt)
+        c.create_dataset("eta", (n_fields, *shape), dtype=dt)
+        c.create_dataset("info", (2,), dtype="f8", data=[-1.0, 0.0])
+        f.create_dataset("schedule", data=np.asarray(schedule, dtype="f8"), maxshape=(None,))
+        f.swmr_mode = True
+        return cls(path, f)
+
+    @classmethod
+    def reopen(
+        cls, path: Path, n_keep: int, schedule=None, attrs: Mapping[str, object] | None = None
+    ) -> RunFile:
+        """Open for appending after ``n_keep`` completed frames (drops any partial tail).
+
+        schedule: the new planned save times (internal units), if they changed.
+        """
+        f = _open_for_append(path)
+        for ds in _series(f):
+            if ds.shape[0] > n_keep:
+                ds.resize(n_keep, axis=0)
+        if schedule is not None:
+            f["schedule"].resize(len(schedule), axis=0)
+            f["schedule"][...] = schedule
+        for k, v in (attrs or {}).items():
+            f.attrs[k] = v
+        f.attrs["status"] = "running"
+        f.swmr_mode = True
+        return cls(path, f)
+
+    # -- writing -------------------------------------------------------------------------------
+    def append(
+        self, index: int, t_internal: float, row: Mapping[str, float], rho=None, eta=None
+    ) -> None:
+        """Write save-point ``index`` (0 = initial state); flush so it survives a crash.
+
+        The checkpoint is written last: it names a frame only after the frame is complete.
+        """
+        f = self.f
+        for ds in _series(f):
+            if ds.shape[0] < index + 1:
+                ds.resize(index + 1, axis=0)
+        f["fields/time_s"][index] = row["time_s"]
+        for k, v in row.items():
+            f[OBS_GROUP][k][index] = v
+        if rho is not None:
+            if "rho" in f["fields"]:
+                f["fields/rho"][index] = rho
+                f["fields/eta"][index] = eta
+            f["checkpoint/rho"][...] = rho
+            f["checkpoint/eta"][...] = eta
+        f.flush()
+        f["checkpoint/info"][...] = [index, t_internal]
+        f.flush()
+
+    def close(self, status: str | None = None) -> None:
+        self.f.close()
+        if status is not None:
+            set_status(self.path, status)
+
+
+def _series(f: h5py.File):
+    yield f["fields/time_s"]
+    for name in ("rho", "eta"):
+        if name in f["fields"]:
+            yield f["fields"][name]
+    for name in f[OBS_GROUP].attrs["columns"].split(","):
+        yield f[OBS_GROUP][name]
+
+
+def _open_for_append(path: Path) -> h5py.File:
+    """Open for writing; a file whose SWMR writer was killed is first rebuilt.
+
+    A killed SWMR writer leaves the superblock marked "open for write", which HDF5 refuses to
+    open for writing again (h5clear would reset it). The data are intact and readable in SWMR
+    read mode, so copy every object into a fresh file and swap it in atomically.
+    """
+    try:
+        return h5py.File(path, "a", libver="latest")
+    except OSError as e:
+        if "already open for write" not in str(e):
+            raise
+    tmp = Path(str(path) + ".rebuild")
+    with (
+        h5py.File(path, "r", libver="latest", swmr=True) as src,
+        h5py.File(tmp, "w", libver="latest") as dst,
+    ):
+        for k, v in src.attrs.items():
+            dst.attrs[k] = v
+        for name in src:
+            src.copy(src[name], dst, name=name)
+    os.replace(tmp, path)
+    return h5py.File(path, "a", libver="latest")
+
+
+def set_status(path: Path, status: str) -> None:
+    with _open_for_append(path) as f:
+        f.attrs["status"] = status
+
+
+def read_run(path: Path) -> dict:
+    """Everything a reader needs, as numpy: attrs, observables (completed frames), checkpoint."""
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        info = f["checkpoint/info"][...]
+        n_done = int(info[0]) + 1  # frames 0..index are complete
+        cols = f[OBS_GROUP].attrs["columns"].split(",")
+        obs = {c: f[OBS_GROUP][c][:n_done] for c in cols}
+        out = {
+            "attrs": {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()},
+            "observables": obs,
+            "n_frames": n_done,
+            "t_internal": float(info[1]),
+            "checkpoint": (f["checkpoint/rho"][...], f["checkpoint/eta"][...])
+            if n_done > 0
+            else None,
+            "has_fields": "rho" in f["fields"],
+            "schedule": f["schedule"][...],
+        }
+        if out["has_fields"]:
+            out["field_shape"] = f["fields/rho"].shape[1:]
+            out["n_fields"] = f["fields/eta"].shape[1]
+    return out
+
+
+def read_frame(path: Path, index: int) -> tuple[np.ndarray, np.ndarray]:
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        return f["fields/rho"][index], f["fields/eta"][index]
