@@ -28,6 +28,7 @@ from .io import RunFile, read_run, write_csv, write_xdmf
 
 H5_NAME = "run.h5"
 MAX_DT_INTERNAL = 1.0  # matches the bound on time.dt_internal
+MAX_STEPS = 1e9  # more is a unit mistake, not a run
 
 
 @dataclasses.dataclass
@@ -100,6 +101,13 @@ def build(config: RunConfig) -> Setup:
             "material, temperature and grid (the scheme's accuracy limit)"
         )
     schedule = save_schedule(t_end, tm["n_saves"], tm["save_spacing"])
+    if t_end / dt > MAX_STEPS:
+        raise ConfigError(
+            f"time.end_s = {tm['end_s']:g} s needs {t_end / dt:.3g} steps of "
+            f"{nd.scales.to_seconds(dt):.3g} s (one internal time unit is "
+            f"{nd.scales.time_s:.3g} s here); allowed: <= {MAX_STEPS:.0e} steps: shorten "
+            "time.end_s or raise time.dt_s"
+        )
     return Setup(config, nd, grid, state0, centres, dt, schedule)
 
 

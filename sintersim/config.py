@@ -274,7 +274,19 @@ def validate(raw: Mapping[str, Any]) -> RunConfig:
                 vals[key] = f.default
         out[section] = vals
     _cross_check(out)
-    return RunConfig(out)
+    cfg = RunConfig(out)
+    try:
+        # Material values (explicit or from the preset at this temperature) must make a model.
+        p = cfg.physical_parameters()
+    except ValueError as e:
+        raise ConfigError(f"material: {e}") from e
+    if p.gb_energy / p.surface_energy > 12 / 7:
+        raise ConfigError(
+            f"material.gb_energy_J_m2 = {p.gb_energy:g} is {p.gb_energy / p.surface_energy:.3g} "
+            f"times the surface energy; allowed: <= 12/7 * surface_energy = "
+            f"{12 / 7 * p.surface_energy:.4g} J/m^2 (the Wang functional's reach)"
+        )
+    return cfg
 
 
 def _cross_check(c: dict[str, dict[str, Any]]) -> None:

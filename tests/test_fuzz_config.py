@@ -1,0 +1,101 @@
+"""Property-based: random and malformed configs either run or fail validation, nothing else."""
+
+import math
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sintersim.config import SCHEMA, ConfigError, validate
+
+RAN = {"ran": 0, "rejected": 0}
+
+junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(-5, 300), max_size=4),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def plausible(section, key, junk_too=True):
+    """Values near the field's range (so many configs are valid), or junk."""
+    f = SCHEMA[section][key]
+    if key == "shape":
+        good = st.lists(st.sampled_from([16, 24, 32, 40]), min_size=2, max_size=2)
+    elif f.choices:
+        good = st.sampled_from(list(f.choices) + ["nonsense"])
+    elif f.kind is bool:
+        good = st.booleans()
+    elif f.kind is int:
+        good = st.integers(-2, 8)
+    else:
+        lo = f.lo if f.lo is not None else -10.0
+        hi = f.hi if f.hi is not None else 10.0
+        good = st.floats(lo - abs(lo) * 0.1 - 1e-3, min(hi, max(lo, 0) * 100 + 10), allow_nan=False)
+    return st.one_of(good, good, good, junk) if junk_too else good
+
+
+@st.composite
+def configs(draw, malformed=True):
+    """Random configs; with ``malformed`` also junk values, unknown keys and sections.
+
+    (Hypothesis favours small integers, so the rare branches test for 7, not 0.)
+    """
+    raw = {}
+    for section, fields in SCHEMA.items():
+        if draw(st.booleans()):
+            keys = draw(st.lists(st.sampled_from(list(fields)), max_size=4, unique=True))
+            raw[section] = {k: draw(plausible(section, k, malformed)) for k in keys}
+            if malformed and draw(st.integers(0, 9)) == 7:
+                raw[section][draw(st.text(min_size=1, max_size=6))] = 1
+    if malformed and draw(st.integers(0, 19)) == 7:
+        raw[draw(st.text(min_size=1, max_size=6))] = {}
+    raw.setdefault("time", {})
+    if not malformed or draw(st.integers(0, 3)) != 0:
+        raw["time"]["end_s"] = draw(st.floats(1e-6, 1e-2))
+    return raw
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(configs())
+def test_validation_accepts_or_names_the_problem(raw):
+    try:
+        cfg = validate(raw)
+    except ConfigError as e:
+        assert str(e) and "\n" not in str(e)
+        return
+    assert len(cfg["grid"]["shape"]) in (2, 3)
+    assert cfg["time"]["end_s"] > 0
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(configs(malformed=False))
+def test_valid_configs_run(tmp_path_factory, raw):
+    from sintersim._run import build, simulate
+
+    try:
+        cfg = validate(raw)
+        setup = build(cfg)
+    except ConfigError:
+        RAN["rejected"] += 1
+        return
+    RAN["ran"] += 1
+    # Keep the example cheap: shorten the schedule to at most ~300 steps (a valid run is a run).
+    n_max = 300 * setup.dt
+    if setup.schedule[-1] > n_max:
+        setup.schedule = setup.schedule * (n_max / setup.schedule[-1])
+    res = simulate(setup, tmp_path_factory.mktemp("fuzz"), stop_after=2, log=lambda m: None)
+    assert res.status in ("complete", "stopped"), res.status
+    last = res.rows[-1]
+    assert all(math.isfinite(v) for k, v in last.items() if "centre" not in k and k != "shrinkage")
+    assert np.isfinite(np.asarray(res.state.rho)).all()
+
+
+def test_fuzz_ran_some_valid_configs():
+    # Guards against a strategy that only ever produces rejected configs (runs after the above).
+    print("fuzz runs:", RAN)
+    assert RAN["ran"] >= 2, RAN
