@@ -15,7 +15,7 @@ from ._materials import MATERIALS, Arrhenius, Material, get_material
 from ._mobility import Mobility
 from ._model import SinterModel
 from ._state import State
-from ._stepper import SemiImplicitFourier
+from ._stepper import SemiImplicitFourier, ThermalNoise
 from ._units import (
     K_B,
     Nondimensional,
@@ -44,6 +44,7 @@ __all__ = [
     "SinterModel",
     "Solution",
     "State",
+    "ThermalNoise",
     "WangEnergy",
     "advance",
     "get_material",

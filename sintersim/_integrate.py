@@ -77,11 +77,13 @@ def advance(
     dt: Any,
     stepper: SemiImplicitFourier = DEFAULT_STEPPER,
     max_steps: int | None = None,
+    step0: Any = 0,
 ) -> State:
     """Take ``n_steps`` steps of length ``dt`` (both may be traced).
 
     ``max_steps`` (static) bounds the loop; with it the loop is reverse-mode differentiable with
     checkpointing (memory ~ sqrt(steps)). Without it, a plain ``lax.while_loop`` (forward only).
+    step0: global index of the first step (selects the noise of a `ThermalNoise` stepper).
     """
     dt = jnp.asarray(dt, state.rho.dtype)
 
@@ -90,7 +92,7 @@ def advance(
 
     def body(carry):
         i, s = carry
-        return i + 1, stepper.step(model, grid, s, dt)
+        return i + 1, stepper.step(model, grid, s, dt, step0 + i)
 
     init = (jnp.asarray(0, jnp.int32), state)
     if max_steps is None:
@@ -121,10 +123,11 @@ def integrate(
     max_steps = int(n.max()) if differentiable else None
 
     def interval(state, x):
-        n_i, h_i, t_i = x
-        state = advance(model, grid, state, n_i, h_i, stepper, max_steps)
+        n_i, h_i, t_i, s0 = x
+        state = advance(model, grid, state, n_i, h_i, stepper, max_steps, s0)
         return state, (fn(t_i, state), state_ok(state))
 
-    xs = (jnp.asarray(n, jnp.int32), jnp.asarray(h), jnp.asarray(ts))
+    first = np.concatenate([[0], np.cumsum(n)[:-1]])
+    xs = (jnp.asarray(n, jnp.int32), jnp.asarray(h), jnp.asarray(ts), jnp.asarray(first, jnp.int32))
     final, (ys, ok) = jax.lax.scan(interval, state0, xs)
     return Solution(ts=jnp.asarray(ts), ys=ys, ok=ok, final=final, steps=jnp.asarray(n))

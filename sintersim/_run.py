@@ -22,7 +22,8 @@ from ._integrate import advance, plan_steps, state_ok
 from ._model import SinterModel
 from ._observables import two_particle_observables
 from ._state import State
-from ._units import NM, Nondimensional, nondimensionalize
+from ._stepper import SemiImplicitFourier, ThermalNoise
+from ._units import K_B, NM, Nondimensional, nondimensionalize
 from .config import ConfigError, RunConfig, loads_config
 from .io import RunFile, read_run, write_csv, write_xdmf
 
@@ -42,6 +43,7 @@ class Setup:
     centres: list[list[float]]
     dt: float  # internal units
     schedule: np.ndarray  # planned save times, internal units
+    stepper: SemiImplicitFourier
 
     @property
     def model(self) -> SinterModel:
@@ -108,7 +110,23 @@ def build(config: RunConfig) -> Setup:
             f"{nd.scales.time_s:.3g} s here); allowed: <= {MAX_STEPS:.0e} steps: shorten "
             "time.end_s or raise time.dt_s"
         )
-    return Setup(config, nd, grid, state0, centres, dt, schedule)
+    return Setup(config, nd, grid, state0, centres, dt, schedule, make_stepper(config, nd))
+
+
+def make_stepper(config: RunConfig, nd: Nondimensional) -> SemiImplicitFourier:
+    """The stepper, with thermal noise if ``[noise] enabled``.
+
+    theta = scale * k_B T / (E0 l0^3): the thermal energy in internal units. In 2D the cells are
+    taken one grid spacing thick (a film of one-cell thickness).
+    """
+    nz = config["noise"]
+    if not nz["enabled"]:
+        return SemiImplicitFourier()
+    sc = nd.scales
+    theta = (
+        nz["scale"] * K_B * config["material"]["temperature_K"] / (sc.energy_J_m3 * sc.length_m**3)
+    )
+    return SemiImplicitFourier(noise=ThermalNoise(theta, jax.random.key(nz["seed"])))
 
 
 def observables_row(setup: Setup, t: float, state: State) -> dict[str, float]:
@@ -139,8 +157,8 @@ def _observe(model, grid, state, x_lo, x_hi):
 
 
 @jax.jit
-def _advance(model, grid, state, n, dt):
-    s = advance(model, grid, state, n, dt)
+def _advance(model, grid, stepper, state, n, dt, step0):
+    s = advance(model, grid, state, n, dt, stepper, step0=step0)
     return s, state_ok(s)
 
 
@@ -177,7 +195,7 @@ def simulate(
     setup: Setup,
     out: Path,
     *,
-    start: tuple[int, float, State] | None = None,
+    start: tuple[int, float, State, int] | None = None,
     progress: Callable[[float], None] | None = None,
     stop_after: int | None = None,
     retries: int = 0,
@@ -185,8 +203,8 @@ def simulate(
 ) -> Outcome:
     """Run (or continue) ``setup`` writing run.h5, run.xmf and observables.csv in ``out``.
 
-    start: (frame index, t_internal, state) to continue from a checkpoint (resume); None starts
-        at frame 0 with the initial state.
+    start: (frame index, t_internal, state, steps taken) to continue from a checkpoint
+        (resume); None starts at frame 0 with the initial state.
     stop_after: stop cleanly after this many new save-points (testing interruption).
     retries: on an unstable interval, halve dt and retry up to this many times.
     A failure never discards what was written: the last good state stays as checkpoint.
@@ -197,7 +215,7 @@ def simulate(
     dx_nm = setup.config["grid"]["spacing_nm"]
     precision = 8 if setup.dtype == jnp.float64 else 4
     if start is None:
-        index, t, state = 0, 0.0, setup.state0
+        index, t, state, steps = 0, 0.0, setup.state0, 0
         rows = [observables_row(setup, 0.0, state)]
         rf = RunFile.create(
             h5,
@@ -211,7 +229,7 @@ def simulate(
         )
         rf.append(0, 0.0, rows[0], np.asarray(state.rho), np.asarray(state.eta))
     else:
-        index, t, state = start
+        index, t, state, steps = start
         prev = read_run(h5)["observables"]
         rows = [{k: float(v[i]) for k, v in prev.items()} for i in range(index + 1)]
         rf = RunFile.reopen(h5, index + 1, schedule=setup.schedule, attrs=_attrs(setup))
@@ -233,7 +251,7 @@ def simulate(
                 status = "stopped"
                 break
             n_i, h_i = int(n_steps[i]), float(h[i])
-            new, ok = _advance(setup.model, setup.grid, state, n_i, h_i)
+            new, ok = _advance(setup.model, setup.grid, setup.stepper, state, n_i, h_i, steps)
             attempt = 0
             while not bool(ok) and attempt < retries:
                 attempt += 1
@@ -242,7 +260,7 @@ def simulate(
                     f"interval {i + 1}: unstable, retrying with dt = "
                     f"{setup.nd.scales.to_seconds(h_i):.3g} s"
                 )
-                new, ok = _advance(setup.model, setup.grid, state, n_i, h_i)
+                new, ok = _advance(setup.model, setup.grid, setup.stepper, state, n_i, h_i, steps)
             if not bool(ok):
                 sc = setup.nd.scales
                 raise Unstable(
@@ -257,7 +275,8 @@ def simulate(
             row = observables_row(setup, t, state)
             rows.append(row)
             times.append(row["time_s"])
-            rf.append(i + 1, t, row, np.asarray(state.rho), np.asarray(state.eta))
+            steps += n_i
+            rf.append(i + 1, t, row, np.asarray(state.rho), np.asarray(state.eta), steps)
             publish()
             done += 1
             if progress:
@@ -305,7 +324,7 @@ def load_for_resume(
     rho, eta = info["checkpoint"]
     state = State(jnp.asarray(rho), jnp.asarray(eta))
     index = info["n_frames"] - 1
-    return setup, (index, info["t_internal"], state)
+    return setup, (index, info["t_internal"], state, info["steps"])
 
 
 def _with_time(cfg: RunConfig, **changes) -> RunConfig:

@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._grid import Grid
 from ._model import SinterModel
 from ._state import State
+
+
+class ThermalNoise(eqx.Module):
+    r"""Thermal fluctuations (Cahn-Hilliard-Cook on rho, Langevin on eta).
+
+    .. math::
+        \partial_t\rho = \nabla\cdot(M\nabla\mu + \zeta),\quad
+        \langle\zeta_a\zeta_b'\rangle = 2\theta M\,\delta_{ab}\delta(x-x')\delta(t-t');\qquad
+        \partial_t\eta_i = -L\,\delta F/\delta\eta_i + \xi_i,\quad
+        \langle\xi_i\xi_j'\rangle = 2\theta L\,\delta_{ij}\delta(x-x')\delta(t-t')
+
+    Discretised per cell and step as ``sqrt(2 theta M / (dV dt)) N(0, 1)``. The conserved noise
+    enters as a flux, so mass stays conserved to round-off and no extra FFT is needed.
+
+    temperature: theta = k_B T / (E0 l0^3), the thermal energy in internal units (times any
+        user scale factor).
+    key: JAX PRNG key; step n draws from ``fold_in(key, n)`` with n the global step index, so a
+        resumed run draws the same numbers as an uninterrupted one.
+    """
+
+    temperature: Float[Array, ""] | float
+    key: Array
 
 
 class SemiImplicitFourier(eqx.Module):
@@ -36,27 +59,42 @@ class SemiImplicitFourier(eqx.Module):
     stab_mobility_factor: multiplies the mobility bound M_0 (>= 1/2 is stable in practice).
     s_rho_factor: S_rho = s_rho_factor * (A + B).
     s_eta_factor: S_eta = s_eta_factor * B.
+    noise: optional `ThermalNoise`; ``step_index`` selects its random numbers.
     """
 
     stab_mobility_factor: float = 1.0
     s_rho_factor: float = 1.0
     s_eta_factor: float = 6.0
+    noise: ThermalNoise | None = None
 
-    def step(self, model: SinterModel, grid: Grid, state: State, dt: Float[Array, ""]) -> State:
+    def step(
+        self,
+        model: SinterModel,
+        grid: Grid,
+        state: State,
+        dt: Float[Array, ""],
+        step_index: Array | int = 0,
+    ) -> State:
         en, mob = model.energy, model.mobility
         rho, eta = state.rho, state.eta
         ks = [jnp.asarray(k) for k in grid.wavevectors()]
         k2 = jnp.asarray(grid.k2())
 
         d_rho, d_eta = en.bulk_derivatives(rho, eta)
+        if self.noise is not None:
+            k_rho, k_eta = jax.random.split(jax.random.fold_in(self.noise.key, step_index))
+            var = 2.0 * self.noise.temperature / (grid.cell_volume * dt)
 
         # Cahn-Hilliard: mu in Fourier space, flux M grad(mu) in real space, divergence back.
         rho_hat = grid.rfft(rho)
         mu_hat = grid.rfft(d_rho) + en.kappa_rho * k2 * rho_hat
         m = mob(rho, eta)
         div_hat = 0.0
-        for k in ks:
+        for a, k in enumerate(ks):
             flux = m * grid.irfft(1j * k * mu_hat)
+            if self.noise is not None:
+                z = jax.random.normal(jax.random.fold_in(k_rho, a), rho.shape, rho.dtype)
+                flux = flux + jnp.sqrt(var * jnp.maximum(m, 0.0)) * z
             div_hat = div_hat + 1j * k * grid.rfft(flux)
         m0 = self.stab_mobility_factor * mob.upper_bound()
         s_rho = self.s_rho_factor * (en.A + en.B)
@@ -66,7 +104,10 @@ class SemiImplicitFourier(eqx.Module):
         # Allen-Cahn for all grain fields at once.
         s_eta = self.s_eta_factor * en.B
         eta_hat = grid.rfft(eta)
-        g_hat = grid.rfft(d_eta)
-        num = (1.0 + dt * model.L * s_eta) * eta_hat - dt * model.L * g_hat
+        drive = model.L * d_eta
+        if self.noise is not None:
+            z = jax.random.normal(k_eta, eta.shape, eta.dtype)
+            drive = drive - jnp.sqrt(var * model.L) * z
+        num = (1.0 + dt * model.L * s_eta) * eta_hat - dt * grid.rfft(drive)
         eta_new = grid.irfft(num / (1.0 + dt * model.L * (s_eta + en.kappa_eta * k2)))
         return State(rho_new.astype(rho.dtype), eta_new.astype(eta.dtype))

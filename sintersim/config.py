@@ -140,6 +140,13 @@ SCHEMA: dict[str, dict[str, Field]] = {
             int, 0, "", "on instability, halve dt and retry this many times", lo=0, hi=10
         ),
     },
+    "noise": {
+        "enabled": Field(bool, False, "", "thermal noise (Cahn-Hilliard-Cook on rho, on eta)"),
+        "seed": Field(
+            int, 0, "", "random seed of the noise (runs are reproducible)", lo=0, hi=2**31 - 1
+        ),
+        "scale": Field(float, 1.0, "", "noise strength as a multiple of k_B T", lo=0.0, hi=100.0),
+    },
     "output": {
         "fields": Field(bool, True, "", "write the fields at every save-point to run.h5"),
     },

@@ -7,7 +7,7 @@ Layout::
     /fields/time_s     (T,)
     /observables/NAME  (T,)            every column of observables.csv
     /checkpoint/rho, /checkpoint/eta   the last saved state in the run's dtype (for resume)
-    /checkpoint/info   [index, t_internal]
+    /checkpoint/info   [index, t_internal, steps taken]
     attrs: config (resolved TOML), version, dx_nm, scales, created
 
 The file is written in HDF5 single-writer/multiple-reader (SWMR) mode: every dataset exists before
@@ -78,7 +78,7 @@ class RunFile:
         c = f.create_group("checkpoint")
         c.create_dataset("rho", shape, dtype=dt)
         c.create_dataset("eta", (n_fields, *shape), dtype=dt)
-        c.create_dataset("info", (2,), dtype="f8", data=[-1.0, 0.0])
+        c.create_dataset("info", (3,), dtype="f8", data=[-1.0, 0.0, 0.0])
         f.create_dataset("schedule", data=np.asarray(schedule, dtype="f8"), maxshape=(None,))
         f.swmr_mode = True
         return cls(path, f)
@@ -106,7 +106,13 @@ class RunFile:
 
     # -- writing -------------------------------------------------------------------------------
     def append(
-        self, index: int, t_internal: float, row: Mapping[str, float], rho=None, eta=None
+        self,
+        index: int,
+        t_internal: float,
+        row: Mapping[str, float],
+        rho=None,
+        eta=None,
+        steps: int = 0,
     ) -> None:
         """Write save-point ``index`` (0 = initial state); flush so it survives a crash.
 
@@ -126,7 +132,7 @@ class RunFile:
             f["checkpoint/rho"][...] = rho
             f["checkpoint/eta"][...] = eta
         f.flush()
-        f["checkpoint/info"][...] = [index, t_internal]
+        f["checkpoint/info"][...] = [index, t_internal, steps]
         f.flush()
 
     def close(self, status: str | None = None) -> None:
@@ -186,6 +192,7 @@ def read_run(path: Path) -> dict:
             "observables": obs,
             "n_frames": n_done,
             "t_internal": float(info[1]),
+            "steps": int(info[2]),
             "checkpoint": (f["checkpoint/rho"][...], f["checkpoint/eta"][...])
             if n_done > 0
             else None,
