@@ -23,8 +23,9 @@ def mullins_rate(B_s, k):
     .. math::
         h(x, t) = h_0 e^{-\omega t}\cos kx,\qquad \omega = B_s k^4
 
-    (Mullins, J. Appl. Phys. 28, 333 (1957); J. Appl. Phys. 30, 77 (1959)), from the surface
-    diffusion law :math:`v_n = B_s \nabla_s^2 \kappa` with :math:`B_s = D_s\delta_s\Omega\gamma_s/(k_BT)`.
+    (Mullins, J. Appl. Phys. 28, 333 (1957); J. Appl. Phys. 30, 77 (1959)): the small-slope
+    surface-diffusion law :math:`\partial_t h = -B_s\,\partial_x^4 h`, with
+    :math:`B_s = D_s\delta_s\Omega\gamma_s/(k_BT)`.
 
     For a phase-field Cahn-Hilliard model whose mobility is confined to the interface (a surface
     mobility), the matched-asymptotics limit is the same law with
@@ -62,7 +63,8 @@ def dihedral_angle(gamma_gb, gamma_s):
     r"""Equilibrium dihedral angle (degrees) where a grain boundary meets the free surface.
 
     .. math::
-        \gamma_{gb} = 2\gamma_s\cos(\psi/2)\;\Rightarrow\;\psi = 2\arccos\frac{\gamma_{gb}}{2\gamma_s}
+        \gamma_{gb} = 2\gamma_s\cos(\psi/2),\qquad
+        \psi = 2\arccos\frac{\gamma_{gb}}{2\gamma_s}
 
     (Young's force balance at the groove root; Herring, in *The Physics of Powder Metallurgy*,
     McGraw-Hill (1951); Mullins, J. Appl. Phys. 28, 333 (1957)). psi is measured through the solid:

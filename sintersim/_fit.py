@@ -1,0 +1,659 @@
+r"""Differentiable calibration: fit physical parameters to measured neck-growth traces.
+
+The forward model is the full simulation. Parameters enter in log space (time offsets linearly),
+pass through a bounded transform, become model coefficients by a JAX-differentiable version of
+the unit mapping, and the neck size at the measured times comes from interpolating a dense set
+of save-points (so a time offset is differentiable too). Gradients flow through `integrate` in
+reverse mode with a checkpointed loop (memory ~ sqrt(steps)).
+
+Loss (per trace k, measurement j, prior i):
+
+.. math::
+    \mathcal L = \tfrac12\sum_{k,j}\Big(\frac{x_k(t_{kj}+\tau_k;\,p) - x_{kj}}{\sigma_{kj}}\Big)^2
+        + \tfrac12\sum_i\Big(\frac{\log p_i - \log\bar p_i}{s_i}\Big)^2
+
+Optimisers: Adam (optax) from several starts at once (``jax.vmap``), then Levenberg-Marquardt
+(optimistix) from the best. Uncertainties come from the Gauss-Newton Hessian ``J^T J`` at the
+optimum; near-singular directions raise an identifiability warning naming the combination.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._energy import WangEnergy
+from ._integrate import SaveAt, integrate
+from ._mobility import Mobility
+from ._model import SinterModel
+from ._observables import neck_size
+from ._units import K_B, NM
+
+# name -> (unit, config key in [material], log-space?)
+FITTABLE: dict[str, tuple[str, str | None, bool]] = {
+    "surface_diffusivity": ("m^2/s", "surface_diffusivity_m2_s", True),
+    "gb_diffusivity": ("m^2/s", "gb_diffusivity_m2_s", True),
+    "volume_diffusivity": ("m^2/s", "volume_diffusivity_m2_s", True),
+    "vapour_diffusivity": ("m^2/s", "vapour_diffusivity_m2_s", True),
+    "surface_layer_nm": ("nm", "surface_layer_nm", True),
+    "surface_energy": ("J/m^2", "surface_energy_J_m2", True),
+    "gb_energy": ("J/m^2", "gb_energy_J_m2", True),
+    "gb_mobility": ("m^4/(J s)", "gb_mobility_m4_Js", True),
+    "time_offset": ("s", None, False),
+}
+_PHYS_FIELD = {
+    "surface_diffusivity": "surface_diffusivity",
+    "gb_diffusivity": "gb_diffusivity",
+    "volume_diffusivity": "volume_diffusivity",
+    "vapour_diffusivity": "vapour_diffusivity",
+    "surface_layer_nm": "surface_layer_nm",
+    "surface_energy": "surface_energy",
+    "gb_energy": "gb_energy",
+    "gb_mobility": "gb_mobility",
+}
+
+
+class FitError(ValueError):
+    """Bad fit input (unknown parameter, bad trace, bounds)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Traces
+# ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Trace:
+    """One measured neck-growth curve.
+
+    time_s: measurement times (s, any origin; a fitted time_offset shifts them).
+    neck_nm: neck width (2D) / neck radius (3D) in nm.
+    sigma_nm: one-sigma uncertainty of each value (nm).
+    name: label used in reports and per-trace parameters.
+    """
+
+    time_s: np.ndarray
+    neck_nm: np.ndarray
+    sigma_nm: np.ndarray
+    name: str = "trace"
+
+    def __post_init__(self):
+        t, x, s = (np.asarray(v, float) for v in (self.time_s, self.neck_nm, self.sigma_nm))
+        if not (t.ndim == x.ndim == s.ndim == 1 and t.size == x.size == s.size and t.size >= 2):
+            raise FitError(f"{self.name}: time_s, neck_nm, sigma_nm need equal lengths >= 2")
+        if not (np.all(np.isfinite(t)) and np.all(np.isfinite(x)) and np.all(np.isfinite(s))):
+            raise FitError(f"{self.name}: non-finite values in the trace")
+        if np.any(np.diff(t) <= 0):
+            raise FitError(f"{self.name}: time_s must increase strictly")
+        if np.any(s <= 0):
+            raise FitError(f"{self.name}: sigma_nm must be > 0")
+        object.__setattr__(self, "time_s", t)
+        object.__setattr__(self, "neck_nm", x)
+        object.__setattr__(self, "sigma_nm", s)
+
+
+def read_trace(path, default_sigma_nm: float = 0.1) -> Trace:
+    """Read a CSV with columns ``time_s, neck_nm[, sigma_nm]``; ``#`` lines are comments."""
+    import csv
+
+    path = Path(path)
+    try:
+        lines = [
+            ln for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")
+        ]
+    except FileNotFoundError as e:
+        raise FitError(f"trace file not found: {path}") from e
+    rows = list(csv.DictReader(lines))
+    if not rows or not {"time_s", "neck_nm"} <= set(rows[0]):
+        raise FitError(f"{path}: needs a header with time_s and neck_nm (and optional sigma_nm)")
+    try:
+        t = [float(r["time_s"]) for r in rows]
+        x = [float(r["neck_nm"]) for r in rows]
+        s = [
+            float(r["sigma_nm"]) if r.get("sigma_nm") not in (None, "") else default_sigma_nm
+            for r in rows
+        ]
+    except ValueError as e:
+        raise FitError(f"{path}: {e}") from e
+    return Trace(np.array(t), np.array(x), np.array(s), name=path.stem)
+
+
+# ----------------------------------------------------------------------------------------------
+# Differentiable unit mapping (width ratio 1 family: closed form, exact in the continuum)
+# ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """Fixed internal units and geometry of one trace's simulation (from its base config)."""
+
+    length_m: float
+    energy_J_m3: float
+    time_s: float
+    stretch: float  # lambda
+    surface_integral: float  # canonical int rho^2(1-rho)^2 dn
+    gb_integral: float  # canonical int sum eta_i eta_j dn
+    temperature_K: float
+    atomic_volume_m3: float
+
+
+def model_from_physical(p: Mapping[str, jax.Array], ref: Reference) -> SinterModel:
+    """Model coefficients from physical values, differentiable in every value.
+
+    With gb_width_ratio = 1 the shape solution is closed form: r = gamma_gb/gamma_s,
+    k = 2/r - 1, a = 6k - 1, canonical gamma_s = (k+1)/sqrt(3) (see `_units.solve_shape`, which
+    finds the same numbers numerically). Energies are scaled by
+    c = gamma_s / (E0 l0 lambda gamma_s_canonical) at the fixed reference units.
+    """
+    lam, l0, e0, t0 = ref.stretch, ref.length_m, ref.energy_J_m3, ref.time_s
+    r = p["gb_energy"] / p["surface_energy"]
+    k = 2.0 / r - 1.0
+    a = 6.0 * k - 1.0
+    gamma_c = (k + 1.0) / jnp.sqrt(3.0)
+    c = p["surface_energy"] / (e0 * l0 * lam * gamma_c)
+    energy = WangEnergy(A=a * c, B=c, kappa_rho=k * lam**2 * c, kappa_eta=lam**2 * c)
+    kt = K_B * ref.temperature_K
+    om = ref.atomic_volume_m3
+    to_internal = e0 * t0 / l0**2
+    m_surf = p["surface_diffusivity"] * p["surface_layer_nm"] * NM * om / kt
+    m_surf = m_surf / (lam * ref.surface_integral * l0)
+    m_gb = p["gb_diffusivity"] * p["gb_width_nm"] * NM * om / kt / (lam * ref.gb_integral * l0)
+    mob = Mobility(
+        M_vol=p["volume_diffusivity"] * om / kt * to_internal,
+        M_vap=p["vapour_diffusivity"] * om / kt * to_internal,
+        M_surf=m_surf * to_internal,
+        M_gb=m_gb * to_internal,
+    )
+    if "gb_mobility" in p and p["gb_mobility"] is not None:
+        L = p["gb_mobility"] * p["gb_energy"] * t0 / (lam**2 * c * l0**2)
+    else:
+        L = jnp.asarray(1.0)
+    return SinterModel(energy, mob, L)
+
+
+# ----------------------------------------------------------------------------------------------
+# Problem: traces + their simulations + parameter transform
+# ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class _TraceSim:
+    trace: Trace
+    setup: object  # _run.Setup
+    ref: Reference
+    base: dict[str, float]  # physical values from the config
+    dense: np.ndarray  # internal save times (t = 0 prepended on use)
+    offset_key: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamSpec:
+    """One fitted parameter: the value it starts from, its bounds and optional log-normal prior."""
+
+    name: str  # e.g. "surface_diffusivity" or "time_offset[trace]"
+    kind: str  # key of FITTABLE
+    init: float
+    lo: float
+    hi: float
+    log: bool
+    prior: tuple[float, float] | None = None  # (centre, sigma of log10) for log params
+
+
+class Problem:
+    """Traces, their base configs, and the parameters to fit (shared or per trace).
+
+    traces: measured curves. configs: one `RunConfig` per trace (or one for all).
+    params: names from `FITTABLE`; "time_offset" is always per trace, the others are shared.
+    bounds: name -> (lo, hi) in physical units; default a factor 100 around the start (log
+        parameters) or +-(time span) for offsets.
+    priors: name -> (centre, sigma_log10) log-normal priors.
+    n_dense: save-points per simulation used to interpolate the neck at the data times.
+    """
+
+    def __init__(
+        self,
+        traces: Sequence[Trace],
+        configs,
+        params: Sequence[str],
+        bounds: Mapping[str, tuple[float, float]] | None = None,
+        priors: Mapping[str, tuple[float, float]] | None = None,
+        init: Mapping[str, float] | None = None,
+        n_dense: int = 48,
+    ):
+        from ._run import build
+
+        if not traces:
+            raise FitError("no traces given")
+        if not isinstance(configs, Sequence):
+            configs = [configs] * len(traces)
+        if len(configs) != len(traces):
+            raise FitError("give one config per trace, or one for all")
+        unknown = [p for p in params if p not in FITTABLE]
+        if unknown:
+            import difflib
+
+            hints = [difflib.get_close_matches(u, FITTABLE, n=1) for u in unknown]
+            raise FitError(
+                f"unknown parameter(s) {unknown}"
+                + "".join(f" (did you mean {h[0]}?)" for h in hints if h)
+                + f"; fittable: {', '.join(FITTABLE)}"
+            )
+        if not params:
+            raise FitError("no parameters to fit")
+        bounds, priors, init = dict(bounds or {}), dict(priors or {}), dict(init or {})
+        jax.config.update("jax_enable_x64", True)  # fits run in float64: accurate gradients
+        self.sims: list[_TraceSim] = []
+        for i, (tr, cfg) in enumerate(zip(traces, configs, strict=True)):
+            values = {s: dict(v) for s, v in cfg.values.items()}
+            values["grid"]["dtype"] = "float64"
+            from .config import RunConfig
+
+            cfg = RunConfig(values)
+            setup = build(cfg)
+            phys = cfg.physical_parameters()
+            nd = setup.nd
+            sh = nd.shape
+            if abs(phys.gb_width_ratio - 1.0) > 1e-12:
+                raise FitError("fitting supports model.gb_width_ratio = 1 only")
+            ref = Reference(
+                nd.scales.length_m,
+                nd.scales.energy_J_m3,
+                nd.scales.time_s,
+                nd.stretch,
+                sh.surface_integral,
+                sh.gb_integral,
+                phys.temperature_K,
+                phys.atomic_volume_m3,
+            )
+            base = {k: getattr(phys, f) for k, f in _PHYS_FIELD.items()}
+            base["gb_width_nm"] = phys.gb_width_nm
+            off_name = f"time_offset[{tr.name or i}]" if "time_offset" in params else None
+            span = tr.time_s[-1] - min(tr.time_s[0], 0.0)
+            if off_name:
+                lo, hi = bounds.get(off_name, bounds.get("time_offset", (-tr.time_s[0], span)))
+                t_hi = tr.time_s[-1] + hi
+            else:
+                t_hi = tr.time_s[-1]
+            if tr.time_s[0] < 0 and not off_name:
+                raise FitError(f"{tr.name}: negative times need a fitted time_offset")
+            t_hi_int = float(nd.scales.to_internal_time(t_hi))
+            t_lo = tr.time_s[0] + (lo if off_name else 0.0)
+            if t_lo > 0 and t_hi / t_lo > 30:
+                # Data spanning decades: log-spaced save-points keep early times resolved.
+                t_lo_int = float(nd.scales.to_internal_time(t_lo)) / 2
+                dense = np.geomspace(t_lo_int, t_hi_int, n_dense)
+            else:
+                dense = np.linspace(t_hi_int / n_dense, t_hi_int, n_dense)
+            self.sims.append(_TraceSim(tr, setup, ref, base, dense, off_name))
+        # Parameter specs.
+        specs = []
+        for name in params:
+            unit, _, log = FITTABLE[name]
+            if name == "time_offset":
+                for s in self.sims:
+                    t = s.trace.time_s
+                    lo, hi = bounds.get(
+                        s.offset_key, bounds.get("time_offset", (-t[0], t[-1] - min(t[0], 0)))
+                    )
+                    x0 = init.get(s.offset_key, init.get("time_offset", 0.0))
+                    specs.append(ParamSpec(s.offset_key, name, x0, lo, hi, False))
+                continue
+            x0 = init.get(name, self.sims[0].base[name])
+            if x0 is None or not x0 > 0:
+                raise FitError(f"{name}: needs a positive starting value (init), got {x0}")
+            lo, hi = bounds.get(name, (x0 / 100.0, x0 * 100.0))
+            if not 0 < lo < hi:
+                raise FitError(f"{name}: bounds must satisfy 0 < lo < hi, got ({lo}, {hi})")
+            if not lo <= x0 <= hi:
+                raise FitError(f"{name}: start {x0:g} outside its bounds ({lo:g}, {hi:g})")
+            specs.append(ParamSpec(name, name, x0, lo, hi, True, priors.get(name)))
+        self.specs = specs
+        if any(s.kind == "gb_energy" for s in specs) or any(
+            s.kind == "surface_energy" for s in specs
+        ):
+            for s in self.sims:
+                r = s.base["gb_energy"] / s.base["surface_energy"]
+                if not 0 < r <= 12 / 7:
+                    raise FitError("gb_energy / surface_energy must start within (0, 12/7]")
+
+    # -- transforms ---------------------------------------------------------------------------
+    def to_unbounded(self, values: Mapping[str, float]) -> np.ndarray:
+        z = []
+        for s in self.specs:
+            v = values[s.name]
+            u = (
+                (math.log(v) - math.log(s.lo)) / (math.log(s.hi) - math.log(s.lo))
+                if s.log
+                else (v - s.lo) / (s.hi - s.lo)
+            )
+            u = min(max(u, 1e-9), 1 - 1e-9)
+            z.append(math.log(u / (1 - u)))
+        return np.asarray(z)
+
+    def natural(self, z: jax.Array) -> jax.Array:
+        """Unbounded z -> log p (log params) or p (offsets), bounded by a logistic map."""
+        u = jax.nn.sigmoid(z)
+        out = []
+        for i, s in enumerate(self.specs):
+            if s.log:
+                out.append(math.log(s.lo) + (math.log(s.hi) - math.log(s.lo)) * u[i])
+            else:
+                out.append(s.lo + (s.hi - s.lo) * u[i])
+        return jnp.stack(out)
+
+    def values(self, q: jax.Array) -> dict[str, jax.Array]:
+        """Natural coordinates q (log p / p) -> physical values by name."""
+        return {s.name: (jnp.exp(q[i]) if s.log else q[i]) for i, s in enumerate(self.specs)}
+
+    # -- forward model ------------------------------------------------------------------------
+    def _predict_dense(self, k: int, vals: Mapping[str, jax.Array], reverse: bool) -> jax.Array:
+        sim = self.sims[k]
+        p = {key: jnp.asarray(v if v is not None else 0.0) for key, v in sim.base.items()}
+        if sim.base["gb_mobility"] is None:
+            p["gb_mobility"] = None
+        for s in self.specs:
+            if s.kind != "time_offset":
+                p[s.kind] = vals[s.name]
+        model = model_from_physical(p, sim.ref)
+        su = sim.setup
+        x_lo, x_hi = su.centres[0][0], su.centres[1][0]
+        scale = sim.ref.length_m / NM
+
+        def fn(t, state):
+            return neck_size(state, su.grid, x_lo, x_hi) * scale
+
+        sol = integrate(
+            model,
+            su.grid,
+            su.state0,
+            t0=0.0,
+            dt=su.dt,
+            saveat=SaveAt(ts=sim.dense, fn=fn),
+            differentiable=reverse,
+        )
+        x0 = neck_size(su.state0, su.grid, x_lo, x_hi) * scale
+        return jnp.concatenate([x0[None], sol.ys])
+
+    def predict(self, k: int, q: jax.Array, times_s=None, reverse: bool = False) -> jax.Array:
+        """Neck (nm) of trace k at ``times_s`` (default: its measurement times).
+
+        reverse: differentiate in reverse mode (checkpointed loop, for gradients); otherwise the
+        plain loop, which forward mode (Jacobians for Gauss-Newton) differentiates.
+        """
+        sim = self.sims[k]
+        vals = self.values(q)
+        dense = self._predict_dense(k, vals, reverse)
+        t_grid = jnp.concatenate([jnp.zeros(1), jnp.asarray(sim.dense)]) * sim.ref.time_s
+        t = jnp.asarray(sim.trace.time_s if times_s is None else times_s)
+        if sim.offset_key:
+            t = t + vals[sim.offset_key]
+        return jnp.interp(t, t_grid, dense)
+
+    def residuals(self, q: jax.Array, reverse: bool = False) -> jax.Array:
+        """Weighted residuals (data and priors), as a function of natural coordinates."""
+        res = []
+        for k, sim in enumerate(self.sims):
+            res.append(
+                (self.predict(k, q, reverse=reverse) - sim.trace.neck_nm) / sim.trace.sigma_nm
+            )
+        for i, s in enumerate(self.specs):
+            if s.prior is not None:
+                centre, sig = s.prior
+                res.append(jnp.atleast_1d((q[i] - math.log(centre)) / (sig * math.log(10))))
+        return jnp.concatenate(res)
+
+    def loss(self, q: jax.Array) -> jax.Array:
+        """Half the sum of squared residuals; reverse-mode differentiable (checkpointed)."""
+        r = self.residuals(q, reverse=True)
+        return 0.5 * jnp.sum(r**2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Fitting
+# ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class FitResult:
+    """Fitted values (physical units), standard errors, correlations and diagnostics."""
+
+    names: list[str]
+    units: list[str]
+    values: dict[str, float]
+    stderr: dict[str, float]
+    correlation: np.ndarray
+    loss: float
+    chi2_reduced: float
+    n_data: int
+    n_evaluations: int
+    loss_history: list[float]
+    curves: list[dict[str, np.ndarray]]
+    warnings: list[str]
+
+    def to_json(self) -> dict:
+        return {
+            "parameters": {
+                n: {"value": self.values[n], "stderr": self.stderr[n], "unit": u}
+                for n, u in zip(self.names, self.units, strict=True)
+            },
+            "correlation": self.correlation.tolist(),
+            "loss": self.loss,
+            "chi2_reduced": self.chi2_reduced,
+            "n_data": self.n_data,
+            "n_evaluations": self.n_evaluations,
+            "loss_history": self.loss_history,
+            "warnings": self.warnings,
+        }
+
+
+def uncertainty(problem: Problem, q: np.ndarray, cond_limit: float = 1e8, corr_limit: float = 0.99):
+    """Gauss-Newton covariance of the natural coordinates at ``q`` and identifiability checks.
+
+    Returns (covariance, jacobian, warnings). A parameter combination is reported as not
+    identifiable when J^T J is nearly singular (condition number above ``cond_limit``) or two
+    parameters correlate beyond ``corr_limit``.
+    """
+    J = np.asarray(jax.jacfwd(problem.residuals)(jnp.asarray(q)))
+    H = J.T @ J
+    notes = []
+    w, V = np.linalg.eigh(H)
+    cond = w[-1] / max(w[0], 1e-300)
+    names = [s.name for s in problem.specs]
+    if w[0] <= 0 or cond > cond_limit:
+        v = V[:, 0]
+        combo = " ".join(
+            f"{'+' if c > 0 else '-'}{abs(c):.2f}*log({n})"
+            if problem.specs[i].log
+            else f"{'+' if c > 0 else '-'}{abs(c):.2f}*{n}"
+            for i, (n, c) in enumerate(zip(names, v, strict=True))
+            if abs(c) > 0.05
+        )
+        notes.append(
+            f"not identifiable: the data constrain almost nothing along {combo.lstrip('+')} "
+            f"(condition number of J^T J = {cond:.2g}); only the orthogonal combination is "
+            "determined - fix one of these parameters or add data that separate them"
+        )
+    cov = np.linalg.pinv(H)
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    corr = cov / np.outer(np.where(sd > 0, sd, 1), np.where(sd > 0, sd, 1))
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if abs(corr[i, j]) > corr_limit and not notes:
+                notes.append(
+                    f"not identifiable: {names[i]} and {names[j]} are correlated at "
+                    f"{corr[i, j]:+.3f}; the data constrain mainly a combination of the two"
+                )
+    return cov, J, notes
+
+
+def fit(
+    traces: Sequence[Trace],
+    configs,
+    params: Sequence[str],
+    *,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    priors: Mapping[str, tuple[float, float]] | None = None,
+    init: Mapping[str, float] | None = None,
+    starts: int = 1,
+    adam_steps: int = 0,
+    adam_lr: float = 0.1,
+    lm_steps: int = 30,
+    seed: int = 0,
+    progress: Callable[[int, float], None] | None = None,
+    n_dense: int = 48,
+) -> FitResult:
+    """Fit ``params`` to ``traces`` (see `Problem` for the arguments).
+
+    starts: number of starting points optimised in parallel (vmap) by ``adam_steps`` Adam steps
+        (the first is the given start; the others log-uniform within a factor 3 of it, inside
+        the bounds). The best is then polished by Levenberg-Marquardt (``lm_steps``).
+    Returns a `FitResult`; warns (and records) when parameters are not identifiable.
+    """
+    import optax
+    import optimistix as optx
+
+    problem = Problem(traces, configs, params, bounds, priors, init, n_dense)
+    start_vals = {s.name: s.init for s in problem.specs}
+    z0 = problem.to_unbounded(start_vals)
+    history: list[float] = []
+    n_eval = 0
+    rng = np.random.default_rng(seed)
+    zs = [z0]
+    for _ in range(starts - 1):
+        v = {}
+        for s in problem.specs:
+            if s.log:
+                v[s.name] = float(np.clip(s.init * 3.0 ** rng.uniform(-1, 1), s.lo, s.hi))
+            else:
+                v[s.name] = float(
+                    np.clip(s.init + rng.uniform(-0.2, 0.2) * (s.hi - s.lo), s.lo, s.hi)
+                )
+        zs.append(problem.to_unbounded(v))
+    Z = jnp.asarray(np.stack(zs))
+
+    def loss_z(z):
+        return problem.loss(problem.natural(z))
+
+    if adam_steps > 0:
+        opt = optax.adam(adam_lr)
+        state = jax.vmap(opt.init)(Z)
+        vg = jax.jit(jax.vmap(jax.value_and_grad(loss_z)))
+
+        @jax.jit
+        def update(Z, state, g):
+            upd, state = jax.vmap(opt.update)(g, state)
+            return optax.apply_updates(Z, upd), state
+
+        for it in range(adam_steps):
+            L, g = vg(Z)
+            n_eval += len(zs)
+            history.append(float(jnp.min(L)))
+            if progress:
+                progress(it, history[-1])
+            Z, state = update(Z, state, g)
+        L = jax.jit(jax.vmap(loss_z))(Z)
+        z_best = Z[int(jnp.argmin(L))]
+    else:
+        z_best = Z[0]
+
+    if lm_steps > 0:
+
+        def resid(z, _):
+            return problem.residuals(problem.natural(z))
+
+        solver = optx.LevenbergMarquardt(rtol=1e-6, atol=1e-8)
+        sol = optx.least_squares(resid, solver, z_best, max_steps=lm_steps, throw=False)
+        z_best = sol.value
+        n_eval += int(sol.stats.get("num_steps", lm_steps)) * (len(problem.specs) + 1)
+    q = problem.natural(jnp.asarray(z_best))
+    final = float(0.5 * jnp.sum(problem.residuals(q) ** 2))
+    history.append(final)
+    if progress:
+        progress(len(history), final)
+    cov, J, notes = uncertainty(problem, np.asarray(q))
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    n_data = sum(s.trace.time_s.size for s in problem.sims)
+    dof = max(n_data - len(problem.specs), 1)
+    vals = problem.values(q)
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    values, stderr = {}, {}
+    for i, s in enumerate(problem.specs):
+        v = float(vals[s.name])
+        values[s.name] = v
+        stderr[s.name] = float(v * sd[i]) if s.log else float(sd[i])
+    corr = cov / np.outer(np.where(sd > 0, sd, 1), np.where(sd > 0, sd, 1))
+    curves = []
+    for k, sim in enumerate(problem.sims):
+        t = np.linspace(sim.trace.time_s[0], sim.trace.time_s[-1], 200)
+        curves.append({"time_s": t, "neck_nm": np.asarray(problem.predict(k, q, t))})
+    return FitResult(
+        names=[s.name for s in problem.specs],
+        units=[FITTABLE[s.kind][0] for s in problem.specs],
+        values=values,
+        stderr=stderr,
+        correlation=corr,
+        loss=final,
+        chi2_reduced=2 * final / dof,
+        n_data=n_data,
+        n_evaluations=n_eval,
+        loss_history=history,
+        curves=curves,
+        warnings=notes,
+    )
+
+
+def plot_fit(result: FitResult, traces: Sequence[Trace], path) -> Path:
+    """Data with error bars vs fitted curves, and the loss history."""
+    from .plot import plt
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    for tr, cv in zip(traces, result.curves, strict=True):
+        a1.errorbar(
+            tr.time_s,
+            tr.neck_nm,
+            yerr=tr.sigma_nm,
+            fmt="o",
+            ms=3,
+            capsize=2,
+            label=f"{tr.name} (data)",
+        )
+        a1.plot(cv["time_s"], cv["neck_nm"], "-", label=f"{tr.name} (fit)")
+    a1.set_xlabel("time (s)")
+    a1.set_ylabel("neck (nm)")
+    a1.legend(fontsize=8)
+    a1.grid(alpha=0.3)
+    txt = "\n".join(
+        f"{n} = {result.values[n]:.3g} ± {result.stderr[n]:.2g} {u}"
+        for n, u in zip(result.names, result.units, strict=True)
+    )
+    a1.text(
+        0.02,
+        0.98,
+        txt,
+        transform=a1.transAxes,
+        va="top",
+        fontsize=8,
+        bbox={"fc": "white", "alpha": 0.8},
+    )
+    a2.semilogy(np.arange(len(result.loss_history)), result.loss_history, "o-", ms=3)
+    a2.set_xlabel("iteration")
+    a2.set_ylabel("loss")
+    a2.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+__all__ = [
+    "FITTABLE",
+    "FitError",
+    "FitResult",
+    "Problem",
+    "Trace",
+    "fit",
+    "model_from_physical",
+    "plot_fit",
+    "read_trace",
+    "uncertainty",
+]
