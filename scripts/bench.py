@@ -143,10 +143,10 @@ def fft_counts(d: int, P: int) -> dict[str, int]:
     """Real FFTs (each over one field) in one `SemiImplicitFourier.step`, from the stepper code.
 
     rho: rfft(rho), rfft(df/drho), d irfft (gradient components of mu), d rfft (flux
-    components), 1 irfft (the new rho). Each of the P grain fields: rfft(eta), rfft(df/deta),
-    1 irfft.
+    components), 1 irfft (the new rho). Each of the P grain fields: one rfft of the explicit
+    right-hand side, 1 irfft.
     """
-    return {"rfft": 2 + d + 2 * P, "irfft": d + 1 + P}
+    return {"rfft": 2 + d + P, "irfft": d + 1 + P}
 
 
 def x64_for(dtype: str):

@@ -32,8 +32,9 @@ class Mobility(eqx.Module):
         r = jnp.clip(rho, 0.0, 1.0)
         e = jnp.clip(eta, 0.0, 1.0)
         phi = r**3 * (10.0 - 15.0 * r + 6.0 * r**2)
-        s1 = jnp.sum(e, axis=0)
-        pairs = s1**2 - jnp.sum(e**2, axis=0)  # sum_{i != j} eta_i eta_j
+        # Written out per field (not jnp.sum over axis 0): fuses on XLA CPU, see WangEnergy.bulk.
+        s1 = sum(e[i] for i in range(e.shape[0]))
+        pairs = s1**2 - sum(e[i] ** 2 for i in range(e.shape[0]))  # sum_{i != j} eta_i eta_j
         return (
             self.M_vol * phi
             + self.M_vap * (1.0 - phi)

@@ -106,12 +106,6 @@ def test_free_energy_non_increasing():
     assert f[-1] < f[0] - 1.0  # it did dissipate
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: the Cahn-Hilliard divergence uses Nyquist-zeroed first derivatives "
-    "(Grid.wavevectors), so rho's Nyquist Fourier coefficients never change; remove this "
-    "marker when the stepper is fixed",
-)
 def test_nyquist_mode_of_rho_relaxes():
     """A relaxing (non-equilibrium) flat interface must be free to change every Fourier mode."""
     grid = ss.Grid((8, 32))
