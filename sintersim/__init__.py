@@ -7,6 +7,7 @@ Allen-Cahn equations; `integrate` runs them inside one compiled scan. Physical u
 """
 
 from ._energy import WangEnergy
+from ._fit import FitError, FitResult, Trace, fit, read_trace
 from ._grid import Grid
 from ._initial import particle_profile, particles, two_particle_centres, two_particles
 from ._integrate import SaveAt, Solution, advance, integrate, plan_steps, state_ok
@@ -32,6 +33,8 @@ __all__ = [
     "K_B",
     "MATERIALS",
     "Arrhenius",
+    "FitError",
+    "FitResult",
     "Grid",
     "InterfaceProfile",
     "Material",
@@ -44,9 +47,11 @@ __all__ = [
     "SinterModel",
     "Solution",
     "State",
+    "Trace",
     "ThermalNoise",
     "WangEnergy",
     "advance",
+    "fit",
     "get_material",
     "grain_boundary_profile",
     "integrate",
@@ -55,6 +60,7 @@ __all__ = [
     "particle_profile",
     "particles",
     "plan_steps",
+    "read_trace",
     "solve_shape",
     "state_ok",
     "surface_profile",

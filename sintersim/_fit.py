@@ -560,7 +560,18 @@ def fit(
         def resid(z, _):
             return problem.residuals(problem.natural(z))
 
-        solver = optx.LevenbergMarquardt(rtol=1e-6, atol=1e-8)
+        def record(step, loss):
+            history.append(float(loss))
+            if progress:
+                progress(len(history), history[-1])
+
+        def verbose(**kw):
+            # optimistix hands (label, traced value) pairs; report the loss of every LM step.
+            step = kw.get("num_steps", (None, 0))[1]
+            loss = kw.get("loss_last_accepted_step", (None, jnp.nan))[1]
+            jax.debug.callback(record, step, loss)
+
+        solver = optx.LevenbergMarquardt(rtol=1e-6, atol=1e-8, verbose=verbose)
         sol = optx.least_squares(resid, solver, z_best, max_steps=lm_steps, throw=False)
         z_best = sol.value
         n_eval += int(sol.stats.get("num_steps", lm_steps)) * (len(problem.specs) + 1)

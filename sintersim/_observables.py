@@ -51,17 +51,31 @@ def neck_size(
 ) -> Float[Array, ""]:
     """Neck width (2D) or neck radius (3D) between two particles on axis 0.
 
-    The neck is the narrowest cross-section between the planes ``x_lo < x < x_hi`` (normally the
-    two particle centres): width ``w = min A(x)`` in 2D, radius ``sqrt(min A(x) / pi)`` in 3D. The
-    cross-section integrates rho, so the value varies continuously below one cell.
+    The neck is the cross-section at the grain boundary between grains 0 and 1: the plane
+    ``x_gb = int x g dx / int g dx`` with ``g(x) = int eta_0 eta_1 dy (dz)``, the cross-section
+    ``A(x)`` linearly interpolated there. Without a boundary (one grain field, or the boundary
+    has gone) it is the narrowest cross-section between the planes ``x_lo < x < x_hi`` (normally
+    the initial particle centres). Width ``w = A`` in 2D, radius ``sqrt(A / pi)`` in 3D. Both
+    integrate rho, so the value varies continuously below one cell.
+
+    Why the boundary plane and not simply the narrowest plane: late in fusion the pair rounds
+    into one body whose ends retract inside the initial centres, and the narrowest plane between
+    them is then near an end, not at the neck.
     """
     a = cross_sections(state, grid)
-    x = np.asarray(grid.coordinates()[0]).ravel()
-    inside = (jnp.asarray(x) > x_lo) & (jnp.asarray(x) < x_hi)
+    x = jnp.asarray(np.asarray(grid.coordinates()[0]).ravel())
+    inside = (x > x_lo) & (x < x_hi)
     a_min = jnp.min(jnp.where(inside, a, jnp.inf))
-    if grid.ndim == 1:
-        return a_min
-    if grid.ndim == 2:
+    if state.eta.shape[0] >= 2:
+        g = jnp.where(
+            inside, jnp.sum(state.eta[0] * state.eta[1], axis=tuple(range(1, grid.ndim))), 0
+        )
+        g_sum = jnp.sum(g)
+        has_gb = g_sum > 1e-3 * grid.spacing ** (grid.ndim - 1)
+        x_gb = jnp.sum(x * g) / jnp.where(has_gb, g_sum, 1.0)
+        a_gb = jnp.interp(x_gb, x, a)
+        a_min = jnp.where(has_gb, a_gb, a_min)
+    if grid.ndim <= 2:
         return a_min
     return jnp.sqrt(a_min / jnp.pi)
 

@@ -225,6 +225,97 @@ def _info(out: Path) -> int:
     return 0
 
 
+def _pairs(items: list[str], what: str, n: int) -> dict[str, tuple[float, ...]]:
+    """Parse ``NAME=A[:B]`` options (bounds, priors, starting values)."""
+    out = {}
+    for item in items or []:
+        name, sep, rest = item.partition("=")
+        try:
+            nums = tuple(float(v) for v in rest.split(":"))
+        except ValueError:
+            nums = ()
+        if not sep or len(nums) != n:
+            form = "NAME=LO:HI" if n == 2 and what == "--bounds" else "NAME=VALUE"
+            form = "NAME=CENTRE:SIGMA_LOG10" if what == "--prior" else form
+            raise ConfigError(f"{what} {item!r}: expected {form}")
+        out[name.strip()] = nums
+    return out
+
+
+def _fit(args) -> int:
+    """`sintersim fit`: calibrate parameters against neck traces; writes fit.json and fit.png."""
+    import json
+
+    from . import __version__
+    from ._fit import FitError, fit, plot_fit, read_trace
+
+    out = Path(args.out)
+    if (out / "fit.json").exists():
+        raise ConfigError(f"{out / 'fit.json'} exists; choose a new --out directory")
+    configs = [load_config(c) for c in args.config]
+    if len(configs) not in (1, len(args.traces)):
+        raise ConfigError(
+            f"--config given {len(configs)} times for {len(args.traces)} traces; "
+            "give one config for all traces or one per trace"
+        )
+    try:
+        traces = [read_trace(t, default_sigma_nm=args.sigma_nm) for t in args.traces]
+        params = [p.strip() for p in args.params.split(",") if p.strip()]
+        bounds = {k: tuple(v) for k, v in _pairs(args.bounds, "--bounds", 2).items()}
+        priors = {k: tuple(v) for k, v in _pairs(args.prior, "--prior", 2).items()}
+        init = {k: v[0] for k, v in _pairs(args.init, "--init", 1).items()}
+        bar = None
+        if not args.quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(desc="fit", unit="it", dynamic_ncols=True)
+
+        def progress(it, loss):
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4g}")
+
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # identifiability notes are printed below instead
+            res = fit(
+                traces,
+                configs if len(configs) > 1 else configs[0],
+                params,
+                bounds=bounds,
+                priors=priors,
+                init=init,
+                starts=args.starts,
+                adam_steps=args.adam_steps,
+                lm_steps=args.lm_steps,
+                seed=args.seed,
+                progress=progress,
+            )
+        if bar is not None:
+            bar.close()
+    except FitError as e:
+        raise ConfigError(str(e)) from e
+    out.mkdir(parents=True, exist_ok=True)
+    doc = res.to_json()
+    doc["traces"] = [str(t) for t in args.traces]
+    doc["configs"] = [str(c) for c in args.config]
+    doc["sintersim_version"] = __version__
+    tmp = out / "fit.json.tmp"
+    tmp.write_text(json.dumps(doc, indent=2))
+    tmp.replace(out / "fit.json")  # never a half-written fit.json
+    plot_fit(res, traces, out / "fit.png")
+    if not args.quiet:
+        for n, u in zip(res.names, res.units, strict=True):
+            print(f"{n:28s} {res.values[n]:.4g} +- {res.stderr[n]:.2g} {u}")
+        print(f"loss {res.loss:.4g}, reduced chi^2 {res.chi2_reduced:.3g}, {res.n_data} points")
+    for w in res.warnings:
+        print(f"sintersim: warning: {w}", file=sys.stderr)
+    print(out / "fit.json")
+    print(out / "fit.png")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sintersim",
@@ -264,6 +355,41 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
+    from ._fit import FITTABLE
+
+    p = sub.add_parser(
+        "fit",
+        help="fit diffusivities / interface energies to measured neck-growth traces",
+        description="Calibrate model parameters against neck-vs-time traces (CSV with time_s, "
+        "neck_nm and optional sigma_nm). Writes DIR/fit.json (values, standard errors, units, "
+        "correlations, loss) and DIR/fit.png. Fittable: " + ", ".join(FITTABLE) + ".",
+    )
+    p.add_argument("traces", type=Path, nargs="+", help="trace CSV file(s)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        action="append",
+        required=True,
+        help="base TOML config (once for all traces, or once per trace in order)",
+    )
+    p.add_argument(
+        "--params",
+        required=True,
+        help="comma-separated names, e.g. surface_diffusivity,time_offset",
+    )
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--bounds", action="append", metavar="NAME=LO:HI", help="physical units")
+    p.add_argument("--init", action="append", metavar="NAME=VALUE", help="starting value")
+    p.add_argument(
+        "--prior", action="append", metavar="NAME=CENTRE:SIGMA_LOG10", help="log-normal prior"
+    )
+    p.add_argument("--sigma-nm", type=float, default=0.1, help="sigma where the CSV has none")
+    p.add_argument("--starts", type=int, default=1, help="parallel starts (vmap) for Adam")
+    p.add_argument("--adam-steps", type=int, default=0, help="Adam iterations before LM")
+    p.add_argument("--lm-steps", type=int, default=40, help="Levenberg-Marquardt iterations")
+    p.add_argument("--seed", type=int, default=0, help="seed of the extra starting points")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
     p = sub.add_parser("materials", help="list material presets with values and sources")
     p.add_argument("name", nargs="?", help="show one preset in full")
 
@@ -293,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
 
                 shutil.rmtree(args.out)  # an earlier demo: the demo always starts fresh
             return _run(_demo_config_path(), args.out, args.quiet)
+        if args.command == "fit":
+            return _fit(args)
         if args.command == "materials":
             from ._materials import MATERIALS, get_material
 

@@ -313,7 +313,9 @@ def _cross_check(c: dict[str, dict[str, Any]]) -> None:
     r1 = p["radius_nm"]
     r2 = p["radius2_nm"] if p["radius2_nm"] is not None else r1
     lengths = [n * dx for n in shape]
-    need_x = r1 + r2 + p["gap_nm"] + max(r1, r2) + 2 * width
+    # The pair spans 2 r1 + 2 r2 + gap; on the periodic box it must stay at least two interface
+    # widths from its own image, or it fuses with it into a band.
+    need_x = 2 * (r1 + r2) + p["gap_nm"] + 2 * width
     if 2 * max(r1, r2) + 2 * width > min(lengths[1:]):
         raise ConfigError(
             f"particles.radius_nm = {max(r1, r2):g}: a particle (plus interface) does not fit "
@@ -322,8 +324,9 @@ def _cross_check(c: dict[str, dict[str, Any]]) -> None:
         )
     if need_x > lengths[0]:
         raise ConfigError(
-            f"particles: the pair spans {need_x:g} nm with margins but the box is "
-            f"{lengths[0]:g} nm along x; enlarge grid.shape[0] to >= {math.ceil(need_x / dx)}"
+            f"particles: the pair spans {need_x - 2 * width:g} nm plus {2 * width:g} nm of margin "
+            f"from its periodic image, but the box is {lengths[0]:g} nm along x; allowed: "
+            f"grid.shape[0] >= {math.ceil(need_x / dx - 1e-9)}"
         )
     if p["gap_nm"] < -min(r1, r2):
         raise ConfigError(
