@@ -561,6 +561,8 @@ def fit(
             return problem.residuals(problem.natural(z))
 
         def record(step, loss):
+            if int(step) == 0:  # optimistix reports a placeholder loss before the first step
+                return
             history.append(float(loss))
             if progress:
                 progress(len(history), history[-1])
@@ -571,6 +573,7 @@ def fit(
             loss = kw.get("loss_last_accepted_step", (None, jnp.nan))[1]
             jax.debug.callback(record, step, loss)
 
+        history.append(float(0.5 * jnp.sum(resid(z_best, None) ** 2)))
         solver = optx.LevenbergMarquardt(rtol=1e-6, atol=1e-8, verbose=verbose)
         sol = optx.least_squares(resid, solver, z_best, max_steps=lm_steps, throw=False)
         z_best = sol.value
