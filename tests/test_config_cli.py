@@ -39,6 +39,8 @@ def test_defaults_fill_in():
         ("[time]\nn_saves = 2.5", ["time.n_saves", "integer"]),
         ("[grdi]\nshape = [8, 8]", ["unknown section", "did you mean [grid]"]),
         ("[model]\ninterface_width_nm = 0.3", ["interface_width_nm", "cells"]),
+        # the pair would touch its own periodic image and fuse into a band
+        ("[grid]\nshape = [36, 32]", ["periodic image", "grid.shape[0] >= 39"]),
     ],
 )
 def test_bad_input_names_field(extra, words):
