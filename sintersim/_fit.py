@@ -485,6 +485,58 @@ def uncertainty(problem: Problem, q: np.ndarray, cond_limit: float = 1e8, corr_l
     return cov, J, notes
 
 
+def _levenberg_marquardt(problem, z0, lm_steps, history, progress, out) -> int:
+    """Polish ``z0`` with optimistix LM; appends losses to ``history``; result in ``out[0]``."""
+    import optimistix as optx
+
+    if lm_steps <= 0:
+        out.append(z0)
+        return 0
+
+    def resid(z, _):
+        return problem.residuals(problem.natural(z))
+
+    def record(step, loss):
+        if int(step) == 0:  # optimistix reports a placeholder loss before the first step
+            return
+        history.append(float(loss))
+        if progress:
+            progress(len(history), history[-1])
+
+    def verbose(**kw):
+        # optimistix hands (label, traced value) pairs; report the loss of every LM step.
+        step = kw.get("num_steps", (None, 0))[1]
+        loss = kw.get("loss_last_accepted_step", (None, jnp.nan))[1]
+        jax.debug.callback(record, step, loss)
+
+    history.append(float(0.5 * jnp.sum(resid(z0, None) ** 2)))
+    solver = optx.LevenbergMarquardt(rtol=1e-6, atol=1e-8, verbose=verbose)
+    sol = optx.least_squares(resid, solver, z0, max_steps=lm_steps, throw=False)
+    out.append(sol.value)
+    return int(sol.stats.get("num_steps", lm_steps)) * (len(problem.specs) + 1)
+
+
+def _widen(spec: ParamSpec, value: float) -> tuple[float, float]:
+    """Bounds kept as given, but never excluding the value a re-centred problem starts from."""
+    return min(spec.lo, value / 1.01), max(spec.hi, value * 1.01)
+
+
+def _recentred(configs, values: Mapping[str, float], problem: Problem):
+    """The base configs with the fitted physical values written into ``[material]``."""
+    from .config import RunConfig
+
+    out = []
+    for sim in problem.sims:
+        cfg = sim.setup.config
+        v = {sec: dict(d) for sec, d in cfg.values.items()}
+        for s in problem.specs:
+            key = FITTABLE[s.kind][1]
+            if key is not None:
+                v["material"][key] = float(values[s.name])
+        out.append(RunConfig(v))
+    return out
+
+
 def fit(
     traces: Sequence[Trace],
     configs,
@@ -500,16 +552,21 @@ def fit(
     seed: int = 0,
     progress: Callable[[int, float], None] | None = None,
     n_dense: int = 48,
+    recentre: int = 3,
 ) -> FitResult:
     """Fit ``params`` to ``traces`` (see `Problem` for the arguments).
 
     starts: number of starting points optimised in parallel (vmap) by ``adam_steps`` Adam steps
         (the first is the given start; the others log-uniform within a factor 3 of it, inside
         the bounds). The best is then polished by Levenberg-Marquardt (``lm_steps``).
+    recentre: the simulation's time unit and step come from the base config's values; when the
+        fit moves a parameter by more than 1.5x, the configs are re-centred on the fitted values
+        (same number of cells, step re-chosen) and Levenberg-Marquardt runs again, at most
+        ``recentre`` times. Otherwise a fitted diffusivity 100x the base one would be integrated
+        with an effective step 100x too long.
     Returns a `FitResult`; warns (and records) when parameters are not identifiable.
     """
     import optax
-    import optimistix as optx
 
     problem = Problem(traces, configs, params, bounds, priors, init, n_dense)
     start_vals = {s.name: s.init for s in problem.specs}
@@ -555,29 +612,26 @@ def fit(
     else:
         z_best = Z[0]
 
-    if lm_steps > 0:
-
-        def resid(z, _):
-            return problem.residuals(problem.natural(z))
-
-        def record(step, loss):
-            if int(step) == 0:  # optimistix reports a placeholder loss before the first step
-                return
-            history.append(float(loss))
-            if progress:
-                progress(len(history), history[-1])
-
-        def verbose(**kw):
-            # optimistix hands (label, traced value) pairs; report the loss of every LM step.
-            step = kw.get("num_steps", (None, 0))[1]
-            loss = kw.get("loss_last_accepted_step", (None, jnp.nan))[1]
-            jax.debug.callback(record, step, loss)
-
-        history.append(float(0.5 * jnp.sum(resid(z_best, None) ** 2)))
-        solver = optx.LevenbergMarquardt(rtol=1e-6, atol=1e-8, verbose=verbose)
-        sol = optx.least_squares(resid, solver, z_best, max_steps=lm_steps, throw=False)
-        z_best = sol.value
-        n_eval += int(sol.stats.get("num_steps", lm_steps)) * (len(problem.specs) + 1)
+    n_eval += _levenberg_marquardt(problem, z_best, lm_steps, history, progress, out := [])
+    z_best = out[0]
+    for _ in range(recentre if lm_steps > 0 else 0):
+        vals = {
+            k: float(v) for k, v in problem.values(problem.natural(jnp.asarray(z_best))).items()
+        }
+        moved = [
+            s
+            for s in problem.specs
+            if s.log and abs(math.log(vals[s.name] / problem.sims[0].base[s.kind])) > math.log(1.5)
+        ]
+        if not moved:
+            break
+        configs = _recentred(configs, vals, problem)
+        b = {s.name: _widen(s, vals[s.name]) for s in problem.specs if s.log}
+        b.update({s.name: (s.lo, s.hi) for s in problem.specs if not s.log})
+        problem = Problem(traces, configs, params, b, priors, vals, n_dense)
+        z_best = jnp.asarray(problem.to_unbounded(vals))
+        n_eval += _levenberg_marquardt(problem, z_best, lm_steps, history, progress, out := [])
+        z_best = out[0]
     q = problem.natural(jnp.asarray(z_best))
     final = float(0.5 * jnp.sum(problem.residuals(q) ** 2))
     history.append(final)
