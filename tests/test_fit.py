@@ -184,3 +184,57 @@ def test_cli_fit_writes_json_and_png(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert "unknown parameter" in err
+
+
+def test_multistart_adam_in_parallel_then_lm():
+    """Several starts optimised at once (vmap'd Adam), the best polished by LM."""
+    cfg = loads_config(TINY_TOML)
+    base = F.Problem([_dummy([0.002, 0.004])], cfg, ["surface_diffusivity"])
+    truth = {"surface_diffusivity": base.specs[0].init}
+    tr = twin_trace(cfg, truth, np.linspace(0.001, 0.01, 8), noise=0.01, name="ms")
+    init = {"surface_diffusivity": 3 * truth["surface_diffusivity"]}
+    res = F.fit(
+        [tr],
+        cfg,
+        ["surface_diffusivity"],
+        init=init,
+        starts=3,
+        adam_steps=15,
+        adam_lr=0.2,
+        lm_steps=20,
+    )
+    assert res.n_evaluations >= 3 * 15
+    assert res.loss_history[14] < res.loss_history[0]  # Adam alone made progress
+    assert abs(res.values["surface_diffusivity"] / truth["surface_diffusivity"] - 1) < 0.05
+
+
+def test_joint_fit_of_two_traces_shares_parameters():
+    """Two particle sizes, one shared D_s, a contact time per trace."""
+    cfg_a = loads_config(TINY_TOML)
+    cfg_b = loads_config(TINY_TOML.replace("radius_nm = 1.0", "radius_nm = 0.9"))
+    base = F.Problem([_dummy([0.002, 0.004])], cfg_a, ["surface_diffusivity"])
+    ds = base.specs[0].init
+    times = np.linspace(0.0015, 0.01, 10)
+    ta = twin_trace(
+        cfg_a, {"surface_diffusivity": ds, "time_offset[a]": 5e-4}, times, noise=0.01, name="a"
+    )
+    tb = twin_trace(
+        cfg_b,
+        {"surface_diffusivity": ds, "time_offset[b]": 1e-3},
+        times,
+        noise=0.01,
+        seed=2,
+        name="b",
+    )
+    res = F.fit(
+        [ta, tb],
+        [cfg_a, cfg_b],
+        ["surface_diffusivity", "time_offset"],
+        init={"surface_diffusivity": 2 * ds, "time_offset": 7e-4},
+        bounds={"time_offset": (0.0, 2e-3)},
+        lm_steps=30,
+    )
+    assert res.names == ["surface_diffusivity", "time_offset[a]", "time_offset[b]"]
+    assert len(res.curves) == 2
+    assert abs(res.values["surface_diffusivity"] / ds - 1) < 0.1, res.values
+    assert abs(res.values["surface_diffusivity"] - ds) < 3 * res.stderr["surface_diffusivity"]
