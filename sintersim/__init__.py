@@ -15,6 +15,14 @@ from ._interfaces import InterfaceProfile, grain_boundary_profile, surface_profi
 from ._materials import MATERIALS, Arrhenius, Material, get_material
 from ._mobility import Mobility
 from ._model import SinterModel
+from ._packing import (
+    Packing,
+    PackingError,
+    chain,
+    hex_monolayer,
+    random_packing,
+    square_superlattice,
+)
 from ._state import State
 from ._stepper import SemiImplicitFourier, ThermalNoise
 from ._units import (
@@ -40,6 +48,8 @@ __all__ = [
     "Material",
     "Mobility",
     "Nondimensional",
+    "Packing",
+    "PackingError",
     "PhysicalParameters",
     "SaveAt",
     "Scales",
@@ -51,17 +61,21 @@ __all__ = [
     "ThermalNoise",
     "WangEnergy",
     "advance",
+    "chain",
     "fit",
     "get_material",
     "grain_boundary_profile",
+    "hex_monolayer",
     "integrate",
     "mullins_coefficient",
     "nondimensionalize",
     "particle_profile",
     "particles",
     "plan_steps",
+    "random_packing",
     "read_trace",
     "solve_shape",
+    "square_superlattice",
     "state_ok",
     "surface_profile",
     "two_particle_centres",

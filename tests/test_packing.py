@@ -1,0 +1,70 @@
+"""Many-particle initial configurations and field assignment (issue 9, static part)."""
+
+import numpy as np
+import pytest
+
+from sintersim._packing import (
+    PackingError,
+    chain,
+    colour_graph,
+    hex_monolayer,
+    random_packing,
+    square_superlattice,
+)
+
+
+def test_lattices_are_periodic_and_reproducible():
+    a = hex_monolayer(10, 20, 5.0, 2.0, size_spread=0.5, orientation="random", seed=7)
+    b = hex_monolayer(10, 20, 5.0, 2.0, size_spread=0.5, orientation="random", seed=7)
+    c = hex_monolayer(10, 20, 5.0, 2.0, size_spread=0.5, orientation="random", seed=8)
+    assert a.n == 200
+    np.testing.assert_array_equal(a.radii, b.radii)
+    np.testing.assert_array_equal(a.orientations, b.orientations)
+    assert not np.array_equal(a.radii, c.radii)
+    # Mean-size spheres on the hexagonal lattice: six nearest neighbours at the stated gap.
+    h = hex_monolayer(8, 8, 5.0, 2.0)
+    d = h.surface_distances()
+    assert np.allclose(np.sort(d, axis=1)[:, :6], 2.0, atol=0.5)
+    assert np.all(h.coordination(2.6) == 6)
+    s = square_superlattice(6, 6, 4.0, 2.0)
+    assert np.all(s.coordination(2.1) == 4) and s.box == (60.0, 60.0)
+    ch = chain(5, 4.0, -1.0, ndim=3)
+    assert np.all(ch.coordination() == 2) and len(ch.box) == 3
+
+
+def test_colouring_separates_neighbours_and_bounds_fields():
+    p = hex_monolayer(10, 20, 5.0, 2.0, size_spread=0.5, seed=1)
+    for safety in (3.0, 10.0, 16.0):
+        f = p.assign_fields(safety)
+        assert all(f[i] != f[j] for i, j in p.neighbours(safety))
+    assert p.assign_fields(10.0).max() + 1 <= 12
+    with pytest.raises(PackingError, match="max_fields = 2"):
+        p.assign_fields(3.0, max_fields=2)
+    # Bipartite graph (an even ring): two colours.
+    ring = [(i, (i + 1) % 10) for i in range(10)]
+    assert colour_graph(10, ring).max() == 1
+
+
+def test_state_of_a_200_particle_monolayer_uses_few_fields():
+    p = hex_monolayer(10, 20, 5.0, 2.0, size_spread=0.5, orientation=5.0, seed=2)
+    grid = p.grid()
+    state, fields = p.to_state(grid, width=1.0, max_fields=12)
+    assert state.eta.shape[0] == fields.max() + 1 <= 12
+    area = np.pi * np.sum(p.radii**2)
+    assert float(state.rho.sum()) == pytest.approx(area, rel=0.02)
+    # Every particle's centre carries eta = 1 on its own field.
+    for k in range(0, p.n, 17):
+        i, j = (int(v) for v in np.floor(p.centres[k]))
+        assert float(state.eta[fields[k], i, j]) > 0.99
+
+
+def test_random_packing_3d_with_size_distribution():
+    p = random_packing(24, (64.0, 64.0, 64.0), 8.1, size_spread=1.2, min_gap=0.5, seed=4)
+    assert p.n == 24 and p.orientations.shape == (24, 4)
+    np.testing.assert_allclose(np.linalg.norm(p.orientations, axis=1), 1.0)
+    assert p.surface_distances().min() >= 0.5
+    assert 6.0 < p.radii.mean() < 10.0 and p.radii.std() > 0.5
+    with pytest.raises(PackingError, match="enlarge the box"):
+        random_packing(200, (32.0, 32.0, 32.0), 6.0, max_tries=2000)
+    with pytest.raises(PackingError, match="orientation"):
+        random_packing(2, (32.0, 32.0), 3.0, orientation="sideways")
