@@ -6,6 +6,7 @@ Allen-Cahn equations; `integrate` runs them inside one compiled scan. Physical u
 `PhysicalParameters` / `nondimensionalize` (or a TOML config, see `sintersim.config`).
 """
 
+from ._batch import run_batch
 from ._energy import WangEnergy
 from ._fit import FitError, FitResult, Trace, fit, read_trace
 from ._grid import Grid
@@ -73,6 +74,7 @@ __all__ = [
     "particles",
     "plan_steps",
     "random_packing",
+    "run_batch",
     "read_trace",
     "solve_shape",
     "square_superlattice",
