@@ -68,3 +68,29 @@ def test_random_packing_3d_with_size_distribution():
         random_packing(200, (32.0, 32.0, 32.0), 6.0, max_tries=2000)
     with pytest.raises(PackingError, match="orientation"):
         random_packing(2, (32.0, 32.0), 3.0, orientation="sideways")
+
+
+def test_packing_observables_of_a_square_superlattice():
+    """4 x 4 periodic square array of overlapping discs: after the boundaries relax, 16 grains,
+    4 contacts each, necks close to the chord of the overlap, density conserved."""
+    import sintersim as ss
+    from sintersim._interfaces import grain_boundary_profile
+    from sintersim._packing_obs import packing_observables
+
+    energy = ss.WangEnergy(A=5.0, B=1.0, kappa_rho=3.0, kappa_eta=3.0)
+    i_gb = grain_boundary_profile(energy).gb_integral
+    p = square_superlattice(4, 4, 8.0, -2.0)
+    grid = p.grid()
+    state, fields = p.to_state(grid, width=1.0, safety=2.0)
+    assert state.eta.shape[0] == 2  # a chequerboard
+    model = ss.SinterModel(energy, ss.Mobility(0.0, 0.0, 1.0, 0.1), 1.0)
+    state = ss.advance(model, grid, state, 200, 0.05)
+    o = packing_observables(state, grid, i_gb)
+    assert o.grain_count == 16 and len(o.contacts) == 32
+    assert np.all(o.coordination == 4)
+    chord = 2 * np.sqrt(8.0**2 - 7.0**2)
+    np.testing.assert_allclose(o.necks, chord, rtol=0.1)
+    assert o.mean_contact_distance() == pytest.approx(14.0, abs=0.05)
+    assert o.relative_density == pytest.approx(float(state.rho.sum()) / grid.size)
+    counts, _ = o.neck_histogram(bins=4)
+    assert counts.sum() == 32
