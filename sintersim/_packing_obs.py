@@ -16,10 +16,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import ndimage
 
 from ._grid import Grid
-from ._reassign import _centroid, periodic_label
+from ._reassign import _centroid, nearest_label, periodic_label
 from ._state import State
 
 
@@ -63,16 +62,6 @@ class PackingObservables:
         return float(np.sqrt(np.sum(d**2)))
 
 
-def _nearest_label(labels: np.ndarray) -> np.ndarray:
-    """For every cell, the label of the nearest labelled cell on the periodic grid."""
-    pad = [(n // 2, n // 2) for n in labels.shape]
-    padded = np.pad(labels, pad, mode="wrap")
-    _, idx = ndimage.distance_transform_edt(padded == 0, return_indices=True)
-    nearest = padded[tuple(idx)]
-    crop = tuple(slice(p, p + n) for (p, _), n in zip(pad, labels.shape, strict=True))
-    return nearest[crop]
-
-
 def packing_observables(
     state: State, grid: Grid, gb_integral: float, min_neck: float | None = None
 ) -> PackingObservables:
@@ -94,7 +83,7 @@ def packing_observables(
             continue
         # Each grain's reach: the part of its field's tails (eta > 1e-2) nearer to it than to
         # any other grain of the same field (a periodic Voronoi cell).
-        near = _nearest_label(core)
+        near = nearest_label(core)
         tails = eta[f] > 1e-2
         for a in range(1, n + 1):
             m = core == a

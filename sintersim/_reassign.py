@@ -2,11 +2,13 @@
 
 Particles that never touch may share one order parameter (see `_packing`). As a run proceeds,
 two grains on the same field may approach each other; before they meet, one of them is moved to
-another field. A move relabels values and changes nothing else: in every cell the set of order
-parameter values stays the same, so the bulk free energy (symmetric in the fields) is unchanged,
-and the moved region is cut along the Voronoi boundary between the two grains, where both fields
-are down to their tails, so the gradient energy changes only by those tails (below round-off for
-tails under ~1e-8, i.e. grains more than ~10 interface widths apart when the move happens).
+another field. A move swaps the values of two fields inside a region around the grain, so in
+every cell the set of order-parameter values stays the same and the bulk free energy (symmetric
+in the fields) is unchanged to round-off. The region ends half a safety distance from the grain
+(and at the Voronoi boundary towards the other grains of its field), where both fields are down
+to their tails, so the gradient energy changes only by those tails, plus the non-local ringing of
+the spectral derivative between grains that shared a field; both shrink as the safety distance
+grows.
 
 Runs between moves stay inside one compiled program; `reassign` runs on the host between chunks.
 """
@@ -89,9 +91,22 @@ def _centroid(mask: np.ndarray) -> tuple[float, ...]:
     return tuple(out)
 
 
-def close_pairs(eta: np.ndarray, safety: float, threshold: float = 1e-3):
-    """Per field, pairs of distinct grains (components of ``eta_f > threshold``) closer than
-    ``safety`` cells: a list of (field, label_a, label_b, distance, labels)."""
+def nearest_label(labels: np.ndarray) -> np.ndarray:
+    """For every cell, the label of the nearest labelled cell on the periodic grid."""
+    pad = [(n // 2, n // 2) for n in labels.shape]
+    padded = np.pad(labels, pad, mode="wrap")
+    _, idx = ndimage.distance_transform_edt(padded == 0, return_indices=True)
+    nearest = padded[tuple(idx)]
+    crop = tuple(slice(p, p + n) for (p, _), n in zip(pad, labels.shape, strict=True))
+    return nearest[crop]
+
+
+def close_pairs(eta: np.ndarray, safety: float, threshold: float = 0.5):
+    """Per field, pairs of distinct grains (components of ``eta_f > threshold``, the grain
+    cores) closer than ``safety`` cells: a list of (field, label_a, label_b, distance, labels).
+
+    Cores, not tails: at a low threshold the tails of two nearby grains join and they would be
+    taken for one grain."""
     out = []
     for f in range(eta.shape[0]):
         labels, n = periodic_label(eta[f] > threshold)
@@ -108,7 +123,7 @@ def reassign(
     state: State,
     safety: float,
     *,
-    threshold: float = 1e-3,
+    threshold: float = 0.5,
     max_fields: int | None = None,
 ) -> tuple[State, list[Move]]:
     """Move grains so that no two grains closer than ``safety`` cells share a field.
@@ -128,9 +143,9 @@ def reassign(
         small = a if np.sum(labels == a) <= np.sum(labels == b) else b
         grain = labels == small
         d_grain = periodic_distance(grain, 2 * safety)
-        others = (labels > 0) & ~grain
-        d_others = periodic_distance(others, 2 * safety) if others.any() else np.inf
-        region = d_grain < d_others  # Voronoi cell of the grain within its field
+        # The grain's Voronoi cell among the cores of its field (it holds the grain's tails),
+        # no farther than safety/2 from it, so no core of the target field lies inside.
+        region = (nearest_label(labels) == small) & (d_grain < 0.5 * safety)
         best, best_d = None, -1.0
         for g in range(eta.shape[0]):
             if g == f:
@@ -147,14 +162,31 @@ def reassign(
                 )
             eta = np.concatenate([eta, np.zeros_like(eta[:1])])
             best = eta.shape[0] - 1
-        eta[best] = np.where(region, eta[best] + eta[f], eta[best])
-        eta[f] = np.where(region, 0.0, eta[f])
+        # Swap the two fields inside the region: every cell keeps the same set of values, so
+        # the (field-symmetric) bulk energy is unchanged to round-off.
+        eta[f], eta[best] = (
+            np.where(region, eta[best], eta[f]),
+            np.where(region, eta[f], eta[best]),
+        )
         moves.append(Move(f, best, _centroid(grain), dist))
     else:
         raise ReassignError("re-assignment did not settle; lower the safety distance")
     if not moves:
         return state, moves
     return State(state.rho, np.asarray(eta, dtype=np.asarray(state.eta).dtype)), moves
+
+
+def fields_at(state: State, positions: np.ndarray, spacing: float = 1.0) -> np.ndarray:
+    """The field each particle now lives on: the largest order parameter at its position.
+
+    Particle identity (and with it its orientation) is the particle index; a move relabels the
+    field of a grain, so this is re-read after every `reassign`. positions: (N, d) in length
+    units (e.g. `Packing.centres`).
+    """
+    eta = np.asarray(state.eta)
+    idx = np.floor(np.asarray(positions) / spacing).astype(int) % np.array(eta.shape[1:])
+    values = eta[(slice(None), *idx.T)]  # (P, N)
+    return np.argmax(values, axis=0)
 
 
 def touching_pairs_share_field(eta: np.ndarray, threshold: float = 0.5) -> list[tuple[int, float]]:
@@ -166,6 +198,8 @@ __all__ = [
     "Move",
     "ReassignError",
     "close_pairs",
+    "fields_at",
+    "nearest_label",
     "periodic_distance",
     "periodic_label",
     "reassign",

@@ -10,6 +10,7 @@ from sintersim._observables import mass
 from sintersim._reassign import (
     ReassignError,
     close_pairs,
+    fields_at,
     periodic_label,
     reassign,
     touching_pairs_share_field,
@@ -28,31 +29,32 @@ def test_periodic_label_merges_across_faces():
 
 
 def test_move_keeps_energy_and_mass():
-    """Mass and rho exactly; the bulk energy to round-off; the spectral gradient energy to the
-    size of the spectral-derivative ringing between the two grains that shared the field (the
-    Fourier derivative is not local: 2.5e-9 relative at interface width 2 cells, 5e-7 at 1)."""
+    """Mass and rho exactly; the bulk energy to round-off (a move swaps field values, so every
+    cell keeps its set of values); the spectral gradient energy to the size of the tails cut at
+    half the safety distance plus the Fourier derivative's ringing between grains that shared a
+    field (measured 1.7e-11 relative here; 9e-9 with safety 20, 1.6e-9 at width 1.5)."""
     with jax.enable_x64(True):
-        grid = ss.Grid((96, 48))
-        # Two grains on field 0, 18 cells apart surface to surface, a third on field 1 far away.
+        grid = ss.Grid((160, 64))
+        # Two grains on field 0, 30 cells apart surface to surface, a third on field 1.
         state = ss.particles(
             grid,
-            [[20.0, 24.0], [58.0, 24.0], [84.0, 10.0]],
+            [[20.0, 32.0], [70.0, 32.0], [126.0, 6.0]],
             [10.0, 10.0, 4.0],
             width=2.0,
             grain_of=[0, 0, 1],
             n_fields=2,
             dtype=jnp.float64,
         )
-        assert len(close_pairs(np.asarray(state.eta), safety=20.0)) == 1
-        new, moves = reassign(state, safety=20.0)
-        assert len(moves) == 1 and moves[0].source == 0
-        assert new.eta.shape[0] == 3  # field 1 is too close (4 + 10 + ... cells): a new one
-        assert not close_pairs(np.asarray(new.eta), safety=20.0)
+        assert len(close_pairs(np.asarray(state.eta), safety=40.0)) == 1
+        new, moves = reassign(state, safety=40.0)
+        assert len(moves) == 1 and moves[0].source == 0 and moves[0].target == 1
+        assert new.eta.shape[0] == 2
+        assert not close_pairs(np.asarray(new.eta), safety=40.0)
         f0, f1 = ENERGY.total(state, grid), ENERGY.total(new, grid)
-        assert abs(float(f1 - f0)) <= 1e-8 * abs(float(f0))
+        assert abs(float(f1 - f0)) <= 1e-10 * abs(float(f0))
         b0 = jnp.sum(ENERGY.bulk(state.rho, state.eta))
         b1 = jnp.sum(ENERGY.bulk(new.rho, new.eta))
-        assert abs(float(b1 - b0)) <= 1e-13 * abs(float(b0))
+        assert abs(float(b1 - b0)) <= 1e-14 * abs(float(b0))
         assert float(mass(new, grid)) == float(mass(state, grid))
         np.testing.assert_array_equal(np.asarray(new.rho), np.asarray(state.rho))
         # The moved grain kept its values, on its new field.
@@ -81,14 +83,30 @@ def test_200_particle_packing_runs_on_at_most_12_fields():
     run = jax.jit(lambda s: ss.advance(MODEL, grid, s, 100, 0.1))
     m0 = float(mass(state, grid))
     n_moves = 0
+    assert np.array_equal(fields_at(state, p.centres), fields)
+    moved_particles = 0
     for _ in range(4):
         state = run(state)
         assert bool(ss.state_ok(state))
+        fields = fields_at(state, p.centres)  # boundary migration may hand a centre over
         state, moves = reassign(state, safety=safety, max_fields=12)
         n_moves += len(moves)
+        # Identity survives: a particle whose grain is alive (eta > 1/2 at its centre) keeps its
+        # field unless a move took its grain, and then it is on that move's target field.
+        # (Small grains can vanish by boundary migration: coarsening, not a move.)
+        now = fields_at(state, p.centres)
+        eta = np.asarray(state.eta)
+        idx = np.floor(p.centres).astype(int)
+        alive = eta.max(axis=0)[idx[:, 0], idx[:, 1]] > 0.5
+        assert alive.mean() > 0.95
+        pairs = {(m.source, m.target) for m in moves}
+        changed = alive & (now != fields)
+        assert all((fields[k], now[k]) in pairs for k in np.nonzero(changed)[0])
+        moved_particles += int(changed.sum())
+        fields = now
         assert state.eta.shape[0] <= 12
         assert not touching_pairs_share_field(np.asarray(state.eta))
         assert float(mass(state, grid)) == pytest.approx(m0, rel=1e-5)
-    assert n_moves > 0  # grains on one field did approach and were moved
+    assert n_moves > 0 and moved_particles >= n_moves  # grains did approach and were moved
     # The discs did neck: the material is connected across the monolayer.
     assert periodic_label(np.asarray(state.rho) > 0.5)[1] < 20
