@@ -24,6 +24,9 @@ from ._packing import (
     random_packing,
     square_superlattice,
 )
+from ._packing_obs import PackingObservables, packing_observables
+from ._packing_run import PackingHistory, run_packing
+from ._reassign import ReassignError, reassign
 from ._state import State
 from ._stepper import SemiImplicitFourier, ThermalNoise
 from ._units import (
@@ -51,7 +54,10 @@ __all__ = [
     "Nondimensional",
     "Packing",
     "PackingError",
+    "PackingHistory",
+    "PackingObservables",
     "PhysicalParameters",
+    "ReassignError",
     "SaveAt",
     "Scales",
     "SemiImplicitFourier",
@@ -73,8 +79,11 @@ __all__ = [
     "particle_profile",
     "particles",
     "plan_steps",
+    "packing_observables",
     "random_packing",
+    "reassign",
     "run_batch",
+    "run_packing",
     "read_trace",
     "solve_shape",
     "square_superlattice",

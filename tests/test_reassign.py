@@ -110,3 +110,32 @@ def test_200_particle_packing_runs_on_at_most_12_fields():
     assert n_moves > 0 and moved_particles >= n_moves  # grains did approach and were moved
     # The discs did neck: the material is connected across the monolayer.
     assert periodic_label(np.asarray(state.rho) > 0.5)[1] < 20
+
+
+def test_run_packing_driver_records_history():
+    from sintersim._interfaces import grain_boundary_profile
+    from sintersim._packing_run import run_packing
+
+    p = ss.hex_monolayer(4, 4, 4.0, 1.0, size_spread=0.4, seed=1)
+    grid = p.grid()
+    state, fields = p.to_state(grid, width=1.0, safety=6.0)
+    i_gb = grain_boundary_profile(ENERGY).gb_integral
+    h = run_packing(
+        MODEL,
+        grid,
+        state,
+        p,
+        t_end=20.0,
+        dt=0.1,
+        n_saves=4,
+        safety=6.0,
+        gb_integral=i_gb,
+        max_fields=8,
+    )
+    assert h.times == pytest.approx([0.0, 5.0, 10.0, 15.0, 20.0])
+    assert len(h.observables) == 5 and h.observables[0].grain_count == 16
+    assert max(h.shared_touching) == 0 and max(h.n_fields) <= 8
+    assert h.mass == pytest.approx([h.mass[0]] * 5, rel=1e-5)
+    assert np.array_equal(h.particle_fields[0], fields)
+    # Necks grow: more contacts and larger necks at the end than at the first save.
+    assert len(h.observables[-1].contacts) >= len(h.observables[1].contacts) > 0
