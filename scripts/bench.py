@@ -671,6 +671,64 @@ def bench_pitfall(plan: Plan, P: int = 2, dtype: str = "float32", inner: int = 1
     return res
 
 
+def bench_profile(plan: Plan, dtype: str = "float32", inner: int = 10) -> list[dict]:
+    """Where a step's time goes (2 and 8 fields on the pitfall grid): the whole step next to the
+    same FFTs alone, the bulk derivatives (autodiff), the mobility; the remainder is the other
+    pointwise work (spectral multiplies and divisions, flux products, casts)."""
+    shape = plan.pitfall_grid
+    rows = []
+    with x64_for(dtype):
+        dt_ = jnp.dtype(dtype)
+        grid = ss.Grid(tuple(shape))
+        model = make_model(dt_)
+        d = grid.ndim
+        tiny = jnp.asarray(1e-30, dt_)
+        for P in (2, 8):
+            st = make_state(grid, P, dt_)
+
+            def looped(fn, st=st):
+                def run(rho, eta):
+                    def body(i, c):
+                        r, e = c
+                        a, b = fn(r, e)
+                        return r + tiny * a, e + tiny * b
+
+                    return jax.lax.fori_loop(0, inner, body, (rho, eta))
+
+                c = jax.jit(run).lower(st.rho, st.eta).compile()
+                jax.block_until_ready(c(st.rho, st.eta))
+                return median_time(lambda: c(st.rho, st.eta), plan.repeats) / inner
+
+            def ffts(r, e):
+                # The step's transforms (fft_counts): rho-sized 2 + d forward, d + 1 inverse;
+                # one forward and one inverse per grain field.
+                hs = [grid.rfft(r + i * tiny) for i in range(2 + d)]
+                acc = r
+                for i in range(d + 1):
+                    acc = acc + tiny * grid.irfft(hs[i])
+                return acc, grid.irfft(grid.rfft(e))
+
+            def step(r, e):
+                s = ss.SemiImplicitFourier().step(model, grid, ss.State(r, e), 0.1)
+                return s.rho, s.eta
+
+            row = {
+                "grid": "x".join(map(str, shape)),
+                "fields": P,
+                "dtype": dtype,
+                "baseline_s": looped(lambda r, e: (r, e)),
+                "step_s": looped(step),
+                "ffts_s": looped(ffts),
+                "bulk_derivatives_s": looped(lambda r, e: model.energy.bulk_derivatives(r, e)),
+                "mobility_s": looped(lambda r, e: (model.mobility(r, e), e)),
+            }
+            row["other_s"] = (
+                row["step_s"] - row["ffts_s"] - row["bulk_derivatives_s"] - row["mobility_s"]
+            )
+            rows.append(row)
+    return rows
+
+
 # ----------------------------------------------------------------------------------------------
 # 5. FiPy peer
 
@@ -911,6 +969,31 @@ def report(res: dict) -> str:
             f"x{mg['rss_increase_ratio'] or float('nan'):.2f} "
             f"(sqrt(steps) would be x{mg['sqrt_steps_ratio']:.2f}).",
         ]
+    prof = res.get("profile")
+    if prof:
+        lines += [
+            "",
+            f"## Where a step's time goes ({prof[0]['grid']}, {prof[0]['dtype']}, per step)",
+            "",
+            md_table(
+                ["P", "step ms", "its FFTs ms", "bulk_derivatives ms", "Mobility ms", "other ms"],
+                [
+                    [
+                        r["fields"],
+                        f"{r['step_s'] * 1e3:.3f}",
+                        f"{r['ffts_s'] * 1e3:.3f}",
+                        f"{r['bulk_derivatives_s'] * 1e3:.3f}",
+                        f"{r['mobility_s'] * 1e3:.3f}",
+                        f"{r['other_s'] * 1e3:.3f}",
+                    ]
+                    for r in prof
+                ],
+            ),
+            "",
+            "other = step - FFTs - bulk derivatives - mobility: spectral multiplies and divisions, "
+            "flux products, casts (pieces timed alone do not fuse as they do inside the step, so "
+            "the split is indicative).",
+        ]
     p = res.get("pitfall")
     if p:
         lines += [
@@ -1034,6 +1117,8 @@ def run_all(plan: Plan, mode: str, *, peer=True, grad=True, log=print) -> dict:
     res["batch"] = bench_batch(plan)
     log("pitfall check ...")
     res["pitfall"] = bench_pitfall(plan)
+    log("profile of one step ...")
+    res["profile"] = bench_profile(plan)
     if grad:
         log("gradient cost ...")
         res["grad"] = bench_grad(plan, log=log)
