@@ -263,3 +263,16 @@ def test_theory_laws():
     assert _theory.herring_exponent("evaporation_condensation") == 2
     with pytest.raises(ValueError):
         _theory.neck_exponent_classic("viscous")
+
+
+def test_float32_mass_does_not_drift():
+    """The float32 FFT round trip shifts the mean by a biased ~1e-8 per step; the stepper removes
+    it, so mass over thousands of float32 steps stays at round-off (was 7e-5 after 8000)."""
+    p = ss.hex_monolayer(4, 4, 10.0, 1.0, size_spread=1.0, seed=0)
+    grid = p.grid()
+    state, _ = p.to_state(grid, width=1.5, safety=8.0, dtype=jnp.float32)
+    model = _model(mobility=ss.Mobility(0.0, 0.0, 1.0, 0.1))
+    m0 = np.sum(np.asarray(state.rho, np.float64))
+    final = jax.jit(lambda s: ss.advance(model, grid, s, 4000, 0.25))(state)
+    assert final.rho.dtype == jnp.float32
+    assert abs(np.sum(np.asarray(final.rho, np.float64)) / m0 - 1) < 1e-6
