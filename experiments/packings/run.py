@@ -139,7 +139,7 @@ def main(argv=None) -> int:
     )
     extra = f"surface_diffusivity_m2_s = {ds!r}" if ds else ""
     nd_b = physics(298.15, sp_b, w_b, extra)
-    n_b = 2 if args.quick else 4
+    n_b = 4
     pk_b = ss.square_superlattice(n_b, n_b, 3.1 / sp_b, 0.55 / sp_b)
     grid_b, s0_b, h_b, wall_b = scenario("B", pk_b, nd_b, sp_b, w_b, 20.0, 20, 8)
 
