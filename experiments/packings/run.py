@@ -100,7 +100,7 @@ def summary(name, packing, hist, nd, spacing_nm, wall, extra_rows=()):
         ("touching grains sharing a field (any save)", max(hist.shared_touching)),
         ("relative mass drift", f"{abs(hist.mass[-1] / hist.mass[0] - 1):.1e}"),
         (
-            "shrinkage (mean contact distance change)",
+            "mean centre distance of touching grains, relative change (grows as grains coarsen)",
             f"{(d1 / d0 - 1) if np.isfinite(d0) and np.isfinite(d1) else float('nan'):+.4f}",
         ),
         ("simulated time (s)", f"{nd.scales.to_seconds(hist.times[-1]):.3g}"),
