@@ -16,6 +16,7 @@ from ._interfaces import InterfaceProfile, grain_boundary_profile, surface_profi
 from ._materials import MATERIALS, Arrhenius, Material, get_material
 from ._mobility import Mobility
 from ._model import SinterModel
+from ._orientation import misorientation
 from ._packing import (
     Packing,
     PackingError,
@@ -75,6 +76,7 @@ __all__ = [
     "hex_monolayer",
     "integrate",
     "mullins_coefficient",
+    "misorientation",
     "nondimensionalize",
     "particle_profile",
     "particles",

@@ -32,7 +32,10 @@ class PackingObservables:
     """grains: (field, label) of every grain; centres (G, d) in length units; volumes (G,).
     contacts: (a, b) grain-index pairs with a boundary; necks: their neck width (2D) / radius
     (3D) in length units; coordination: contacts per grain; relative_density: solid fraction of
-    the box, ``int rho dV / V_box``; dense_fraction: fraction of the box with rho > 1/2."""
+    the box, ``int rho dV / V_box``; dense_fraction: fraction of the box with rho > 1/2;
+    misorientations: per contact, the symmetry-reduced misorientation (degrees) of the particles
+    the two grains hold (the first particle of a merged grain); grain_particles: particle indices
+    per grain."""
 
     grains: list[tuple[int, int]]
     centres: np.ndarray
@@ -40,6 +43,8 @@ class PackingObservables:
     contacts: list[tuple[int, int]]
     necks: np.ndarray
     coordination: np.ndarray
+    misorientations: np.ndarray  # per contact, degrees (nan without particle orientations)
+    grain_particles: list[list[int]]  # particles whose centre lies in each grain
     relative_density: float
     dense_fraction: float
 
@@ -101,20 +106,30 @@ def _section(rho, pair, total, both, prod, ca, cb, volume, grid: Grid) -> float:
 
 
 def packing_observables(
-    state: State, grid: Grid, gb_integral: float, min_neck: float | None = None
+    state: State,
+    grid: Grid,
+    gb_integral: float,
+    min_neck: float | None = None,
+    positions: np.ndarray | None = None,
+    orientations: np.ndarray | None = None,
 ) -> PackingObservables:
     """Grains, contacts and neck sizes of ``state`` (see the module docstring).
 
     gb_integral: ``I_gb`` of the model in length units (`grain_boundary_profile(...).gb_integral`
         times the length scale of that profile).
     min_neck: smallest boundary counted as a contact (default one grid spacing).
+    positions, orientations: particle centres (length units) and orientations (`Packing`): they
+        tie grains to particles and give each contact's misorientation.
     """
     eta = np.asarray(state.eta, float)
     rho = np.asarray(state.rho, float)
     dv = grid.cell_volume
     h = grid.spacing
     min_neck = h if min_neck is None else min_neck
-    grains, centres, volumes, masks = [], [], [], []
+    grains, centres, volumes, masks, members = [], [], [], [], []
+    cells = None
+    if positions is not None:
+        cells = tuple((np.floor(np.asarray(positions) / h).astype(int) % np.array(grid.shape)).T)
     for f in range(eta.shape[0]):
         core, n = periodic_label(eta[f] > 0.5)
         if n == 0:
@@ -129,6 +144,7 @@ def packing_observables(
             centres.append(np.asarray(_centroid(m)) * h)
             volumes.append(float(np.sum(eta[f][m]) * dv))
             masks.append((f, tails & (near == a)))
+            members.append([] if cells is None else np.nonzero(core[cells] == a)[0].tolist())
     contacts, necks = [], []
     for i in range(len(grains)):
         fi, mi = masks[i]
@@ -158,6 +174,14 @@ def packing_observables(
                         grid,
                     )
                 )
+    mis = np.full(len(contacts), np.nan)
+    if orientations is not None and cells is not None:
+        from ._orientation import misorientation
+
+        ori = np.asarray(orientations)
+        for k, (a, b) in enumerate(contacts):
+            if members[a] and members[b]:
+                mis[k] = float(misorientation(ori[members[a][0]], ori[members[b][0]]))
     z = np.zeros(len(grains), int)
     for a, b in contacts:
         z[a] += 1
@@ -170,6 +194,8 @@ def packing_observables(
         contacts=contacts,
         necks=np.asarray(necks),
         coordination=z,
+        misorientations=mis,
+        grain_particles=members,
         relative_density=float(np.sum(rho) * dv / box_volume),
         dense_fraction=float(np.mean(rho > 0.5)),
         box=tuple(grid.lengths),

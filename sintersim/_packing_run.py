@@ -78,7 +78,11 @@ def run_packing(
 
     def record(t, st, n_moves):
         hist.times.append(t)
-        hist.observables.append(packing_observables(st, grid, gb_integral))
+        hist.observables.append(
+            packing_observables(
+                st, grid, gb_integral, positions=packing.centres, orientations=packing.orientations
+            )
+        )
         hist.particle_fields.append(fields_at(st, packing.centres, grid.spacing))
         hist.n_fields.append(int(st.eta.shape[0]))
         hist.moves.append(n_moves)

@@ -115,3 +115,44 @@ def test_contact_neck_is_the_two_particle_neck():
     o = packing_observables(state, grid, grain_boundary_profile(energy).gb_integral)
     assert len(o.necks) == 1
     assert o.necks[0] == pytest.approx(float(neck_size(state, grid, c[0][0], c[1][0])), rel=0.01)
+
+
+def test_misorientation_is_reduced_by_cubic_symmetry():
+    from sintersim._orientation import axis_angle, cubic_symmetry, misorientation
+
+    assert cubic_symmetry().shape == (24, 4)
+    # 88 degrees between cubic crystals counts as 2 degrees, in 2D and in 3D.
+    assert misorientation(0.0, np.radians(88.0)) == pytest.approx(2.0)
+    q0, q88 = axis_angle([0, 0, 1], 0.0), axis_angle([0, 0, 1], 88.0)
+    assert misorientation(q0, q88) == pytest.approx(2.0)
+    assert misorientation(axis_angle([1, 1, 1], 10), axis_angle([1, 1, 1], 130)) < 1e-6
+    from sintersim._packing import random_quaternions
+
+    q = random_quaternions(4000, np.random.default_rng(0))
+    m = misorientation(q[:2000], q[2000:])
+    assert m.max() <= 62.81 and m.min() >= 0.0
+
+
+def test_contacts_carry_particle_misorientations():
+    import sintersim as ss
+    from sintersim._interfaces import grain_boundary_profile
+    from sintersim._packing_obs import packing_observables
+
+    energy = ss.WangEnergy(A=5.0, B=1.0, kappa_rho=3.0, kappa_eta=3.0)
+    p = square_superlattice(2, 4, 8.0, -2.0, orientation=10.0, seed=3)
+    grid = p.grid()
+    state, _ = p.to_state(grid, width=1.0, safety=2.0)
+    model = ss.SinterModel(energy, ss.Mobility(0.0, 0.0, 1.0, 0.1), 1.0)
+    state = ss.advance(model, grid, state, 100, 0.05)
+    o = packing_observables(
+        state,
+        grid,
+        grain_boundary_profile(energy).gb_integral,
+        positions=p.centres,
+        orientations=p.orientations,
+    )
+    assert [len(g) for g in o.grain_particles] == [1] * 8
+    for (a, b), m in zip(o.contacts, o.misorientations, strict=True):
+        i, j = o.grain_particles[a][0], o.grain_particles[b][0]
+        d = abs(np.degrees(p.orientations[i] - p.orientations[j])) % 90
+        assert m == pytest.approx(min(d, 90 - d))

@@ -95,6 +95,12 @@ def summary(name, packing, hist, nd, spacing_nm, wall, extra_rows=()):
             "neck width at end, mean +- sd (nm)",
             f"{necks.mean():.2f} +- {necks.std():.2f}" if necks.size else "-",
         ),
+        (
+            "contact misorientation at end, mean (deg, static until issue 7)",
+            f"{np.nanmean(o1.misorientations):.1f}"
+            if np.isfinite(o1.misorientations).any()
+            else "-",
+        ),
         ("order parameters used (max)", max(hist.n_fields)),
         ("field moves (total)", sum(hist.moves)),
         ("touching grains sharing a field (any save)", max(hist.shared_touching)),
