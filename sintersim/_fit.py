@@ -448,7 +448,7 @@ class FitResult:
 def uncertainty(problem: Problem, q: np.ndarray, cond_limit: float = 1e8, corr_limit: float = 0.99):
     """Gauss-Newton covariance of the natural coordinates at ``q`` and identifiability checks.
 
-    Returns (covariance, jacobian, warnings). A parameter combination is reported as not
+    Returns (covariance, correlation, warnings). A parameter combination is reported as not
     identifiable when J^T J is nearly singular (condition number above ``cond_limit``) or two
     parameters correlate beyond ``corr_limit``.
     """
@@ -482,16 +482,17 @@ def uncertainty(problem: Problem, q: np.ndarray, cond_limit: float = 1e8, corr_l
                     f"not identifiable: {names[i]} and {names[j]} are correlated at "
                     f"{corr[i, j]:+.3f}; the data constrain mainly a combination of the two"
                 )
-    return cov, J, notes
+    return cov, corr, notes
 
 
-def _levenberg_marquardt(problem, z0, lm_steps, history, progress, out) -> int:
-    """Polish ``z0`` with optimistix LM; appends losses to ``history``; result in ``out[0]``."""
+def _levenberg_marquardt(problem, z0, lm_steps, history, progress) -> tuple[jax.Array, int]:
+    """Polish ``z0`` with optimistix LM; appends losses to ``history``.
+
+    Returns (the polished point, the number of model evaluations it took)."""
     import optimistix as optx
 
     if lm_steps <= 0:
-        out.append(z0)
-        return 0
+        return z0, 0
 
     def resid(z, _):
         return problem.residuals(problem.natural(z))
@@ -512,8 +513,7 @@ def _levenberg_marquardt(problem, z0, lm_steps, history, progress, out) -> int:
     history.append(float(0.5 * jnp.sum(resid(z0, None) ** 2)))
     solver = optx.LevenbergMarquardt(rtol=1e-6, atol=1e-8, verbose=verbose)
     sol = optx.least_squares(resid, solver, z0, max_steps=lm_steps, throw=False)
-    out.append(sol.value)
-    return int(sol.stats.get("num_steps", lm_steps)) * (len(problem.specs) + 1)
+    return sol.value, int(sol.stats.get("num_steps", lm_steps)) * (len(problem.specs) + 1)
 
 
 def _widen(spec: ParamSpec, value: float) -> tuple[float, float]:
@@ -612,8 +612,8 @@ def fit(
     else:
         z_best = Z[0]
 
-    n_eval += _levenberg_marquardt(problem, z_best, lm_steps, history, progress, out := [])
-    z_best = out[0]
+    z_best, n = _levenberg_marquardt(problem, z_best, lm_steps, history, progress)
+    n_eval += n
     for _ in range(recentre if lm_steps > 0 else 0):
         vals = {
             k: float(v) for k, v in problem.values(problem.natural(jnp.asarray(z_best))).items()
@@ -630,14 +630,14 @@ def fit(
         b.update({s.name: (s.lo, s.hi) for s in problem.specs if not s.log})
         problem = Problem(traces, configs, params, b, priors, vals, n_dense)
         z_best = jnp.asarray(problem.to_unbounded(vals))
-        n_eval += _levenberg_marquardt(problem, z_best, lm_steps, history, progress, out := [])
-        z_best = out[0]
+        z_best, n = _levenberg_marquardt(problem, z_best, lm_steps, history, progress)
+        n_eval += n
     q = problem.natural(jnp.asarray(z_best))
     final = float(0.5 * jnp.sum(problem.residuals(q) ** 2))
     history.append(final)
     if progress:
         progress(len(history), final)
-    cov, J, notes = uncertainty(problem, np.asarray(q))
+    cov, corr, notes = uncertainty(problem, np.asarray(q))
     for note in notes:
         warnings.warn(note, stacklevel=2)
     n_data = sum(s.trace.time_s.size for s in problem.sims)
@@ -649,7 +649,6 @@ def fit(
         v = float(vals[s.name])
         values[s.name] = v
         stderr[s.name] = float(v * sd[i]) if s.log else float(sd[i])
-    corr = cov / np.outer(np.where(sd > 0, sd, 1), np.where(sd > 0, sd, 1))
     curves = []
     for k, sim in enumerate(problem.sims):
         t = np.linspace(sim.trace.time_s[0], sim.trace.time_s[-1], 200)

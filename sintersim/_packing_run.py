@@ -3,7 +3,7 @@
 Each chunk is one jitted `advance` (no host sync inside); between chunks the host re-assigns
 grains that came within the safety distance of another grain on their field (`reassign`), reads
 particle identities back (`fields_at`) and records packing observables. The field count can grow
-(up to ``max_fields``); the compiled chunk is then rebuilt for the new shape.
+(up to ``max_fields``); jit then compiles the chunk once more for the new shape.
 """
 
 from __future__ import annotations
@@ -69,11 +69,8 @@ def run_packing(
     steps = max(1, int(round(t_end / n_saves / dt)))
     h = t_end / n_saves / steps
 
-    def compiled():
-        return jax.jit(lambda s: advance(model, grid, s, steps, h))
-
-    run = compiled()
-    p_now = state.eta.shape[0]
+    # One compiled chunk; jit recompiles by itself when a move adds a field (new shape).
+    run = jax.jit(lambda s: advance(model, grid, s, steps, h))
     hist = PackingHistory([], [], [], [], [], [], [], state)
 
     def record(t, st, n_moves):
@@ -99,9 +96,6 @@ def run_packing(
                 state,
             )
         state, moves = reassign(new, safety, max_fields=max_fields)
-        if state.eta.shape[0] != p_now:
-            p_now = state.eta.shape[0]
-            run = compiled()
         record((k + 1) * steps * h, state, len(moves))
         if progress:
             progress(k + 1, n_saves)

@@ -225,8 +225,9 @@ def _info(out: Path) -> int:
     return 0
 
 
-def _pairs(items: list[str], what: str, n: int) -> dict[str, tuple[float, ...]]:
-    """Parse ``NAME=A[:B]`` options (bounds, priors, starting values)."""
+def _pairs(items: list[str], option: str, form: str) -> dict[str, tuple[float, ...]]:
+    """Parse repeated ``option`` values of the shape ``form`` (e.g. ``NAME=LO:HI``)."""
+    n = form.count(":") + 1
     out = {}
     for item in items or []:
         name, sep, rest = item.partition("=")
@@ -235,9 +236,7 @@ def _pairs(items: list[str], what: str, n: int) -> dict[str, tuple[float, ...]]:
         except ValueError:
             nums = ()
         if not sep or len(nums) != n:
-            form = "NAME=LO:HI" if n == 2 and what == "--bounds" else "NAME=VALUE"
-            form = "NAME=CENTRE:SIGMA_LOG10" if what == "--prior" else form
-            raise ConfigError(f"{what} {item!r}: expected {form}")
+            raise ConfigError(f"{option} {item!r}: expected {form}")
         out[name.strip()] = nums
     return out
 
@@ -261,9 +260,9 @@ def _fit(args) -> int:
     try:
         traces = [read_trace(t, default_sigma_nm=args.sigma_nm) for t in args.traces]
         params = [p.strip() for p in args.params.split(",") if p.strip()]
-        bounds = {k: tuple(v) for k, v in _pairs(args.bounds, "--bounds", 2).items()}
-        priors = {k: tuple(v) for k, v in _pairs(args.prior, "--prior", 2).items()}
-        init = {k: v[0] for k, v in _pairs(args.init, "--init", 1).items()}
+        bounds = _pairs(args.bounds, "--bounds", "NAME=LO:HI")
+        priors = _pairs(args.prior, "--prior", "NAME=CENTRE:SIGMA_LOG10")
+        init = {k: v[0] for k, v in _pairs(args.init, "--init", "NAME=VALUE").items()}
         bar = None
         if not args.quiet:
             from tqdm import tqdm

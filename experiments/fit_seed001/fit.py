@@ -217,10 +217,7 @@ def main(argv=None) -> int:
 
 
 def make_plot(path, trace, res, scan, ds_preset):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from sintersim.plot import plt  # headless backend, as for every sintersim figure
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     c = res.curves[0]
