@@ -59,16 +59,7 @@ def _q(problem, values):
 
 
 def twin_trace(cfg, params_truth: dict, times, noise=0.02, seed=1, name="twin"):
-    """Solver-made trace at physical ``times`` (s) from ``params_truth`` plus relative noise."""
-    tau = params_truth.get(f"time_offset[{name}]", 0.0)
-    names = [n for n in params_truth if not n.startswith("time_offset")]
-    if tau:
-        names.append("time_offset")
-    prob = F.Problem([_dummy(times - tau, name)], cfg, names, init=params_truth)
-    x = np.asarray(prob.predict(0, _q(prob, params_truth)))
-    sig = noise * x
-    rng = np.random.default_rng(seed)
-    return F.Trace(times - tau, x + sig * rng.standard_normal(x.size), sig, name=name)
+    return F.synthetic_trace(cfg, params_truth, times, noise=noise, seed=seed, name=name)
 
 
 def test_grad_matches_central_differences_for_every_parameter():
