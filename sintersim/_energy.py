@@ -11,7 +11,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from ._anisotropy import SurfaceAnisotropy
 from ._grid import Grid
+from ._rotation import GrainBoundaryLaw
 from ._state import State
 
 
@@ -36,11 +38,20 @@ class WangEnergy(eqx.Module):
     B: Float[Array, ""] | float
     kappa_rho: Float[Array, ""] | float
     kappa_eta: Float[Array, ""] | float
+    boundaries: GrainBoundaryLaw | None = None
+    anisotropy: SurfaceAnisotropy | None = None
 
-    def bulk(self, rho: Float[Array, "*grid"], eta: Float[Array, "P *grid"]) -> Array:
+    def bulk(
+        self,
+        rho: Float[Array, "*grid"],
+        eta: Float[Array, "P *grid"],
+        pair: Float[Array, "P P"] | float | None = None,
+    ) -> Array:
         """Local (homogeneous) energy density f0(rho, eta), pointwise.
 
         eta: the stacked fields, or a sequence of P fields (what `bulk_derivatives` passes).
+        pair: ``c_ij - 1``, the change of the boundary cross term ``6 c_ij eta_i^2 eta_j^2``
+            (a (P, P) matrix, or one number for every pair); None is Wang's c = 1.
         """
         # Sums written out over the fields: on XLA CPU a reduction over the stacked grain axis
         # does not fuse with the pointwise work and costs several times more (scripts/bench.py).
@@ -48,9 +59,24 @@ class WangEnergy(eqx.Module):
         s3 = sum(e**3 for e in eta)
         well = self.A * rho**2 * (1.0 - rho) ** 2
         grains = rho**2 + 6.0 * (1.0 - rho) * s2 - 4.0 * (2.0 - rho) * s3 + 3.0 * s2**2
+        if pair is not None:
+            p = len(eta)
+            scalar = jnp.ndim(pair) == 0
+            for i in range(p):
+                for j in range(i + 1, p):
+                    c = pair if scalar else pair[i, j]
+                    grains = grains + 6.0 * c * eta[i] ** 2 * eta[j] ** 2
         return well + self.B * grains
 
-    def bulk_derivatives(self, rho: Array, eta: Array) -> tuple[Array, Array]:
+    def pair_excess(self, orientation: Array | None) -> Array | None:
+        """c_ij - 1 from the orientations (None without a boundary law or orientations)."""
+        if self.boundaries is None or orientation is None:
+            return None
+        return self.boundaries.pair_excess(orientation)
+
+    def bulk_derivatives(
+        self, rho: Array, eta: Array, orientation: Array | None = None
+    ) -> tuple[Array, Array]:
         """(df0/drho, df0/deta_i), pointwise, by autodiff of `bulk`.
 
         Differentiated with respect to the list of fields, not the stacked array: the adjoint of
@@ -58,17 +84,44 @@ class WangEnergy(eqx.Module):
         the cost grow like P^2 (measured: 8 fields at 512^2 took 27x the time of 2).
         """
         fields = [eta[i] for i in range(eta.shape[0])]
-        d_rho, d_eta = jax.grad(lambda r, e: jnp.sum(self.bulk(r, e)), argnums=(0, 1))(rho, fields)
+        pair = self.pair_excess(orientation)
+        d_rho, d_eta = jax.grad(lambda r, e: jnp.sum(self.bulk(r, e, pair)), argnums=(0, 1))(
+            rho, fields
+        )
         return d_rho, jnp.stack(d_eta)
 
     def total(self, state: State, grid: Grid) -> Float[Array, ""]:
-        """F[rho, eta] on the periodic grid (gradient terms spectral, by Parseval)."""
-        bulk = jnp.sum(self.bulk(state.rho, state.eta)) * grid.cell_volume
+        """F[rho, eta, orientation] on the periodic grid (gradient terms spectral, by Parseval)."""
+        pair = self.pair_excess(state.orientation)
+        bulk = jnp.sum(self.bulk(state.rho, state.eta, pair)) * grid.cell_volume
         grad = self.kappa_rho * grid.gradient_energy(state.rho)
         grad = grad + self.kappa_eta * grid.gradient_energy(state.eta)
-        return bulk + grad
+        return bulk + grad + self.anisotropic_energy(state, grid)
+
+    def anisotropic_energy(
+        self, state: State, grid: Grid, orientation: Array | None = None
+    ) -> Float[Array, ""]:
+        """The orientation-dependent surface term (0 without `anisotropy` or orientations)."""
+        o = state.orientation if orientation is None else orientation
+        if self.anisotropy is None or o is None:
+            return jnp.zeros((), state.rho.dtype)
+        return self.anisotropy.energy(state.rho, state.eta, o, grid, self.kappa_rho)
+
+    def orientation_energy(self, state: State, grid: Grid, orientation: Array) -> Array:
+        """The part of F that depends on the orientations (the boundary cross terms and the
+        anisotropic surface term); its gradient is minus the torque."""
+        out = self.anisotropic_energy(state, grid, orientation)
+        if self.boundaries is not None:
+            pair = self.boundaries.pair_excess(orientation)
+            p = state.eta.shape[0]
+            e2 = state.eta**2
+            for i in range(p):
+                for j in range(i + 1, p):
+                    cross = jnp.sum(e2[i] * e2[j]) * grid.cell_volume
+                    out = out + 6.0 * self.B * pair[i, j] * cross
+        return out
 
     def variational_derivatives(self, state: State, grid: Grid) -> State:
         """(dF/drho, dF/deta) per unit volume: ``jax.grad(total) / dV``, the chemical potentials."""
         g = jax.grad(self.total)(state, grid)
-        return State(g.rho / grid.cell_volume, g.eta / grid.cell_volume)
+        return State(g.rho / grid.cell_volume, g.eta / grid.cell_volume, state.orientation)

@@ -42,13 +42,13 @@ class InterfaceProfile:
 
 def _discrete_energy(z, params, x, fixed_rho, fixed_eta):
     """F of the 1D profile; interior nodes packed in ``z``, end nodes held at their values."""
-    energy = WangEnergy(*params)
+    energy = WangEnergy(*params[:4])
     h = x[1] - x[0]
     n, p = fixed_rho.size, fixed_eta.shape[0]
     r = fixed_rho.at[1 : n - 1].set(z[: n - 2])
     e = fixed_eta.at[:, 1 : n - 1].set(z[n - 2 :].reshape(p, n - 2))
     # Bulk on nodes (trapezoid), gradients on links: a second-order discretisation.
-    f = energy.bulk(r, e)
+    f = energy.bulk(r, e, params[4])
     bulk = h * (jnp.sum(f) - 0.5 * (f[0] + f[-1]))
     grad = energy.kappa_rho / 2 * jnp.sum(jnp.diff(r) ** 2) / h
     grad = grad + energy.kappa_eta / 2 * jnp.sum(jnp.diff(e, axis=-1) ** 2) / h
@@ -60,10 +60,15 @@ def _discrete_energy(z, params, x, fixed_rho, fixed_eta):
 _value_and_grad = jax.jit(jax.value_and_grad(_discrete_energy, has_aux=True))
 
 
-def _relax(energy: WangEnergy, x, rho0, eta0) -> tuple[float, np.ndarray, np.ndarray]:
-    """Minimise F over the interior nodes (L-BFGS); the end nodes keep their initial values."""
+def _relax(
+    energy: WangEnergy, x, rho0, eta0, pair: float = 1.0
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Minimise F over the interior nodes (L-BFGS); the end nodes keep their initial values.
+
+    pair: the boundary cross-term coefficient c (`WangEnergy.bulk` gets ``c - 1``).
+    """
     params = jnp.asarray(
-        [energy.A, energy.B, energy.kappa_rho, energy.kappa_eta], dtype=jnp.float64
+        [energy.A, energy.B, energy.kappa_rho, energy.kappa_eta, pair - 1.0], dtype=jnp.float64
     )
     args = (params, jnp.asarray(x), jnp.asarray(rho0), jnp.asarray(eta0))
 
@@ -109,16 +114,20 @@ def surface_profile(energy: WangEnergy, n: int = 801, span: float = 40.0) -> Int
 
 
 def grain_boundary_profile(
-    energy: WangEnergy, n: int = 801, span: float = 40.0
+    energy: WangEnergy, n: int = 801, span: float = 40.0, pair: float = 1.0
 ) -> InterfaceProfile:
-    """Grain 1 (x < 0) against grain 2 (x > 0), both dense (rho = 1 at the ends)."""
+    """Grain 1 (x < 0) against grain 2 (x > 0), both dense (rho = 1 at the ends).
+
+    pair: cross-term coefficient c of the two grains (1: Wang's model, the high-angle boundary;
+    smaller c: a lower-angle boundary, see `sintersim._rotation`).
+    """
     with jax.enable_x64(True):
         x = _grid_1d(energy, n, span)
         w = _natural_width(energy)
         e1 = 0.5 * (1 - np.tanh(x / w))
         eta0 = np.stack([e1, 1 - e1])
         rho0 = np.ones_like(x)
-        gamma, r, e = _relax(energy, x, rho0, eta0)
+        gamma, r, e = _relax(energy, x, rho0, eta0, pair)
     h = x[1] - x[0]
     width = 1.0 / np.max(np.abs(np.diff(e[0])) / h)
     pairs = np.sum(e, axis=0) ** 2 - np.sum(e**2, axis=0)
@@ -140,6 +149,7 @@ def relax_on_grid(
     kind: str = "surface",
     t_end: float = 400.0,
     dt: float = 0.05,
+    misorientation_deg: float | None = None,
 ):
     """Relax a periodic 1D slab with the solver's own discretisation and time stepper.
 
@@ -148,6 +158,9 @@ def relax_on_grid(
     they make relaxation fast. Returns (gamma, width, x, rho, eta) in the model's units, where
     gamma = F / 2 and width = 1 / max|d rho/dx| (surface) or 1 / max|d eta_1/dx| (boundary),
     the slope taken from the band-limited (Fourier-interpolated) profile.
+
+    misorientation_deg: for a grain boundary with a misorientation-dependent energy
+    (``model.energy.boundaries``), the two grains get orientations 0 and this angle (no rotation).
     """
     import equinox as eqx
 
@@ -165,10 +178,14 @@ def relax_on_grid(
         if kind == "surface":
             state = State(jnp.asarray(slab), jnp.asarray(slab[None]))
         elif kind == "grain_boundary":
-            state = State(jnp.ones(n), jnp.asarray(np.stack([slab, 1 - slab])))
+            orient = None
+            if misorientation_deg is not None:
+                orient = jnp.asarray([0.0, np.radians(misorientation_deg)])
+            state = State(jnp.ones(n), jnp.asarray(np.stack([slab, 1 - slab])), orient)
         else:
             raise ValueError(f"kind must be 'surface' or 'grain_boundary', got {kind!r}")
         fast = eqx.tree_at(lambda m: (m.mobility, m.L), model, (Mobility(1.0, 1.0, 1.0, 1.0), 1.0))
+        fast = eqx.tree_at(lambda m: m.rotation, fast, None, is_leaf=lambda x: x is None)
         steps = int(np.ceil(t_end / dt))
         state = jax.jit(advance, static_argnums=(1,))(fast, grid, state, steps, dt)
         gamma = float(model.energy.total(state, grid)) / 2.0

@@ -7,6 +7,7 @@ from jaxtyping import Array, Float
 
 from ._energy import WangEnergy
 from ._mobility import Mobility
+from ._rotation import Rotation
 
 
 class SinterModel(eqx.Module):
@@ -19,8 +20,11 @@ class SinterModel(eqx.Module):
     energy: the free-energy functional F.
     mobility: the density mobility M(rho, eta).
     L: Allen-Cahn (grain-boundary) mobility.
+    rotation: optional grain rotation, ``d theta_i/dt = m_r tau_i / V_i`` (`sintersim._rotation`);
+        needs orientations in the state. Without it orientations stay fixed.
     """
 
     energy: WangEnergy
     mobility: Mobility
     L: Float[Array, ""] | float
+    rotation: Rotation | None = None

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from . import _rotation
 from ._grid import Grid
 from ._model import SinterModel
 from ._state import State
@@ -21,7 +22,34 @@ def mass(state: State, grid: Grid) -> Float[Array, ""]:
 
 def grain_volumes(state: State, grid: Grid) -> Float[Array, " P"]:
     """``int eta_i dV`` for every order parameter."""
-    return jnp.sum(state.eta, axis=grid.axes) * grid.cell_volume
+    return _rotation.grain_volumes(state.eta, grid.cell_volume)
+
+
+def orientation_observables(
+    state: State, grid: Grid, model: SinterModel, min_area: float = 1.0, min_volume: float = 1.0
+) -> dict[str, Array]:
+    """Misorientations, boundary areas and the grain count of an oriented state.
+
+    misorientation_deg: (P, P) symmetry-reduced misorientation of every pair of fields.
+    boundary_area: (P, P) area (3D) / length (2D) of each pair's boundary, grid units
+        (`GrainBoundaryLaw.boundary_areas`).
+    contact: (P, P) bool, pairs whose boundary is at least ``min_area``.
+    grain_count: fields holding at least ``min_volume`` of material (stitched grains count once).
+    total_boundary_area: sum of the boundary areas over pairs.
+    """
+    law = model.energy.boundaries
+    if law is None or state.orientation is None:
+        raise ValueError("orientation observables need orientations and energy.boundaries")
+    theta = _rotation.misorientation_matrix(state.orientation)
+    area = law.boundary_areas(state.eta, state.orientation, grid.cell_volume)
+    vol = grain_volumes(state, grid)
+    return {
+        "misorientation_deg": jnp.degrees(theta),
+        "boundary_area": area,
+        "contact": area >= min_area,
+        "grain_count": jnp.sum(vol >= min_volume),
+        "total_boundary_area": 0.5 * jnp.sum(area),
+    }
 
 
 def free_energy(state: State, grid: Grid, model: SinterModel) -> Float[Array, ""]:
