@@ -16,6 +16,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
+import equinox as eqx  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -198,11 +199,11 @@ def _measure_dihedral(state, grid, half_angle_deg=75.0):
 
 
 @pytest.mark.parametrize(
-    "gb_to_surface, psi0",
-    [(0.5, 120.0), (1.0, 150.0)],
-    ids=["gb/s=0.5-from-below", "gb/s=1.0-from-above"],
+    "gb_to_surface, psi0, theta_deg",
+    [(0.5, 120.0, None), (1.0, 150.0, None), (1.0, 110.0, 5.0)],
+    ids=["gb/s=0.5-from-below", "gb/s=1.0-from-above", "gb/s=1.0-at-5deg-from-below"],
 )
-def test_dihedral_angle_two_particles(gb_to_surface, psi0):
+def test_dihedral_angle_two_particles(gb_to_surface, psi0, theta_deg):
     """Two 2D particles relax to the Young dihedral angle 2 arccos(gamma_gb / 2 gamma_s) (5 deg).
 
     Start: two discs (R = 16 cells, width 4) overlapping so that their initial angle psi0 is
@@ -216,11 +217,22 @@ def test_dihedral_angle_two_particles(gb_to_surface, psi0):
     units. The run is therefore advanced in chunks and mirror-symmetrised in between
     (rho(x) <- [rho(x) + rho(-x)]/2, eta_1(x) <- [eta_1(x) + eta_2(-x)]/2), which only removes the
     round-off seed; mass is unchanged by it.
+
+    theta_deg: a misorientation below the Read-Shockley cut-off (15 degrees): the boundary energy
+    is gamma_gb * RS(theta) (5 degrees: 0.70 gamma_gb, so 1.0 -> 0.70 and psi 120 -> 139.1 deg).
     """
+    from sintersim._rotation import make_boundary_law, read_shockley
+
     width, radius, dt, chunk, n_chunks = 4.0, 16.0, 10.0, 5000.0, 30
     energy = _energy(gb_to_surface, width)
     shape = ss.solve_shape(gb_to_surface)
-    psi_theory = float(_theory.dihedral_angle(shape.gamma_gb, shape.gamma_s))
+    orient, ratio = None, 1.0
+    if theta_deg is not None:
+        law = make_boundary_law(energy)
+        energy = eqx.tree_at(lambda e: e.boundaries, energy, law, is_leaf=lambda x: x is None)
+        orient = jnp.asarray([0.0, np.radians(theta_deg)])
+        ratio = float(read_shockley(np.radians(theta_deg), law.theta_max))
+    psi_theory = float(_theory.dihedral_angle(ratio * shape.gamma_gb, shape.gamma_s))
 
     grid = ss.Grid((96, 64))
     nx, ny = grid.shape
@@ -229,7 +241,8 @@ def test_dihedral_angle_two_particles(gb_to_surface, psi0):
     p2 = ss.particle_profile(grid, [nx / 2 + d0, ny / 2], radius, width / 2)
     rho = np.maximum(p1, p2)
     left = 0.5 * (1 - np.tanh((grid.coordinates()[0] - nx / 2) / (width / 2)))
-    state = ss.State(jnp.asarray(rho), jnp.asarray(np.stack([rho * left, rho * (1 - left)])))
+    eta = jnp.asarray(np.stack([rho * left, rho * (1 - left)]))
+    state = ss.State(jnp.asarray(rho), eta, orient)
     model = ss.SinterModel(energy, ss.Mobility(0.0, 0.0, 1.0, 0.05), L=1.0)
     m0 = float(jnp.sum(state.rho))
 
@@ -237,7 +250,7 @@ def test_dihedral_angle_two_particles(gb_to_surface, psi0):
     def run_chunk(s):
         s = ss.advance(model, grid, s, int(round(chunk / dt)), dt)
         eta = 0.5 * (s.eta + s.eta[::-1, ::-1])  # mirror x and swap the two grains
-        return ss.State(0.5 * (s.rho + s.rho[::-1]), eta)
+        return ss.State(0.5 * (s.rho + s.rho[::-1]), eta, s.orientation)
 
     history = []
     for _ in range(n_chunks):
