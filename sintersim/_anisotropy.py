@@ -48,6 +48,7 @@ class SurfaceAnisotropy(eqx.Module):
 
     epsilon: Float[Array, ""] | float
     delta: float = 1e-3
+    floor: float = 1e-6
 
     def __check_init__(self):
         if not isinstance(self.epsilon, (int, float)):
@@ -70,12 +71,12 @@ class SurfaceAnisotropy(eqx.Module):
             s = jnp.sin(orientation).reshape((-1,) + (1,) * (n.ndim - 1))
             nx = c * n[0] + s * n[1]
             ny = -s * n[0] + c * n[1]
-            return 4.0 * (nx**4 + ny**4) - 3.0
+            return 4.0 * (nx**4 + ny**4) - 3.0 * (nx**2 + ny**2) ** 2
         from ._rotation import quat_to_matrix
 
         rot = quat_to_matrix(orientation)  # (P, 3, 3); columns are crystal axes in the lab frame
         local = jnp.einsum("pab,a...->pb...", rot, n)  # R^T n
-        return 3.0 * jnp.sum(local**4, axis=1) - 2.0
+        return 3.0 * jnp.sum(local**4, axis=1) - 2.0 * jnp.sum(local**2, axis=1) ** 2
 
     def energy(
         self,
@@ -92,7 +93,7 @@ class SurfaceAnisotropy(eqx.Module):
         g2 = jnp.sum(g**2, axis=0)
         n = g / jnp.sqrt(g2 + self.delta**2)
         e2 = eta**2
-        w = e2 / (jnp.sum(e2, axis=0) + 1e-6)
+        w = e2 / (jnp.sum(e2, axis=0) + self.floor)
         h = jnp.sum(w * self.harmonic(n, orientation), axis=0)
         a = 1.0 - self.epsilon * h
         return 0.5 * kappa_rho * jnp.sum((a**2 - 1.0) * g2) * grid.cell_volume

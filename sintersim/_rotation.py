@@ -1,4 +1,4 @@
-"""Crystal orientations in JAX: misorientation-dependent boundaries, grain rotation, stitching.
+r"""Crystal orientations in JAX: misorientation-dependent boundaries, grain rotation, stitching.
 
 Orientation of grain field i: an angle ``theta_i`` (radians) in 2D, a unit quaternion
 ``q_i = (w, x, y, z)`` in 3D (``State.orientation``, shape ``(P,)`` or ``(P, 4)``). Crystals are
@@ -15,15 +15,15 @@ the 1D equilibrium profile, ``gamma_gb(c)``, falls monotonically to 0 as c falls
 Read-Shockley ratio
 
 .. math::
-    \\gamma_{gb}(\\theta)/\\gamma_m = \\frac{\\theta}{\\theta_m}\\Big(1 - \\ln\\frac{\\theta}{\\theta_m}
-    \\Big)\\ (\\theta < \\theta_m),\\qquad 1\\ (\\theta \\ge \\theta_m).
+    \gamma_{gb}(\theta)/\gamma_m = x(1 - \ln x)\ \ (x = \theta/\theta_m < 1),
+    \qquad 1\ \ (\theta \ge \theta_m).
 
 Rotation (Wang, Acta Mater. 54, 953 (2006), Eq. 9: angular velocity = rotational mobility x
 torque / grain volume):
 
 .. math::
-    \\frac{d\\theta_i}{dt} = \\frac{m_r}{V_i}\\,\\tau_i,\\qquad
-    \\tau_i = -\\frac{\\partial F}{\\partial \\theta_i},\\qquad V_i = \\int\\eta_i\\,dV,
+    \frac{d\theta_i}{dt} = \frac{m_r}{V_i}\,\tau_i,\qquad
+    \tau_i = -\frac{\partial F}{\partial \theta_i},\qquad V_i = \int\eta_i\,dV,
 
 the torque taken by autodiff of the free energy (in 3D with respect to a small body-frame
 rotation vector). For a pair with a boundary of length (area) ``A`` the torque is
@@ -148,17 +148,19 @@ def wetting_coefficient(a: float, k: float) -> float:
         def f(z):
             return float(energy.bulk(np.float64(z[0]), np.array([z[1], z[1]]), c - 1.0))
 
-        best = scipy.optimize.minimize(f, x0=[1.0, 1.0 / (1.0 + c)], method="Nelder-Mead",
-                                       options={"xatol": 1e-12, "fatol": 1e-15})
+        best = scipy.optimize.minimize(
+            f,
+            x0=[1.0, 1.0 / (1.0 + c)],
+            method="Nelder-Mead",
+            options={"xatol": 1e-12, "fatol": 1e-15},
+        )
         return float(best.fun)
 
     return float(scipy.optimize.brentq(mixed_minimum, C_STAR - 0.1, 1.0 / 3.0, xtol=1e-10))
 
 
 @functools.lru_cache(maxsize=32)
-def boundary_table(
-    a: float, k: float, n: int = 14
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def boundary_table(a: float, k: float, n: int = 14) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(gamma_gb(c)/gamma_gb(1), c, I(c)) for the canonical shape A/B = a, kappa_rho/kappa_eta = k.
 
     I(c) = ``int eta_1 eta_2 dx`` across the boundary, per unit area in units of the canonical
@@ -238,9 +240,7 @@ class GrainBoundaryLaw(eqx.Module):
         overlap = jnp.einsum("i...,j...->ij", eta, eta) * cell_volume
         return jnp.where(jnp.eye(eta.shape[0], dtype=bool), 0.0, overlap / per_area)
 
-    def stitch(
-        self, eta: Array, orientation: Array, cell_volume: float
-    ) -> tuple[Array, Array]:
+    def stitch(self, eta: Array, orientation: Array, cell_volume: float) -> tuple[Array, Array]:
         """Merge the one touching, aligned pair with the largest shared boundary (if any).
 
         Field j is added into field i (capped at 1) and emptied; the merged crystal takes the

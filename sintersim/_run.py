@@ -11,16 +11,20 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import __version__
+from ._anisotropy import SurfaceAnisotropy
 from ._grid import Grid
 from ._initial import two_particle_centres, two_particles
 from ._integrate import advance, plan_steps, state_ok
 from ._model import SinterModel
-from ._observables import two_particle_observables
+from ._observables import orientation_observables, two_particle_observables
+from ._orientation import axis_angle
+from ._rotation import Rotation, make_boundary_law
 from ._state import State
 from ._stepper import SemiImplicitFourier, ThermalNoise
 from ._units import K_B, NM, Nondimensional, nondimensionalize
@@ -93,6 +97,8 @@ def build(config: RunConfig) -> Setup:
     w = 0.5 * config["model"]["interface_width_nm"] / dx_nm
     state0 = two_particles(grid, r1, r2, gap, width=w, dtype=dtype)
     centres = two_particle_centres(grid, r1, r2, gap)
+    if config["orientation"]["enabled"]:
+        nd, state0 = _orient(config, nd, state0, grid.ndim)
     tm = config["time"]
     t_end = float(nd.scales.to_internal_time(tm["end_s"]))
     dt = float(nd.scales.to_internal_time(tm["dt_s"])) if tm["dt_s"] else tm["dt_internal"]
@@ -111,6 +117,31 @@ def build(config: RunConfig) -> Setup:
             "time.end_s or raise time.dt_s"
         )
     return Setup(config, nd, grid, state0, centres, dt, schedule, make_stepper(config, nd))
+
+
+def _orient(config: RunConfig, nd: Nondimensional, state0: State, ndim: int):
+    """Add the orientation physics of ``[orientation]`` to the model and the initial state."""
+    o = config["orientation"]
+    energy = nd.model.energy
+    try:
+        law = make_boundary_law(energy, o["cutoff_deg"], o["stitch_deg"])
+    except ValueError as e:
+        raise ConfigError(f"orientation: {e}") from e
+    energy = eqx.tree_at(lambda e: e.boundaries, energy, law, is_leaf=lambda x: x is None)
+    if o["surface_anisotropy"] > 0:
+        aniso = SurfaceAnisotropy(o["surface_anisotropy"])
+        energy = eqx.tree_at(lambda e: e.anisotropy, energy, aniso, is_leaf=lambda x: x is None)
+    rotation = None
+    if o["rotational_mobility_m3_Js"] > 0:
+        rotation = Rotation(nd.scales.rotational_mobility(o["rotational_mobility_m3_Js"]))
+    model = SinterModel(energy, nd.model.mobility, nd.model.L, rotation)
+    dtype = state0.rho.dtype
+    if ndim == 2:
+        orient = jnp.asarray([0.0, np.radians(o["misorientation_deg"])], dtype)
+    else:
+        q2 = axis_angle(o["axis"], o["misorientation_deg"])
+        orient = jnp.asarray(np.stack([[1.0, 0.0, 0.0, 0.0], q2]), dtype)
+    return dataclasses.replace(nd, model=model), State(state0.rho, state0.eta, orient)
 
 
 def make_stepper(config: RunConfig, nd: Nondimensional) -> SemiImplicitFourier:
@@ -148,7 +179,20 @@ def observables_row(setup: Setup, t: float, state: State) -> dict[str, float]:
     }
     for i, v in enumerate(np.atleast_1d(obs["grain_volume"])):
         row[f"grain{i + 1}_volume_{vol}"] = float(v) * (L / NM) ** setup.grid.ndim
+    if state.orientation is not None and setup.model.energy.boundaries is not None:
+        ori = jax.device_get(_observe_orientation(setup.model, setup.grid, state))
+        area = "boundary_length_nm" if setup.grid.ndim == 2 else "boundary_area_nm2"
+        # Once one grain is gone (stitched, or consumed by boundary migration) there is no pair.
+        both = bool(np.all(np.asarray(obs["grain_volume"])[:2] > 1.0))
+        row["misorientation_deg"] = float(ori["misorientation_deg"][0, 1]) if both else np.nan
+        row["grain_count"] = float(ori["grain_count"])
+        row[area] = float(ori["total_boundary_area"]) * (L / NM) ** (setup.grid.ndim - 1)
     return row
+
+
+@jax.jit
+def _observe_orientation(model, grid, state):
+    return orientation_observables(state, grid, model)
 
 
 @jax.jit
@@ -226,8 +270,9 @@ def simulate(
             attrs=_attrs(setup),
             schedule=setup.schedule,
             save_fields=save_fields,
+            orientation_shape=None if state.orientation is None else state.orientation.shape,
         )
-        rf.append(0, 0.0, rows[0], np.asarray(state.rho), np.asarray(state.eta))
+        rf.append(0, 0.0, rows[0], np.asarray(state.rho), np.asarray(state.eta), 0, _np(state))
     else:
         index, t, state, steps = start
         prev = read_run(h5)["observables"]
@@ -276,7 +321,9 @@ def simulate(
             rows.append(row)
             times.append(row["time_s"])
             steps += n_i
-            rf.append(i + 1, t, row, np.asarray(state.rho), np.asarray(state.eta), steps)
+            rf.append(
+                i + 1, t, row, np.asarray(state.rho), np.asarray(state.eta), steps, _np(state)
+            )
             publish()
             done += 1
             if progress:
@@ -321,10 +368,16 @@ def load_for_resume(
         setup.config = _with_time(setup.config, dt_s=dt_s)
     if info["checkpoint"] is None:
         raise ValueError(f"{out / H5_NAME} has no checkpoint to resume from")
-    rho, eta = info["checkpoint"]
-    state = State(jnp.asarray(rho), jnp.asarray(eta))
+    rho, eta, orient = info["checkpoint"]
+    if orient is not None:
+        orient = jnp.asarray(orient)
+    state = State(jnp.asarray(rho), jnp.asarray(eta), orient)
     index = info["n_frames"] - 1
     return setup, (index, info["t_internal"], state, info["steps"])
+
+
+def _np(state: State):
+    return None if state.orientation is None else np.asarray(state.orientation)
 
 
 def _with_time(cfg: RunConfig, **changes) -> RunConfig:

@@ -73,7 +73,7 @@ def _figures(out: Path, quiet: bool = True) -> list[Path]:
                 )
             )
     elif info["checkpoint"] is not None:
-        rho, eta = info["checkpoint"]
+        rho, eta = info["checkpoint"][:2]
         made.append(plot_fields(rho, eta, info["attrs"]["dx_nm"], out / "fields_last.png", title))
     return made
 

@@ -147,6 +147,42 @@ SCHEMA: dict[str, dict[str, Field]] = {
         ),
         "scale": Field(float, 1.0, "", "noise strength as a multiple of k_B T", lo=0.0, hi=100.0),
     },
+    "orientation": {
+        "enabled": Field(
+            bool, False, "", "crystal orientations: Read-Shockley boundaries, rotation, stitching"
+        ),
+        "misorientation_deg": Field(
+            float, 0.0, "deg", "rotation of particle 2 relative to particle 1", lo=0.0, hi=180.0
+        ),
+        "axis": Field(list, [0.0, 0.0, 1.0], "", "rotation axis of that misorientation (3D)"),
+        "cutoff_deg": Field(
+            float, 15.0, "deg", "Read-Shockley cut-off angle theta_m", lo=0.5, hi=60.0
+        ),
+        "stitch_deg": Field(
+            float,
+            2.0,
+            "deg",
+            "touching grains closer than this stitch into one crystal (>= the model's floor, "
+            "about 1.8 deg at cutoff 15)",
+            lo=0.0,
+            hi=60.0,
+        ),
+        "rotational_mobility_m3_Js": Field(
+            float,
+            0.0,
+            "m^3/(J s)",
+            "m_r in d theta/dt = m_r torque / volume (0: grains do not rotate)",
+            lo=0.0,
+        ),
+        "surface_anisotropy": Field(
+            float,
+            0.0,
+            "",
+            "cubic anisotropy epsilon of the surface gradient energy ({100} facets)",
+            lo=0.0,
+            hi=1.0 / 15.0,
+        ),
+    },
     "output": {
         "fields": Field(bool, True, "", "write the fields at every save-point to run.h5"),
     },
@@ -302,6 +338,19 @@ def _cross_check(c: dict[str, dict[str, Any]]) -> None:
         isinstance(n, int) and not isinstance(n, bool) and 8 <= n <= 4096 for n in shape
     ):
         raise ConfigError(f"grid.shape = {shape!r}: need 2 or 3 integers, each in [8, 4096] cells")
+    o = c["orientation"]
+    axis = o["axis"]
+    if not (
+        len(axis) == 3
+        and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in axis)
+        and sum(a * a for a in axis) > 0
+    ):
+        raise ConfigError(f"orientation.axis = {axis!r}: need 3 numbers, not all zero")
+    if o["stitch_deg"] >= o["cutoff_deg"]:
+        raise ConfigError(
+            f"orientation.stitch_deg = {o['stitch_deg']:g} must be below orientation.cutoff_deg "
+            f"= {o['cutoff_deg']:g}"
+        )
     dx = c["grid"]["spacing_nm"]
     width = c["model"]["interface_width_nm"]
     if width < 2 * dx:

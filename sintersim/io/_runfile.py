@@ -49,6 +49,7 @@ class RunFile:
         attrs: Mapping[str, object],
         schedule,
         save_fields: bool = True,
+        orientation_shape: tuple[int, ...] | None = None,
     ) -> RunFile:
         f = h5py.File(path, "w", libver="latest")
         for k, v in attrs.items():
@@ -71,6 +72,14 @@ class RunFile:
                 dtype=dt,
                 chunks=(1, n_fields, *shape),
             )
+        if orientation_shape is not None:
+            # Orientations are tiny: kept at every frame even when the fields are not.
+            g.create_dataset(
+                "orientation",
+                (n, *orientation_shape),
+                maxshape=(None, *orientation_shape),
+                dtype="f8",
+            )
         o = f.create_group(OBS_GROUP)
         o.attrs["columns"] = ",".join(columns)
         for c in columns:
@@ -79,6 +88,8 @@ class RunFile:
         c.create_dataset("rho", shape, dtype=dt)
         c.create_dataset("eta", (n_fields, *shape), dtype=dt)
         c.create_dataset("info", (3,), dtype="f8", data=[-1.0, 0.0, 0.0])
+        if orientation_shape is not None:
+            c.create_dataset("orientation", orientation_shape, dtype="f8")
         f.create_dataset("schedule", data=np.asarray(schedule, dtype="f8"), maxshape=(None,))
         f.swmr_mode = True
         return cls(path, f)
@@ -113,6 +124,7 @@ class RunFile:
         rho=None,
         eta=None,
         steps: int = 0,
+        orientation=None,
     ) -> None:
         """Write save-point ``index`` (0 = initial state); flush so it survives a crash.
 
@@ -131,6 +143,9 @@ class RunFile:
                 f["fields/eta"][index] = eta
             f["checkpoint/rho"][...] = rho
             f["checkpoint/eta"][...] = eta
+        if orientation is not None:
+            f["fields/orientation"][index] = orientation
+            f["checkpoint/orientation"][...] = orientation
         f.flush()
         f["checkpoint/info"][...] = [index, t_internal, steps]
         f.flush()
@@ -143,7 +158,7 @@ class RunFile:
 
 def _series(f: h5py.File):
     yield f["fields/time_s"]
-    for name in ("rho", "eta"):
+    for name in ("rho", "eta", "orientation"):
         if name in f["fields"]:
             yield f["fields"][name]
     for name in f[OBS_GROUP].attrs["columns"].split(","):
@@ -193,7 +208,11 @@ def read_run(path: Path) -> dict:
             "n_frames": n_done,
             "t_internal": float(info[1]),
             "steps": int(info[2]),
-            "checkpoint": (f["checkpoint/rho"][...], f["checkpoint/eta"][...])
+            "checkpoint": (
+                f["checkpoint/rho"][...],
+                f["checkpoint/eta"][...],
+                f["checkpoint/orientation"][...] if "orientation" in f["checkpoint"] else None,
+            )
             if n_done > 0
             else None,
             "has_fields": "rho" in f["fields"],
