@@ -18,8 +18,8 @@ Read-Shockley ratio
     \gamma_{gb}(\theta)/\gamma_m = x(1 - \ln x)\ \ (x = \theta/\theta_m < 1),
     \qquad 1\ \ (\theta \ge \theta_m).
 
-Rotation (Wang, Acta Mater. 54, 953 (2006), Eq. 9: angular velocity = rotational mobility x
-torque / grain volume):
+Rotation (the rigid-body rotation law of Wang, Acta Mater. 54, 953 (2006): angular velocity =
+rotational mobility x torque / grain volume):
 
 .. math::
     \frac{d\theta_i}{dt} = \frac{m_r}{V_i}\,\tau_i,\qquad
