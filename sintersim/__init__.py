@@ -6,6 +6,7 @@ Allen-Cahn equations; `integrate` runs them inside one compiled scan. Physical u
 `PhysicalParameters` / `nondimensionalize` (or a TOML config, see `sintersim.config`).
 """
 
+from ._anisotropy import SurfaceAnisotropy
 from ._batch import run_batch
 from ._energy import WangEnergy
 from ._fit import FitError, FitResult, Trace, fit, read_trace
@@ -16,7 +17,8 @@ from ._interfaces import InterfaceProfile, grain_boundary_profile, surface_profi
 from ._materials import MATERIALS, Arrhenius, Material, get_material
 from ._mobility import Mobility
 from ._model import SinterModel
-from ._orientation import misorientation
+from ._observables import orientation_observables
+from ._orientation import axis_angle, misorientation
 from ._packing import (
     Packing,
     PackingError,
@@ -28,6 +30,7 @@ from ._packing import (
 from ._packing_obs import PackingObservables, packing_observables
 from ._packing_run import PackingHistory, run_packing
 from ._reassign import ReassignError, reassign
+from ._rotation import GrainBoundaryLaw, Rotation, make_boundary_law, misorientation_matrix
 from ._state import State
 from ._stepper import SemiImplicitFourier, ThermalNoise
 from ._units import (
@@ -48,6 +51,7 @@ __all__ = [
     "Arrhenius",
     "FitError",
     "FitResult",
+    "GrainBoundaryLaw",
     "Grid",
     "InterfaceProfile",
     "Material",
@@ -59,16 +63,19 @@ __all__ = [
     "PackingObservables",
     "PhysicalParameters",
     "ReassignError",
+    "Rotation",
     "SaveAt",
     "Scales",
     "SemiImplicitFourier",
     "SinterModel",
     "Solution",
     "State",
+    "SurfaceAnisotropy",
     "Trace",
     "ThermalNoise",
     "WangEnergy",
     "advance",
+    "axis_angle",
     "chain",
     "fit",
     "get_material",
@@ -76,7 +83,10 @@ __all__ = [
     "hex_monolayer",
     "integrate",
     "mullins_coefficient",
+    "make_boundary_law",
     "misorientation",
+    "misorientation_matrix",
+    "orientation_observables",
     "nondimensionalize",
     "particle_profile",
     "particles",

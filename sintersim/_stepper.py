@@ -58,6 +58,12 @@ class SemiImplicitFourier(eqx.Module):
     from autodiff of the energy; the quadratic gradient terms are applied as the exact spectral
     Laplacian, which `WangEnergy.total` uses too (tested: mu equals jax.grad(F)/dV).
 
+    Orientations (when the state has them): the boundary pair terms enter f0 through
+    ``energy.bulk_derivatives``; an anisotropic surface term adds its autodiff chemical
+    potentials explicitly (the implicit stabiliser uses ``kappa_rho`` times its stiffness bound);
+    with ``model.rotation`` the orientations take an explicit Euler step under the torque of the
+    old state; then aligned touching grains stitch (`GrainBoundaryLaw.stitch`).
+
     stab_mobility_factor: multiplies the mobility bound M_0 (>= 1/2 is stable in practice).
     s_rho_factor: S_rho = s_rho_factor * (A + B).
     s_eta_factor: S_eta = s_eta_factor * B.
