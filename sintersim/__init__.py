@@ -6,6 +6,7 @@ Allen-Cahn equations; `integrate` runs them inside one compiled scan. Physical u
 `PhysicalParameters` / `nondimensionalize` (or a TOML config, see `sintersim.config`).
 """
 
+from ._advection import RigidBody
 from ._anisotropy import SurfaceAnisotropy
 from ._batch import run_batch
 from ._energy import WangEnergy
@@ -63,6 +64,7 @@ __all__ = [
     "PackingObservables",
     "PhysicalParameters",
     "ReassignError",
+    "RigidBody",
     "Rotation",
     "SaveAt",
     "Scales",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import equinox as eqx
 from jaxtyping import Array, Float
 
+from ._advection import RigidBody
 from ._energy import WangEnergy
 from ._mobility import Mobility
 from ._rotation import Rotation
@@ -22,9 +23,12 @@ class SinterModel(eqx.Module):
     L: Allen-Cahn (grain-boundary) mobility.
     rotation: optional grain rotation, ``d theta_i/dt = m_r tau_i / V_i`` (`sintersim._rotation`);
         needs orientations in the state. Without it orientations stay fixed.
+    rigid_body: optional Wang rigid-body motion of the grain fields (`sintersim._advection`):
+        translation under the boundary force, and the grain shapes turning with their lattices.
     """
 
     energy: WangEnergy
     mobility: Mobility
     L: Float[Array, ""] | float
     rotation: Rotation | None = None
+    rigid_body: RigidBody | None = None

@@ -342,14 +342,18 @@ def torque(energy, state, grid) -> Array:
     return -g
 
 
-def rotation_step(model, grid, state, dt) -> Array:
-    """Explicit Euler step of the orientations: ``o <- rotate(o, dt m_r tau / V)``."""
+def angular_velocity(model, grid, state) -> Array:
+    """``m_r tau_i / V_i``: (P,) in 2D, (P, 3) body-frame rotation vectors in 3D."""
     rot = model.rotation
     vol = jnp.maximum(grain_volumes(state.eta, grid.cell_volume), rot.min_volume)
     tau = torque(model.energy, state, grid)
-    scale = dt * rot.m_r / vol
-    v = tau * (scale if tau.ndim == 1 else scale[:, None])
-    return rotate(state.orientation, v)
+    scale = rot.m_r / vol
+    return tau * (scale if tau.ndim == 1 else scale[:, None])
+
+
+def rotation_step(model, grid, state, dt) -> Array:
+    """Explicit Euler step of the orientations: ``o <- rotate(o, dt m_r tau / V)``."""
+    return rotate(state.orientation, dt * angular_velocity(model, grid, state))
 
 
 def pairs(p: int):
@@ -369,6 +373,7 @@ __all__ = [
     "quat_to_matrix",
     "read_shockley",
     "rotate",
+    "angular_velocity",
     "rotation_step",
     "torque",
 ]
