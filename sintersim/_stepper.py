@@ -7,9 +7,10 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from ._advection import advect, boundary_forces, grain_centres, velocities
 from ._grid import Grid
 from ._model import SinterModel
-from ._rotation import rotation_step
+from ._rotation import angular_velocity, grain_volumes, quat_to_matrix, rotate
 from ._state import State
 
 
@@ -101,7 +102,7 @@ class SemiImplicitFourier(eqx.Module):
             )(rho, eta)
             d_rho = d_rho + a_rho / grid.cell_volume
             d_eta = d_eta + a_eta / grid.cell_volume
-            kappa_stab = en.kappa_rho * en.anisotropy.stiffness_bound()
+            kappa_stab = en.kappa_rho * jnp.maximum(1.0, 0.5 * en.anisotropy.stiffness_bound())
         if self.noise is not None:
             k_rho, k_eta = jax.random.split(jax.random.fold_in(self.noise.key, step_index))
             var = 2.0 * self.noise.temperature / (grid.cell_volume * dt)
@@ -139,10 +140,26 @@ class SemiImplicitFourier(eqx.Module):
         num = grid.rfft((1.0 + dt * model.L * s_eta) * eta - dt * drive)
         eta_new = grid.irfft(num / (1.0 + dt * model.L * (s_eta + en.kappa_eta * k2)))
 
-        # Orientations: explicit Euler under the torque of the old state; then aligned, touching
-        # grains stitch into one crystal.
+        # Orientations: explicit Euler under the torque of the old state; then (optionally) the
+        # grains move as rigid bodies; then aligned, touching grains stitch into one crystal.
+        omega = None
         if orient is not None and model.rotation is not None:
-            orient = rotation_step(model, grid, state, dt).astype(orient.dtype)
+            omega = angular_velocity(model, grid, state)
+            orient = rotate(orient, dt * omega).astype(orient.dtype)
+        if model.rigid_body is not None:
+            rho_new, eta_new = self._rigid_motion(model, grid, state, rho_new, eta_new, omega, dt)
         if orient is not None and en.boundaries is not None:
             eta_new, orient = en.boundaries.stitch(eta_new, orient, grid.cell_volume)
         return State(rho_new.astype(rho.dtype), eta_new.astype(eta.dtype), orient)
+
+    @staticmethod
+    def _rigid_motion(model, grid, state, rho_new, eta_new, omega, dt):
+        """Advect the new fields with the rigid velocities of the old state (Wang 2006)."""
+        body = model.rigid_body
+        vol = jnp.maximum(grain_volumes(state.eta, grid.cell_volume), 1.0)
+        centres = grain_centres(state.eta, grid, vol)
+        trans = body.m_t * boundary_forces(state.rho, state.eta, grid, body) / vol[:, None]
+        if omega is not None and omega.ndim == 2:  # body-frame rotation vectors -> lab frame
+            omega = jnp.einsum("pab,pb->pa", quat_to_matrix(state.orientation), omega)
+        v = velocities(grid, state.eta, trans, omega, centres)
+        return advect(rho_new, eta_new, grid, v, dt)
