@@ -61,7 +61,8 @@ class SemiImplicitFourier(eqx.Module):
 
     Orientations (when the state has them): the boundary pair terms enter f0 through
     ``energy.bulk_derivatives``; an anisotropic surface term adds its autodiff chemical
-    potentials explicitly (the implicit stabiliser uses ``kappa_rho`` times its stiffness bound);
+    potentials explicitly (the implicit stabiliser keeps ``kappa_rho``, which covers half its
+    largest stiffness, enough for energy stability at the allowed epsilon);
     with ``model.rotation`` the orientations take an explicit Euler step under the torque of the
     old state; then aligned touching grains stitch (`GrainBoundaryLaw.stitch`).
 
@@ -96,7 +97,8 @@ class SemiImplicitFourier(eqx.Module):
         kappa_stab = en.kappa_rho
         if en.anisotropy is not None and orient is not None:
             # The anisotropic surface term is not quadratic: its chemical potentials come from
-            # autodiff, explicitly; the implicit stabiliser covers its largest stiffness.
+            # autodiff, explicitly; the implicit stabiliser must be at least half its largest
+            # stiffness (energy stability), which kappa_rho already is for epsilon <= 1/15.
             a_rho, a_eta = jax.grad(
                 lambda r, e: en.anisotropic_energy(State(r, e, orient), grid), argnums=(0, 1)
             )(rho, eta)
