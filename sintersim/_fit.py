@@ -49,8 +49,18 @@ FITTABLE: dict[str, tuple[str, str | None, bool]] = {
     "gb_energy": ("J/m^2", "gb_energy_J_m2", True),
     "gb_mobility": ("m^4/(J s)", "gb_mobility_m4_Js", True),
     "rotational_mobility": ("m^3/(J s)", "orientation.rotational_mobility_m3_Js", True),
+    "surface_activation": ("eV", None, True),
+    "gb_activation": ("eV", None, True),
+    "volume_activation": ("eV", None, True),
     "time_offset": ("s", None, False),
 }
+# Activation energy -> the diffusivity it scales between temperatures (Arrhenius).
+_ARRHENIUS = {
+    "surface_activation": "surface_diffusivity",
+    "gb_activation": "gb_diffusivity",
+    "volume_activation": "volume_diffusivity",
+}
+K_B_EV = 8.617333262e-5  # eV/K
 _PHYS_FIELD = {
     "surface_diffusivity": "surface_diffusivity",
     "gb_diffusivity": "gb_diffusivity",
@@ -241,13 +251,20 @@ class ParamSpec:
     hi: float
     log: bool
     prior: tuple[float, float] | None = None  # (centre, sigma of log10) for log params
+    trace: int | None = None  # per-trace parameter of this trace; None: shared by all traces
 
 
 class Problem:
     """Traces, their base configs, and the parameters to fit (shared or per trace).
 
     traces: measured curves. configs: one `RunConfig` per trace (or one for all).
-    params: names from `FITTABLE`; "time_offset" is always per trace, the others are shared.
+    params: names from `FITTABLE`; "time_offset" is always per trace, the others are shared
+        unless named in ``per_trace``.
+    per_trace: names (from params) fitted separately for every trace, as ``name[trace]``.
+
+    Traces at different temperatures: a shared diffusivity is its value at the first trace's
+    temperature T_ref and scales to trace k as ``exp(-Q/k_B (1/T_k - 1/T_ref))``, with Q the
+    fitted ``*_activation`` (eV) or else the material preset's activation energy.
     bounds: name -> (lo, hi) in physical units; default a factor 100 around the start (log
         parameters) or +-(time span) for offsets.
     priors: name -> (centre, sigma_log10) log-normal priors.
@@ -263,7 +280,9 @@ class Problem:
         priors: Mapping[str, tuple[float, float]] | None = None,
         init: Mapping[str, float] | None = None,
         n_dense: int = 48,
+        per_trace: Sequence[str] = (),
     ):
+        from ._materials import get_material
         from ._run import build
 
         if not traces:
@@ -284,6 +303,15 @@ class Problem:
             )
         if not params:
             raise FitError("no parameters to fit")
+        bad = [n for n in per_trace if n not in params or n == "time_offset"]
+        if bad:
+            raise FitError(f"per_trace names must be fitted parameters (not time_offset): {bad}")
+        for q_name, d_name in _ARRHENIUS.items():
+            if q_name in params and (d_name not in params or d_name in per_trace):
+                raise FitError(
+                    f"{q_name} scales a shared {d_name} between temperatures: fit {d_name} too "
+                    "(shared, not per trace)"
+                )
         bounds, priors, init = dict(bounds or {}), dict(priors or {}), dict(init or {})
         jax.config.update("jax_enable_x64", True)  # fits run in float64: accurate gradients
         self.sims: list[_TraceSim] = []
@@ -313,6 +341,10 @@ class Problem:
             )
             base = {k: getattr(phys, f) for k, f in _PHYS_FIELD.items()}
             base["gb_width_nm"] = phys.gb_width_nm
+            mat = get_material(cfg["material"]["preset"])
+            base["surface_activation"] = mat.surface_diffusion.Q_eV
+            base["gb_activation"] = mat.gb_diffusion.Q_eV
+            base["volume_activation"] = mat.volume_diffusion.Q_eV
             orient = cfg["orientation"]
             base["rotational_mobility"] = (
                 orient["rotational_mobility_m3_Js"] if orient["enabled"] else None
@@ -352,17 +384,23 @@ class Problem:
                         s.offset_key, bounds.get("time_offset", (-t[0], t[-1] - min(t[0], 0)))
                     )
                     x0 = init.get(s.offset_key, init.get("time_offset", 0.0))
-                    specs.append(ParamSpec(s.offset_key, name, x0, lo, hi, False))
+                    k = self.sims.index(s)
+                    specs.append(ParamSpec(s.offset_key, name, x0, lo, hi, False, None, k))
                 continue
-            x0 = init.get(name, self.sims[0].base[name])
-            if x0 is None or not x0 > 0:
-                raise FitError(f"{name}: needs a positive starting value (init), got {x0}")
-            lo, hi = bounds.get(name, (x0 / 100.0, x0 * 100.0))
-            if not 0 < lo < hi:
-                raise FitError(f"{name}: bounds must satisfy 0 < lo < hi, got ({lo}, {hi})")
-            if not lo <= x0 <= hi:
-                raise FitError(f"{name}: start {x0:g} outside its bounds ({lo:g}, {hi:g})")
-            specs.append(ParamSpec(name, name, x0, lo, hi, True, priors.get(name)))
+            owners = list(enumerate(self.sims)) if name in per_trace else [(None, self.sims[0])]
+            for k, sim in owners:
+                key = name if k is None else f"{name}[{sim.trace.name or k}]"
+                x0 = init.get(key, init.get(name, sim.base[name]))
+                if x0 is None or not x0 > 0:
+                    raise FitError(f"{key}: needs a positive starting value (init), got {x0}")
+                wide = (x0 / 3.0, x0 * 3.0) if name in _ARRHENIUS else (x0 / 100.0, x0 * 100.0)
+                lo, hi = bounds.get(key, bounds.get(name, wide))
+                if not 0 < lo < hi:
+                    raise FitError(f"{key}: bounds must satisfy 0 < lo < hi, got ({lo}, {hi})")
+                if not lo <= x0 <= hi:
+                    raise FitError(f"{key}: start {x0:g} outside its bounds ({lo:g}, {hi:g})")
+                prior = priors.get(key, priors.get(name))
+                specs.append(ParamSpec(key, name, x0, lo, hi, True, prior, k))
         self.specs = specs
         if any(s.kind == "gb_energy" for s in specs) or any(
             s.kind == "surface_energy" for s in specs
@@ -408,8 +446,15 @@ class Problem:
         if sim.base["gb_mobility"] is None:
             p["gb_mobility"] = None
         for s in self.specs:
-            if s.kind != "time_offset":
+            if s.kind != "time_offset" and s.trace in (None, k):
                 p[s.kind] = vals[s.name]
+        # A shared diffusivity is the value at T_ref; other temperatures scale it (Arrhenius).
+        t_ref, t_k = self.sims[0].ref.temperature_K, sim.ref.temperature_K
+        if t_k != t_ref:
+            for q_name, d_name in _ARRHENIUS.items():
+                shared = any(s.kind == d_name and s.trace is None for s in self.specs)
+                if shared:
+                    p[d_name] = p[d_name] * jnp.exp(-p[q_name] / K_B_EV * (1 / t_k - 1 / t_ref))
         model = model_from_physical(p, sim.ref)
         su = sim.setup
         x_lo, x_hi = su.centres[0][0], su.centres[1][0]
@@ -649,12 +694,12 @@ def _recentred(configs, values: Mapping[str, float], problem: Problem):
     from .config import RunConfig
 
     out = []
-    for sim in problem.sims:
+    for k, sim in enumerate(problem.sims):
         cfg = sim.setup.config
         v = {sec: dict(d) for sec, d in cfg.values.items()}
         for s in problem.specs:
             key = FITTABLE[s.kind][1]
-            if key is not None:
+            if key is not None and s.trace in (None, k):
                 section, _, name = key.rpartition(".")
                 v[section or "material"][name] = float(values[s.name])
         out.append(RunConfig(v))
@@ -677,6 +722,7 @@ def fit(
     progress: Callable[[int, float], None] | None = None,
     n_dense: int = 48,
     recentre: int = 3,
+    per_trace: Sequence[str] = (),
 ) -> FitResult:
     """Fit ``params`` to ``traces`` (see `Problem` for the arguments).
 
@@ -692,7 +738,7 @@ def fit(
     """
     import optax
 
-    problem = Problem(traces, configs, params, bounds, priors, init, n_dense)
+    problem = Problem(traces, configs, params, bounds, priors, init, n_dense, per_trace)
     start_vals = {s.name: s.init for s in problem.specs}
     z0 = problem.to_unbounded(start_vals)
     history: list[float] = []
@@ -745,14 +791,17 @@ def fit(
         moved = [
             s
             for s in problem.specs
-            if s.log and abs(math.log(vals[s.name] / problem.sims[0].base[s.kind])) > math.log(1.5)
+            if s.log
+            and FITTABLE[s.kind][1] is not None  # only values the configs carry re-centre
+            and abs(math.log(vals[s.name] / problem.sims[s.trace or 0].base[s.kind]))
+            > math.log(1.5)
         ]
         if not moved:
             break
         configs = _recentred(configs, vals, problem)
         b = {s.name: _widen(s, vals[s.name]) for s in problem.specs if s.log}
         b.update({s.name: (s.lo, s.hi) for s in problem.specs if not s.log})
-        problem = Problem(traces, configs, params, b, priors, vals, n_dense)
+        problem = Problem(traces, configs, params, b, priors, vals, n_dense, per_trace)
         z_best = jnp.asarray(problem.to_unbounded(vals))
         z_best, n = _levenberg_marquardt(problem, z_best, lm_steps, history, progress)
         n_eval += n

@@ -260,6 +260,7 @@ def _fit(args) -> int:
     try:
         traces = [read_trace(t, default_sigma_nm=args.sigma_nm) for t in args.traces]
         params = [p.strip() for p in args.params.split(",") if p.strip()]
+        per_trace = [p.strip() for p in (args.per_trace or "").split(",") if p.strip()]
         bounds = _pairs(args.bounds, "--bounds", "NAME=LO:HI")
         priors = _pairs(args.prior, "--prior", "NAME=CENTRE:SIGMA_LOG10")
         init = {k: v[0] for k, v in _pairs(args.init, "--init", "NAME=VALUE").items()}
@@ -290,6 +291,7 @@ def _fit(args) -> int:
                 lm_steps=args.lm_steps,
                 seed=args.seed,
                 progress=progress,
+                per_trace=per_trace,
             )
         if bar is not None:
             bar.close()
@@ -375,6 +377,11 @@ def main(argv: list[str] | None = None) -> int:
         "--params",
         required=True,
         help="comma-separated names, e.g. surface_diffusivity,time_offset",
+    )
+    p.add_argument(
+        "--per-trace",
+        metavar="NAME,NAME",
+        help="parameters fitted separately for every trace (as NAME[trace]); others are shared",
     )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--bounds", action="append", metavar="NAME=LO:HI", help="physical units")

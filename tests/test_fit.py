@@ -258,3 +258,37 @@ def test_joint_fit_of_two_traces_shares_parameters():
     assert len(res.curves) == 2
     assert abs(res.values["surface_diffusivity"] / ds - 1) < 0.1, res.values
     assert abs(res.values["surface_diffusivity"] - ds) < 3 * res.stderr["surface_diffusivity"]
+
+
+def test_traces_at_two_temperatures_recover_the_activation_energy():
+    """Twin traces at 423 and 443 K from one Arrhenius law: a joint fit of the shared D_s (at the
+    first trace's temperature) and its activation energy Q recovers both (5%, 2 sigma)."""
+    c1 = loads_config(TWIN_TOML)
+    c2 = loads_config(TWIN_TOML.replace("423.15", "443.15"))
+    probe = F.Problem([_dummy([0.1, 0.2])], c1, ["surface_diffusivity", "surface_activation"])
+    ds, q = (s.init for s in probe.specs)
+    ds2 = ds * math.exp(-q / F.K_B_EV * (1 / 443.15 - 1 / 423.15))
+    tr1 = twin_trace(c1, {"surface_diffusivity": ds}, np.geomspace(0.01, 0.5, 20), name="a")
+    times2 = np.geomspace(0.01, 0.5, 20) * ds / ds2  # the same stages of growth, sooner
+    tr2 = twin_trace(c2, {"surface_diffusivity": ds2}, times2, seed=2, name="b")
+    init = {"surface_diffusivity": 2 * ds, "surface_activation": 0.8 * q}
+    res = F.fit([tr1, tr2], [c1, c2], ["surface_diffusivity", "surface_activation"], init=init)
+    for name, true in (("surface_diffusivity", ds), ("surface_activation", q)):
+        v, se = res.values[name], res.stderr[name]
+        print(f"{name}: {v:.4g} +- {se:.2g} (truth {true:.4g})")
+        assert abs(v / true - 1) < 0.05 and abs(v - true) < 2 * se
+
+
+def test_per_trace_parameters_are_fitted_separately():
+    cfg = loads_config(TINY_TOML)
+    traces = [_dummy([0.001, 0.005], name="a"), _dummy([0.001, 0.005], name="b")]
+    prob = F.Problem(traces, cfg, ["surface_diffusivity", "gb_energy"], per_trace=["gb_energy"])
+    assert [s.name for s in prob.specs] == ["surface_diffusivity", "gb_energy[a]", "gb_energy[b]"]
+    assert [s.trace for s in prob.specs] == [None, 0, 1]
+    q0 = _q(prob, {s.name: s.init for s in prob.specs})
+    g = np.asarray(jax.jacfwd(lambda q: prob.predict(0, q))(q0))  # trace "a" only
+    assert np.all(g[:, 2] == 0) and np.any(g[:, 1] != 0)
+    with pytest.raises(F.FitError, match="per_trace"):
+        F.Problem(traces, cfg, ["surface_diffusivity"], per_trace=["gb_energy"])
+    with pytest.raises(F.FitError, match="surface_activation"):
+        F.Problem(traces, cfg, ["surface_activation"])
