@@ -16,6 +16,16 @@ from ._initial import particle_profile, particles, two_particle_centres, two_par
 from ._integrate import SaveAt, Solution, advance, integrate, plan_steps, state_ok
 from ._interfaces import InterfaceProfile, grain_boundary_profile, surface_profile
 from ._materials import MATERIALS, Arrhenius, Material, get_material
+from ._melting_theory import (
+    CDSE_SEED003,
+    SurfaceMeltingParameters,
+    fit_melting_parameters,
+    flat_layer_thickness,
+    layer_thickness,
+    melting_temperature,
+    onset_temperature,
+    to_kelvin,
+)
 from ._mobility import Mobility
 from ._model import SinterModel
 from ._observables import orientation_observables
@@ -47,6 +57,14 @@ from ._units import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CDSE_SEED003",
+    "SurfaceMeltingParameters",
+    "fit_melting_parameters",
+    "flat_layer_thickness",
+    "layer_thickness",
+    "melting_temperature",
+    "onset_temperature",
+    "to_kelvin",
     "K_B",
     "MATERIALS",
     "Arrhenius",
