@@ -30,7 +30,8 @@ def orientation_observables(
 ) -> dict[str, Array]:
     """Misorientations, boundary areas and the grain count of an oriented state.
 
-    misorientation_deg: (P, P) symmetry-reduced misorientation of every pair of fields.
+    misorientation_deg: (P, P) symmetry-reduced misorientation of every pair of fields; NaN for
+        pairs with an empty field (a stitched-away grain keeps a meaningless angle).
     boundary_area: (P, P) area (3D) / length (2D) of each pair's boundary, grid units
         (`GrainBoundaryLaw.boundary_areas`).
     contact: (P, P) bool, pairs whose boundary is at least ``min_area``.
@@ -43,8 +44,10 @@ def orientation_observables(
     theta = _rotation.misorientation_matrix(state.orientation)
     area = law.boundary_areas(state.eta, state.orientation, grid.cell_volume)
     vol = grain_volumes(state, grid)
+    live = vol >= min_volume
+    both = live[:, None] & live[None, :]
     return {
-        "misorientation_deg": jnp.degrees(theta),
+        "misorientation_deg": jnp.where(both, jnp.degrees(theta), jnp.nan),
         "boundary_area": area,
         "contact": area >= min_area,
         "grain_count": jnp.sum(vol >= min_volume),

@@ -182,9 +182,8 @@ def observables_row(setup: Setup, t: float, state: State) -> dict[str, float]:
     if state.orientation is not None and setup.model.energy.boundaries is not None:
         ori = jax.device_get(_observe_orientation(setup.model, setup.grid, state))
         area = "boundary_length_nm" if setup.grid.ndim == 2 else "boundary_area_nm2"
-        # Once one grain is gone (stitched, or consumed by boundary migration) there is no pair.
-        both = bool(np.all(np.asarray(obs["grain_volume"])[:2] > 1.0))
-        row["misorientation_deg"] = float(ori["misorientation_deg"][0, 1]) if both else np.nan
+        # NaN once one grain is gone (stitched, or consumed by boundary migration): no pair.
+        row["misorientation_deg"] = float(ori["misorientation_deg"][0, 1])
         row["grain_count"] = float(ori["grain_count"])
         row[area] = float(ori["total_boundary_area"]) * (L / NM) ** (setup.grid.ndim - 1)
     return row
