@@ -17,10 +17,11 @@ import itertools
 import numpy as np
 
 
-def _quat_mul(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    w1, x1, y1, z1 = np.moveaxis(p, -1, 0)
-    w2, x2, y2, z2 = np.moveaxis(q, -1, 0)
-    return np.stack(
+def quat_mul(p, q, xp=np):
+    """Hamilton product of quaternions (..., 4); ``xp`` is numpy (default) or jax.numpy."""
+    w1, x1, y1, z1 = xp.moveaxis(p, -1, 0)
+    w2, x2, y2, z2 = xp.moveaxis(q, -1, 0)
+    return xp.stack(
         [
             w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2,
             w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
@@ -66,8 +67,8 @@ def misorientation_3d(qa, qb) -> np.ndarray:
     """Misorientation angle (degrees) of cubic crystals with unit quaternions qa, qb (..., 4)."""
     qa, qb = np.asarray(qa, float), np.asarray(qb, float)
     inv = qa * np.array([1.0, -1.0, -1.0, -1.0])
-    d = _quat_mul(inv, qb)  # rotation taking a to b
-    cand = _quat_mul(d[..., None, :], cubic_symmetry())  # (..., 24, 4)
+    d = quat_mul(inv, qb)  # rotation taking a to b
+    cand = quat_mul(d[..., None, :], cubic_symmetry())  # (..., 24, 4)
     w = np.max(np.abs(cand[..., 0]), axis=-1)
     return np.degrees(2.0 * np.arccos(np.clip(w, -1.0, 1.0)))
 

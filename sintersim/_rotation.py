@@ -47,23 +47,15 @@ import numpy as np
 import scipy.optimize
 from jaxtyping import Array, Float
 
+from . import _orientation
+
 C_STAR = 2.0 ** (1.0 / 3.0) - 1.0  # pair coefficient at which the boundary energy vanishes
 
 
 # ----------------------------------------------------------------------------- orientation math
 def quat_mul(p: Array, q: Array) -> Array:
-    """Hamilton product of quaternions (..., 4)."""
-    w1, x1, y1, z1 = jnp.moveaxis(p, -1, 0)
-    w2, x2, y2, z2 = jnp.moveaxis(q, -1, 0)
-    return jnp.stack(
-        [
-            w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2,
-            w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
-            w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
-            w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2,
-        ],
-        axis=-1,
-    )
+    """Hamilton product of quaternions (..., 4), in JAX."""
+    return _orientation.quat_mul(p, q, xp=jnp)
 
 
 def quat_exp(v: Array) -> Array:
@@ -89,9 +81,7 @@ def quat_to_matrix(q: Array) -> Array:
 
 @functools.lru_cache(maxsize=1)
 def _cubic_ops() -> np.ndarray:
-    from ._orientation import cubic_symmetry
-
-    return cubic_symmetry()
+    return _orientation.cubic_symmetry()
 
 
 def rotate(orientation: Array, v: Array) -> Array:

@@ -419,3 +419,26 @@ def example_config() -> str:
                 lines.append(f"{key} = {_toml_value(f.default)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def material_parameters(
+    preset: str,
+    temperature_K: float,
+    interface_width_nm: float,
+    spacing_nm: float,
+    **material: Any,
+) -> PhysicalParameters:
+    """Physical parameters of a material preset at a temperature, validated like a run config.
+
+    For scripts that build their own geometry (packings, experiments) and only need the material
+    and the resolution; ``material`` overrides ``[material]`` fields (e.g.
+    ``surface_diffusivity_m2_s=1e-18``).
+    """
+    raw = {
+        "material": {"preset": preset, "temperature_K": float(temperature_K), **material},
+        "model": {"interface_width_nm": float(interface_width_nm)},
+        "grid": {"shape": [64, 64], "spacing_nm": float(spacing_nm)},
+        "particles": {"radius_nm": 1.0},
+        "time": {"end_s": 1.0},
+    }
+    return validate(raw).physical_parameters()

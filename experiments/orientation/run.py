@@ -51,7 +51,7 @@ from sintersim._rotation import (  # noqa: E402
     misorientation_matrix,
     torque,
 )
-from sintersim.config import loads_config  # noqa: E402
+from sintersim.config import material_parameters  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -81,24 +81,8 @@ def log(msg: str) -> None:
 
 # ------------------------------------------------------------------------------------ physics
 def physics(preset: str, temperature_k: float, spacing_nm: float) -> ss.Nondimensional:
-    """Dimensionless model and scales of a material preset (the config carries the material)."""
-    cfg = loads_config(
-        f"""
-[material]
-preset = "{preset}"
-temperature_K = {temperature_k}
-[model]
-interface_width_nm = {WIDTH_NM}
-[grid]
-shape = [64, 64]
-spacing_nm = {spacing_nm}
-[particles]
-radius_nm = 1.0
-[time]
-end_s = 1.0
-"""
-    )
-    return ss.nondimensionalize(cfg.physical_parameters())
+    """Dimensionless model and scales of a material preset."""
+    return ss.nondimensionalize(material_parameters(preset, temperature_k, WIDTH_NM, spacing_nm))
 
 
 def oriented(energy: ss.WangEnergy, epsilon: float | None = None) -> ss.WangEnergy:

@@ -25,32 +25,17 @@ import numpy as np
 
 import sintersim as ss
 from sintersim._packing_run import run_packing
-from sintersim.config import loads_config
+from sintersim.config import material_parameters
 
 HERE = Path(__file__).resolve().parent
 FIT = HERE.parent / "fit_seed001" / "out" / "fit.json"
 
 
-def physics(temperature_k: float, spacing_nm: float, width_nm: float, extra: str = ""):
-    """Model and scales from the PbSe preset (the config only carries the material)."""
-    cfg = loads_config(
-        f"""
-[material]
-preset = "PbSe"
-temperature_K = {temperature_k}
-{extra}
-[model]
-interface_width_nm = {width_nm}
-[grid]
-shape = [64, 64]
-spacing_nm = {spacing_nm}
-[particles]
-radius_nm = 1.0
-[time]
-end_s = 1.0
-"""
+def physics(temperature_k: float, spacing_nm: float, width_nm: float, **material):
+    """Model and scales from the PbSe preset (``material`` overrides preset fields)."""
+    return ss.nondimensionalize(
+        material_parameters("PbSe", temperature_k, width_nm, spacing_nm, **material)
     )
-    return ss.nondimensionalize(cfg.physical_parameters())
 
 
 def scenario(name, packing, nd, spacing_nm, width_nm, t_end_s, n_saves, max_fields):
@@ -143,8 +128,8 @@ def main(argv=None) -> int:
         if FIT.exists()
         else None
     )
-    extra = f"surface_diffusivity_m2_s = {ds!r}" if ds else ""
-    nd_b = physics(298.15, sp_b, w_b, extra)
+    extra = {"surface_diffusivity_m2_s": ds} if ds else {}
+    nd_b = physics(298.15, sp_b, w_b, **extra)
     n_b = 4
     pk_b = ss.square_superlattice(n_b, n_b, 3.1 / sp_b, 0.55 / sp_b)
     grid_b, s0_b, h_b, wall_b = scenario("B", pk_b, nd_b, sp_b, w_b, 20.0, 20, 8)
