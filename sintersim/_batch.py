@@ -52,11 +52,14 @@ def run_batch(
     saveat: SaveAt,
     stepper: SemiImplicitFourier = DEFAULT_STEPPER,
     devices: Sequence[jax.Device] | None = None,
+    gather: bool = False,
 ) -> Solution:
     """Integrate every (model, state) member; a single model or state is shared by all.
 
     devices: the devices to shard the batch over (default: all of ``jax.devices()``); one
         device means plain vmap.
+    gather: in a multi-process run (``jax.distributed``), copy the whole result to every
+        process (``process_allgather``); otherwise each process can read only its own members.
     Returns a `Solution` whose arrays have the batch as leading axis.
     """
     n = max(
@@ -90,8 +93,12 @@ def run_batch(
         fn = jax.jit(fn, out_shardings=shard)
     else:
         fn = jax.jit(fn)
-    sol = fn(batch_models, batch_states)
-    return jax.tree.map(lambda x: x[:n], sol)
+    sol = jax.tree.map(lambda x: x[:n], fn(batch_models, batch_states))
+    if gather and jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        sol = jax.tree.map(jnp.asarray, multihost_utils.process_allgather(sol, tiled=True))
+    return sol
 
 
 __all__ = ["run_batch", "stack"]
