@@ -230,7 +230,7 @@ def model_from_physical(p: Mapping[str, jax.Array], ref: Reference) -> SinterMod
 # ----------------------------------------------------------------------------------------------
 # Problem: traces + their simulations + parameter transform
 # ----------------------------------------------------------------------------------------------
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class _TraceSim:
     trace: Trace
     setup: object  # _run.Setup
@@ -378,13 +378,12 @@ class Problem:
         for name in params:
             unit, _, log = FITTABLE[name]
             if name == "time_offset":
-                for s in self.sims:
+                for k, s in enumerate(self.sims):
                     t = s.trace.time_s
                     lo, hi = bounds.get(
                         s.offset_key, bounds.get("time_offset", (-t[0], t[-1] - min(t[0], 0)))
                     )
                     x0 = init.get(s.offset_key, init.get("time_offset", 0.0))
-                    k = self.sims.index(s)
                     specs.append(ParamSpec(s.offset_key, name, x0, lo, hi, False, None, k))
                 continue
             owners = list(enumerate(self.sims)) if name in per_trace else [(None, self.sims[0])]

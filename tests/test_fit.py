@@ -115,6 +115,7 @@ def test_twin_experiment_recovers_surface_diffusivity_and_time_offset():
     assert 0.3 < res.chi2_reduced < 3.0
 
 
+@pytest.mark.slow
 def test_twin_experiment_recovers_rotational_mobility_from_misorientation():
     """An oriented pair (8 degrees): misorientation (0.5 deg noise) and neck traces made by the
     solver; starting a factor 3 off, the fit recovers m_r within 10% and 2 standard errors."""
@@ -260,6 +261,7 @@ def test_joint_fit_of_two_traces_shares_parameters():
     assert abs(res.values["surface_diffusivity"] - ds) < 3 * res.stderr["surface_diffusivity"]
 
 
+@pytest.mark.slow
 def test_traces_at_two_temperatures_recover_the_activation_energy():
     """Twin traces at 423 and 443 K from one Arrhenius law: a joint fit of the shared D_s (at the
     first trace's temperature) and its activation energy Q recovers both (5%, 2 sigma)."""
