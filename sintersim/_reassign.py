@@ -132,8 +132,13 @@ def reassign(
     it (at least ``safety`` away); when no field qualifies a new (empty) field is appended, unless
     that would exceed ``max_fields`` (then `ReassignError` says what to raise). Returns the new
     state and the moves made (empty list: the state is returned unchanged).
+
+    With orientations (``state.orientation``), a field carries one crystal orientation, so a
+    grain only moves to a field with the same orientation or to an empty one, which takes the
+    grain's orientation; a grain's crystal never changes in a move.
     """
     eta = np.array(state.eta)
+    orient = None if state.orientation is None else np.array(state.orientation)
     moves: list[Move] = []
     for _ in range(4 * eta.shape[0] + 16):  # each pass fixes one pair; bounded, never spins
         pairs = close_pairs(eta, safety, threshold)
@@ -151,6 +156,8 @@ def reassign(
             if g == f:
                 continue
             occupied = eta[g] > threshold
+            if orient is not None and occupied.any() and not np.array_equal(orient[g], orient[f]):
+                continue  # another crystal lives on g
             dg = float(d_grain[occupied].min()) if occupied.any() else np.inf
             if dg >= safety and dg > best_d:
                 best, best_d = g, dg
@@ -161,7 +168,11 @@ def reassign(
                     f"{_centroid(grain)} (cells); raise max_fields or lower the safety distance"
                 )
             eta = np.concatenate([eta, np.zeros_like(eta[:1])])
+            if orient is not None:
+                orient = np.concatenate([orient, orient[f : f + 1]])
             best = eta.shape[0] - 1
+        if orient is not None:
+            orient[best] = orient[f]  # same value, or an empty field taking the grain's crystal
         # Swap the two fields inside the region: every cell keeps the same set of values, so
         # the (field-symmetric) bulk energy is unchanged to round-off.
         eta[f], eta[best] = (
@@ -173,7 +184,10 @@ def reassign(
         raise ReassignError("re-assignment did not settle; lower the safety distance")
     if not moves:
         return state, moves
-    return State(state.rho, np.asarray(eta, dtype=np.asarray(state.eta).dtype)), moves
+    dtype = np.asarray(state.eta).dtype
+    if orient is not None:
+        orient = np.asarray(orient, dtype=np.asarray(state.orientation).dtype)
+    return State(state.rho, np.asarray(eta, dtype=dtype), orient), moves
 
 
 def fields_at(state: State, positions: np.ndarray, spacing: float = 1.0) -> np.ndarray:

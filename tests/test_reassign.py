@@ -139,3 +139,29 @@ def test_run_packing_driver_records_history():
     assert np.array_equal(h.particle_fields[0], fields)
     # Necks grow: more contacts and larger necks at the end than at the first save.
     assert len(h.observables[-1].contacts) >= len(h.observables[1].contacts) > 0
+
+
+def test_move_keeps_each_grains_orientation():
+    """A field carries one orientation: a grain moves only to an empty field (or one with its
+    own orientation), which takes its orientation; the others keep theirs."""
+    with jax.enable_x64(True):
+        grid = ss.Grid((160, 64))
+        state = ss.particles(
+            grid,
+            [[20.0, 32.0], [70.0, 32.0], [126.0, 6.0]],
+            [10.0, 10.0, 4.0],
+            width=2.0,
+            grain_of=[0, 0, 1],
+            n_fields=2,
+            dtype=jnp.float64,
+        )
+        # Field 1 holds a crystal at 30 degrees: the grain from field 0 (at 0) must not go there.
+        state = ss.State(state.rho, state.eta, jnp.asarray([0.0, np.radians(30.0)]))
+        new, moves = reassign(state, safety=40.0)
+        assert len(moves) == 1 and moves[0].target == 2
+        np.testing.assert_array_equal(np.asarray(new.orientation), [0.0, np.radians(30.0), 0.0])
+        # Without the crystal on field 1 (empty), the grain may use it and it takes orientation 0.
+        empty = ss.State(state.rho, state.eta.at[1].set(0.0), state.orientation)
+        new, moves = reassign(empty, safety=40.0)
+        assert moves[0].target == 1 and new.eta.shape[0] == 2
+        np.testing.assert_array_equal(np.asarray(new.orientation), [0.0, 0.0])
