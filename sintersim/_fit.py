@@ -463,7 +463,8 @@ class Problem:
             neck = neck_size(state, su.grid, x_lo, x_hi) * scale
             if state.orientation is None:
                 return neck
-            return jnp.stack([neck, _pair_misorientation(state, su.grid)])
+            sym = sim.ref.boundaries.symmetry
+            return jnp.stack([neck, _pair_misorientation(state, su.grid, sym)])
 
         sol = integrate(
             model,
@@ -531,9 +532,9 @@ class Problem:
         return 0.5 * jnp.sum(r**2)
 
 
-def _pair_misorientation(state: State, grid) -> jax.Array:
+def _pair_misorientation(state: State, grid, symmetry: str) -> jax.Array:
     """Misorientation (degrees) of grains 0 and 1, or 0 once one of them is gone (stitched)."""
-    theta = jnp.degrees(misorientation_matrix(state.orientation)[0, 1])
+    theta = jnp.degrees(misorientation_matrix(state.orientation, symmetry)[0, 1])
     vol = jnp.sum(state.eta[:2], axis=tuple(range(1, state.eta.ndim))) * grid.cell_volume
     return jnp.where(jnp.min(vol) > 1.0, theta, 0.0)
 

@@ -41,7 +41,7 @@ def orientation_observables(
     law = model.energy.boundaries
     if law is None or state.orientation is None:
         raise ValueError("orientation observables need orientations and energy.boundaries")
-    theta = _rotation.misorientation_matrix(state.orientation)
+    theta = _rotation.misorientation_matrix(state.orientation, law.symmetry)
     area = law.boundary_areas(state.eta, state.orientation, grid.cell_volume)
     vol = grain_volumes(state, grid)
     live = vol >= min_volume

@@ -1,4 +1,4 @@
-"""Crystal orientations and symmetry-reduced misorientation (cubic crystals).
+"""Crystal orientations and symmetry-reduced misorientation (cubic and hexagonal crystals).
 
 2D: an orientation is an angle (radians); the square lattice's 4-fold symmetry makes two angles
 that differ by 90 degrees the same crystal, so the misorientation is ``|d| mod 90`` folded into
@@ -57,28 +57,55 @@ def cubic_symmetry() -> np.ndarray:
     return out
 
 
-def misorientation_2d(a, b) -> np.ndarray:
-    """Misorientation (degrees, in [0, 45]) of square-lattice crystals at angles a, b (radians)."""
-    d = np.degrees(np.abs(np.asarray(a) - np.asarray(b))) % 90.0
-    return np.minimum(d, 90.0 - d)
+def hexagonal_symmetry() -> np.ndarray:
+    """The 12 proper rotations of a hexagonal (622) crystal, c axis along z, (12, 4)."""
+    k = np.arange(6) * np.pi / 6  # half of multiples of 60 degrees
+    about_c = np.stack([np.cos(k), 0 * k, 0 * k, np.sin(k)], axis=-1)
+    in_plane = np.stack([0 * k, np.cos(k), np.sin(k), 0 * k], axis=-1)  # 180 deg, axes 30 deg apart
+    return np.concatenate([about_c, in_plane])
 
 
-def misorientation_3d(qa, qb) -> np.ndarray:
-    """Misorientation angle (degrees) of cubic crystals with unit quaternions qa, qb (..., 4)."""
+SYMMETRIES = ("cubic", "hexagonal")
+
+
+def symmetry_operations(symmetry: str = "cubic") -> np.ndarray:
+    """Proper rotations (unit quaternions) of ``symmetry``: "cubic" (24) or "hexagonal" (12)."""
+    if symmetry == "cubic":
+        return cubic_symmetry()
+    if symmetry == "hexagonal":
+        return hexagonal_symmetry()
+    raise ValueError(f"symmetry = {symmetry!r} is not known; allowed: {', '.join(SYMMETRIES)}")
+
+
+def fold_angle_deg(symmetry: str = "cubic") -> float:
+    """Rotation about the out-of-plane axis that maps the 2D crystal onto itself (degrees)."""
+    symmetry_operations(symmetry)  # validates the name
+    return 90.0 if symmetry == "cubic" else 60.0
+
+
+def misorientation_2d(a, b, symmetry: str = "cubic") -> np.ndarray:
+    """Misorientation (degrees, in [0, fold/2]) of 2D crystals at angles a, b (radians)."""
+    fold = fold_angle_deg(symmetry)
+    d = np.degrees(np.abs(np.asarray(a) - np.asarray(b))) % fold
+    return np.minimum(d, fold - d)
+
+
+def misorientation_3d(qa, qb, symmetry: str = "cubic") -> np.ndarray:
+    """Misorientation angle (degrees) of crystals with unit quaternions qa, qb (..., 4)."""
     qa, qb = np.asarray(qa, float), np.asarray(qb, float)
     inv = qa * np.array([1.0, -1.0, -1.0, -1.0])
     d = quat_mul(inv, qb)  # rotation taking a to b
-    cand = quat_mul(d[..., None, :], cubic_symmetry())  # (..., 24, 4)
+    cand = quat_mul(d[..., None, :], symmetry_operations(symmetry))  # (..., n_ops, 4)
     w = np.max(np.abs(cand[..., 0]), axis=-1)
     return np.degrees(2.0 * np.arccos(np.clip(w, -1.0, 1.0)))
 
 
-def misorientation(a, b) -> np.ndarray:
+def misorientation(a, b, symmetry: str = "cubic") -> np.ndarray:
     """2D angles (scalars) or 3D quaternions (last axis 4): the symmetry-reduced angle, degrees."""
     a = np.asarray(a, float)
     if a.ndim >= 1 and a.shape[-1] == 4:
-        return misorientation_3d(a, b)
-    return misorientation_2d(a, b)
+        return misorientation_3d(a, b, symmetry)
+    return misorientation_2d(a, b, symmetry)
 
 
 def axis_angle(axis, degrees: float) -> np.ndarray:
@@ -92,7 +119,10 @@ def axis_angle(axis, degrees: float) -> np.ndarray:
 __all__ = [
     "axis_angle",
     "cubic_symmetry",
+    "fold_angle_deg",
+    "hexagonal_symmetry",
     "misorientation",
     "misorientation_2d",
     "misorientation_3d",
+    "symmetry_operations",
 ]

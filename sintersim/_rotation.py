@@ -79,9 +79,9 @@ def quat_to_matrix(q: Array) -> Array:
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _cubic_ops() -> np.ndarray:
-    return _orientation.cubic_symmetry()
+@functools.lru_cache(maxsize=4)
+def _ops(symmetry: str) -> np.ndarray:
+    return _orientation.symmetry_operations(symmetry)
 
 
 def rotate(orientation: Array, v: Array) -> Array:
@@ -92,22 +92,23 @@ def rotate(orientation: Array, v: Array) -> Array:
     return q / jnp.linalg.norm(q, axis=-1, keepdims=True)
 
 
-def misorientation_matrix(orientation: Array) -> Float[Array, "P P"]:
+def misorientation_matrix(orientation: Array, symmetry: str = "cubic") -> Float[Array, "P P"]:
     """Symmetry-reduced misorientation (radians) of every pair of grain fields, (P, P).
 
-    2D: ``|d|`` folded into [0, pi/4] by the square's 4-fold axis. 3D: the smallest rotation
-    angle ``2 atan2(|v|, |w|)`` of ``q_i^-1 q_j s`` over the 24 cube rotations s (atan2 rather
-    than arccos keeps the derivative finite near alignment).
+    2D: ``|d|`` folded by the crystal's in-plane rotation (90 degrees cubic, 60 hexagonal) into
+    [0, fold/2]. 3D: the smallest rotation angle ``2 atan2(|v|, |w|)`` of ``q_i^-1 q_j s`` over the
+    proper rotations s of the crystal (24 cubic, 12 hexagonal; atan2 rather than arccos keeps
+    the derivative finite near alignment).
     """
     if orientation.ndim == 1:
         d = orientation[:, None] - orientation[None, :]
-        quarter = jnp.pi / 2
-        d = jnp.mod(d + quarter / 2, quarter) - quarter / 2
+        fold = np.radians(_orientation.fold_angle_deg(symmetry))
+        d = jnp.mod(d + fold / 2, fold) - fold / 2
         return jnp.abs(d)
     inv = orientation * jnp.asarray([1.0, -1.0, -1.0, -1.0], orientation.dtype)
     rel = quat_mul(inv[:, None, :], orientation[None, :, :])  # (P, P, 4)
-    ops = jnp.asarray(_cubic_ops(), orientation.dtype)
-    cand = quat_mul(rel[:, :, None, :], ops)  # (P, P, 24, 4)
+    ops = jnp.asarray(_ops(symmetry), orientation.dtype)
+    cand = quat_mul(rel[:, :, None, :], ops)  # (P, P, n_ops, 4)
     w = jnp.abs(cand[..., 0])
     v = jnp.sqrt(jnp.sum(cand[..., 1:] ** 2, axis=-1) + 1e-30)
     angles = 2.0 * jnp.arctan2(v, w)
@@ -193,6 +194,7 @@ class GrainBoundaryLaw(eqx.Module):
         its c, so ``c_ij`` never reaches the wetting coefficient.
     stitch_angle: misorientation (radians) below which touching grains merge into one crystal.
     stitch_contact: ``int eta_i eta_j dV`` (internal volume units) a pair must share to merge.
+    symmetry: crystal symmetry used for misorientations, "cubic" or "hexagonal".
     """
 
     theta_max: float
@@ -201,6 +203,7 @@ class GrainBoundaryLaw(eqx.Module):
     overlap_nodes: Float[Array, " n"]
     stitch_angle: float
     stitch_contact: float
+    symmetry: str = eqx.field(static=True, default="cubic")
 
     def ratio(self, theta: Array) -> Array:
         return read_shockley(theta, self.theta_max)
@@ -212,7 +215,7 @@ class GrainBoundaryLaw(eqx.Module):
 
     def pair_excess(self, orientation: Array) -> Float[Array, "P P"]:
         """``c_ij - 1`` for every pair (diagonal unused): what the pair term adds to Wang's."""
-        theta = misorientation_matrix(orientation)
+        theta = misorientation_matrix(orientation, self.symmetry)
         return self.coefficient(theta) - 1.0
 
     def boundary_areas(self, eta: Array, orientation: Array, cell_volume: float) -> Array:
@@ -221,7 +224,7 @@ class GrainBoundaryLaw(eqx.Module):
         ``int eta_i eta_j dV`` divided by the same integral across a flat boundary of the pair's
         misorientation (the 1D profiles of `boundary_table`); diagonal zero.
         """
-        theta = misorientation_matrix(orientation)
+        theta = misorientation_matrix(orientation, self.symmetry)
         per_area = jnp.interp(
             self.ratio(theta),
             self.ratio_nodes.astype(eta.dtype),
@@ -241,7 +244,7 @@ class GrainBoundaryLaw(eqx.Module):
         p = eta.shape[0]
         if p < 2:
             return eta, orientation
-        theta = misorientation_matrix(jax.lax.stop_gradient(orientation))
+        theta = misorientation_matrix(jax.lax.stop_gradient(orientation), self.symmetry)
         contact = jnp.einsum("i...,j...->ij", eta, eta) * cell_volume
         upper = jnp.triu(jnp.ones((p, p), bool), k=1)
         ok = upper & (theta < self.stitch_angle) & (contact > self.stitch_contact)
@@ -267,13 +270,16 @@ def make_boundary_law(
     cutoff_deg: float = 15.0,
     stitch_deg: float = 2.0,
     stitch_contact: float = 1.0,
+    symmetry: str = "cubic",
 ) -> GrainBoundaryLaw:
     """Build the Read-Shockley law for a `WangEnergy` (its table computed once per shape).
 
     cutoff_deg: theta_m; stitch_deg: merge threshold, at least the angle below which the model
     cannot represent the Read-Shockley energy (`floor_angle` of the table's lowest ratio, about
-    1.5 degrees at theta_m = 15); stitch_contact: shared ``int eta_i eta_j dV`` needed to merge.
+    1.5 degrees at theta_m = 15); stitch_contact: shared ``int eta_i eta_j dV`` needed to merge;
+    symmetry: "cubic" or "hexagonal" (wurtzite).
     """
+    _orientation.symmetry_operations(symmetry)  # a clear error for an unknown name
     if not 0.5 <= cutoff_deg <= 60.0:
         raise ValueError(f"cutoff_deg = {cutoff_deg} is out of range; allowed: 0.5 to 60 degrees")
     if stitch_contact < 0:
@@ -296,6 +302,7 @@ def make_boundary_law(
         overlap_nodes=jnp.asarray(overlaps * np.sqrt(kap / b)),  # widths scale as sqrt(kappa/B)
         stitch_angle=float(np.radians(stitch_deg)),
         stitch_contact=float(stitch_contact),
+        symmetry=symmetry,
     )
 
 

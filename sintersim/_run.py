@@ -21,6 +21,7 @@ from ._anisotropy import SurfaceAnisotropy
 from ._grid import Grid
 from ._initial import two_particle_centres, two_particles
 from ._integrate import advance, plan_steps, state_ok
+from ._materials import get_material
 from ._model import SinterModel
 from ._observables import orientation_observables, two_particle_observables
 from ._orientation import axis_angle
@@ -124,11 +125,18 @@ def _orient(config: RunConfig, nd: Nondimensional, state0: State, ndim: int):
     o = config["orientation"]
     energy = nd.model.energy
     try:
-        law = make_boundary_law(energy, o["cutoff_deg"], o["stitch_deg"])
+        symmetry = get_material(config["material"]["preset"]).symmetry
+        law = make_boundary_law(energy, o["cutoff_deg"], o["stitch_deg"], symmetry=symmetry)
     except ValueError as e:
         raise ConfigError(f"orientation: {e}") from e
     energy = eqx.tree_at(lambda e: e.boundaries, energy, law, is_leaf=lambda x: x is None)
     if o["surface_anisotropy"] > 0:
+        if symmetry != "cubic":
+            raise ConfigError(
+                f"orientation.surface_anisotropy = {o['surface_anisotropy']:g}: the anisotropy is "
+                f"cubic; material.preset = {config['material']['preset']!r} is {symmetry}; "
+                "allowed: 0 for non-cubic materials"
+            )
         aniso = SurfaceAnisotropy(o["surface_anisotropy"])
         energy = eqx.tree_at(lambda e: e.anisotropy, energy, aniso, is_leaf=lambda x: x is None)
     rotation = None

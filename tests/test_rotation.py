@@ -246,3 +246,38 @@ def test_3d_quaternion_rotation_aligns_and_88_degrees_behaves_like_2():
     print("5 deg:", near, "85 deg:", far)
     np.testing.assert_allclose(far, near, atol=1e-6)
     assert near[-1] < near[0]
+
+
+def test_hexagonal_symmetry_group_and_misorientation():
+    """Wurtzite: the 12 rotations of 622 form a group; 58 degrees about c is 2 degrees, a 180-degree
+    turn about an in-plane axis is 0; 2D angles fold by 60 degrees."""
+    ops = _orientation.hexagonal_symmetry()
+    assert ops.shape == (12, 4)
+    prod = _orientation.quat_mul(ops[:, None], ops[None, :]).reshape(-1, 4)
+    dots = np.abs(prod @ ops.T)  # every product is (+-) one of the 12
+    assert np.allclose(np.sort(dots, axis=1)[:, -1], 1.0)
+    e = np.array([1.0, 0, 0, 0])
+    hexa = "hexagonal"
+    assert _orientation.misorientation_3d(
+        e, _orientation.axis_angle([0, 0, 1], 58.0), hexa
+    ) == pytest.approx(2.0, abs=1e-6)
+    assert _orientation.misorientation_3d(
+        e, _orientation.axis_angle([1, 0, 0], 180.0), hexa
+    ) == pytest.approx(0.0, abs=1e-5)
+    # About a cube axis 58 degrees is 32 in a cubic crystal: the symmetry matters.
+    assert _orientation.misorientation_3d(
+        e, _orientation.axis_angle([0, 0, 1], 58.0)
+    ) == pytest.approx(32.0, abs=1e-6)
+    q = jnp.asarray(np.stack([e, _orientation.axis_angle([1, 2, 3], 40.0)]))
+    m = np.degrees(np.asarray(misorientation_matrix(q, hexa)))
+    assert m[0, 1] == pytest.approx(
+        float(_orientation.misorientation_3d(e, np.asarray(q[1]), hexa)), abs=1e-5
+    )
+    ang = jnp.radians(jnp.asarray([0.0, 58.0, 100.0]))
+    np.testing.assert_allclose(
+        np.degrees(np.asarray(misorientation_matrix(ang, hexa)))[0], [0, 2, 20], atol=1e-9
+    )
+    law = make_boundary_law(_energy(), symmetry=hexa)
+    assert law.symmetry == hexa
+    with pytest.raises(ValueError, match="symmetry"):
+        make_boundary_law(_energy(), symmetry="triclinic")
