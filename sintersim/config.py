@@ -296,7 +296,8 @@ def validate(raw: Mapping[str, Any]) -> RunConfig:
         if section not in SCHEMA:
             hint = difflib.get_close_matches(section, SCHEMA, n=1)
             extra = f" (did you mean [{hint[0]}]?)" if hint else ""
-            raise ConfigError(f"unknown section [{section}]{extra}; sections: {', '.join(SCHEMA)}")
+            name = section if str(section).isprintable() else repr(section)  # one-line errors
+            raise ConfigError(f"unknown section [{name}]{extra}; sections: {', '.join(SCHEMA)}")
         if not isinstance(raw[section], Mapping):
             raise ConfigError(f"[{section}] must be a table, got {raw[section]!r}")
     for section, fields in SCHEMA.items():
@@ -305,7 +306,8 @@ def validate(raw: Mapping[str, Any]) -> RunConfig:
             if key not in fields:
                 hint = difflib.get_close_matches(key, fields, n=1)
                 extra = f" (did you mean {section}.{hint[0]}?)" if hint else ""
-                raise ConfigError(f"unknown key {section}.{key}{extra}")
+                name = key if str(key).isprintable() else repr(key)
+                raise ConfigError(f"unknown key {section}.{name}{extra}")
         vals = {}
         for key, f in fields.items():
             path = f"{section}.{key}"

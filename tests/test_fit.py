@@ -71,22 +71,40 @@ def twin_trace(cfg, params_truth: dict, times, noise=0.02, seed=1, name="twin"):
 
 
 def test_grad_matches_central_differences_for_every_parameter():
-    """jax.grad of the loss (reverse mode, checkpointed) vs central differences, float64."""
+    """jax.grad of the loss (reverse mode, checkpointed) vs central differences, float64.
+
+    Two oriented traces at 423 and 428 K, so the activation energies (which scale the shared
+    diffusivities between temperatures) and the rotational mobility act on the loss too."""
     cfg = loads_config(TINY_TOML + ORIENTED)
+    hot = loads_config(TINY_TOML.replace("423.15", "428.15") + ORIENTED)
     names = [n for n in F.FITTABLE]
-    init = {"vapour_diffusivity": 1e-12, "gb_mobility": 1e-20, "time_offset": 1e-3}
-    tr = F.Trace(
-        np.array([0.001, 0.003, 0.006, 0.009]),
-        np.array([1.5, 1.7, 1.9, 2.0]),
-        np.full(4, 0.05),
-        name="tiny",
-        misorientation_deg=np.array([7.9, np.nan, 7.5, 7.2]),
-        sigma_deg=np.full(4, 0.5),
-    )
-    prob = F.Problem([tr], cfg, names, init=init)
-    assert [s.kind for s in prob.specs] == names
+    # m_r small enough that no pair turns down to the stitching angle inside the window (a
+    # stitch is a jump, which finite differences cannot follow).
+    init = {
+        "vapour_diffusivity": 1e-12,
+        "gb_mobility": 1e-20,
+        "time_offset": 1e-3,
+        "rotational_mobility": 1e-10,
+    }
+    traces = [
+        F.Trace(
+            np.array([0.001, 0.003, 0.006, 0.009]),
+            np.array([1.5, 1.7, 1.9, 2.0]),
+            np.full(4, 0.05),
+            name=name,
+            misorientation_deg=np.array([7.9, np.nan, 7.5, 7.2]),
+            sigma_deg=np.full(4, 0.5),
+        )
+        for name in ("tiny", "hot")
+    ]
+    prob = F.Problem(traces, [cfg, hot], names, init=init)
+    assert [s.kind for s in prob.specs if s.trace in (None, 0)] == names
     # A point away from the start so the gradient is not trivially aligned with one direction.
-    q0 = _q(prob, {s.name: s.init for s in prob.specs}) + 0.05
+    # (+5% on log parameters, +0.1 ms on offsets: the data must stay inside the simulated span.)
+    shift = jnp.asarray([0.05 if s.log else 1e-4 for s in prob.specs])
+    q0 = _q(prob, {s.name: s.init for s in prob.specs}) + shift
+    for k in range(2):  # the neck still changes at the data times (not clamped past the end)
+        assert np.ptp(np.asarray(prob.predict(k, q0))) > 0.05
     g = np.asarray(jax.grad(prob.loss)(q0))
     f = jax.jit(prob.loss)
     for i, s in enumerate(prob.specs):
@@ -95,6 +113,9 @@ def test_grad_matches_central_differences_for_every_parameter():
         fd = (float(f(q0 + e)) - float(f(q0 - e))) / (2 * h)
         scale = max(abs(fd), 1e-8 * float(f(q0)))
         assert abs(g[i] - fd) / scale < 1e-4, (s.name, g[i], fd)
+    size = {s.kind: abs(float(gi)) for s, gi in zip(prob.specs, g, strict=True)}
+    for kind in ("surface_activation", "gb_activation", "rotational_mobility"):
+        assert size[kind] > 1e-6, kind  # they act on the loss (not trivially zero)
 
 
 def test_twin_experiment_recovers_surface_diffusivity_and_time_offset():
