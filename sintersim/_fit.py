@@ -825,7 +825,13 @@ def fit(
     curves = []
     for k, sim in enumerate(problem.sims):
         t = np.linspace(sim.trace.time_s[0], sim.trace.time_s[-1], 200)
-        curves.append({"time_s": t, "neck_nm": np.asarray(problem.predict(k, q, t))})
+        if sim.trace.misorientation_deg is None:
+            curves.append({"time_s": t, "neck_nm": np.asarray(problem.predict(k, q, t))})
+        else:
+            neck, mis = problem.predict(k, q, t, misorientation=True)
+            curves.append(
+                {"time_s": t, "neck_nm": np.asarray(neck), "misorientation_deg": np.asarray(mis)}
+            )
     return FitResult(
         names=[s.name for s in problem.specs],
         units=[FITTABLE[s.kind][0] for s in problem.specs],
@@ -843,10 +849,33 @@ def fit(
 
 
 def plot_fit(result: FitResult, traces: Sequence[Trace], path) -> Path:
-    """Data with error bars vs fitted curves, and the loss history."""
+    """Data with error bars vs fitted curves (neck; misorientation where measured), and the loss
+    history."""
     from .plot import plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    oriented = any(tr.misorientation_deg is not None for tr in traces)
+    fig, axes = plt.subplots(1, 3 if oriented else 2, figsize=(16 if oriented else 11, 4))
+    a1, a2 = axes[0], axes[-1]
+    if oriented:
+        a3 = axes[1]
+        for tr, cv in zip(traces, result.curves, strict=True):
+            if tr.misorientation_deg is None:
+                continue
+            seen = np.isfinite(tr.misorientation_deg)
+            a3.errorbar(
+                tr.time_s[seen],
+                tr.misorientation_deg[seen],
+                yerr=tr.sigma_deg[seen],
+                fmt="o",
+                ms=3,
+                capsize=2,
+                label=f"{tr.name} (data)",
+            )
+            a3.plot(cv["time_s"], cv["misorientation_deg"], "-", label=f"{tr.name} (fit)")
+        a3.set_xlabel("time (s)")
+        a3.set_ylabel("misorientation (deg)")
+        a3.legend(fontsize=8)
+        a3.grid(alpha=0.3)
     for tr, cv in zip(traces, result.curves, strict=True):
         a1.errorbar(
             tr.time_s,

@@ -315,3 +315,28 @@ def test_per_trace_parameters_are_fitted_separately():
         F.Problem(traces, cfg, ["surface_diffusivity"], per_trace=["gb_energy"])
     with pytest.raises(F.FitError, match="surface_activation"):
         F.Problem(traces, cfg, ["surface_activation"])
+
+
+def test_fit_plot_shows_misorientation_panel(tmp_path):
+    t = np.array([0.1, 0.2, 0.3])
+    tr = F.Trace(t, np.array([1.0, 1.5, 1.8]), np.full(3, 0.1), "p", np.array([8, np.nan, 6.0]))
+    tt = np.linspace(0.1, 0.3, 20)
+    res = F.FitResult(
+        names=["rotational_mobility"],
+        units=["m^3/(J s)"],
+        values={"rotational_mobility": 2e-9},
+        stderr={"rotational_mobility": 2e-10},
+        correlation=np.eye(1),
+        loss=1.0,
+        chi2_reduced=1.0,
+        n_data=5,
+        n_evaluations=3,
+        loss_history=[3.0, 1.0],
+        curves=[{"time_s": tt, "neck_nm": 1 + 3 * tt, "misorientation_deg": 9 - 10 * tt}],
+        warnings=[],
+    )
+    path = F.plot_fit(res, [tr], tmp_path / "fit.png")
+    import matplotlib.image
+
+    img = matplotlib.image.imread(path)
+    assert img.shape[1] > 3.5 * img.shape[0]  # three panels (16 x 4 in), not two (11 x 4)
