@@ -38,7 +38,6 @@ Stitching: grains whose misorientation is below ``stitch_deg`` and that share a 
 from __future__ import annotations
 
 import functools
-import itertools
 
 import equinox as eqx
 import jax
@@ -348,15 +347,6 @@ def angular_velocity(model, grid, state) -> Array:
     return tau * (scale if tau.ndim == 1 else scale[:, None])
 
 
-def rotation_step(model, grid, state, dt) -> Array:
-    """Explicit Euler step of the orientations: ``o <- rotate(o, dt m_r tau / V)``."""
-    return rotate(state.orientation, dt * angular_velocity(model, grid, state))
-
-
-def pairs(p: int):
-    return list(itertools.combinations(range(p), 2))
-
-
 __all__ = [
     "C_STAR",
     "GrainBoundaryLaw",
@@ -371,6 +361,5 @@ __all__ = [
     "read_shockley",
     "rotate",
     "angular_velocity",
-    "rotation_step",
     "torque",
 ]
