@@ -92,11 +92,9 @@ class WangEnergy(eqx.Module):
 
     def total(self, state: State, grid: Grid) -> Float[Array, ""]:
         """F[rho, eta, orientation] on the periodic grid (gradient terms spectral, by Parseval)."""
-        pair = self.pair_excess(state.orientation)
-        bulk = jnp.sum(self.bulk(state.rho, state.eta, pair)) * grid.cell_volume
         grad = self.kappa_rho * grid.gradient_energy(state.rho)
         grad = grad + self.kappa_eta * grid.gradient_energy(state.eta)
-        return bulk + grad + self.anisotropic_energy(state, grid)
+        return self.orientation_energy(state, grid, state.orientation) + grad
 
     def anisotropic_energy(
         self, state: State, grid: Grid, orientation: Array | None = None
@@ -107,19 +105,18 @@ class WangEnergy(eqx.Module):
             return jnp.zeros((), state.rho.dtype)
         return self.anisotropy.energy(state.rho, state.eta, o, grid, self.kappa_rho)
 
-    def orientation_energy(self, state: State, grid: Grid, orientation: Array) -> Array:
-        """The part of F that depends on the orientations (the boundary cross terms and the
-        anisotropic surface term); its gradient is minus the torque."""
-        out = self.anisotropic_energy(state, grid, orientation)
-        if self.boundaries is not None:
-            pair = self.boundaries.pair_excess(orientation)
-            p = state.eta.shape[0]
-            e2 = state.eta**2
-            for i in range(p):
-                for j in range(i + 1, p):
-                    cross = jnp.sum(e2[i] * e2[j]) * grid.cell_volume
-                    out = out + 6.0 * self.B * pair[i, j] * cross
-        return out
+    def orientation_energy(
+        self, state: State, grid: Grid, orientation: Array | None
+    ) -> Float[Array, ""]:
+        """F without its isotropic gradient terms, with the fields of ``state`` and the given
+        orientations: the bulk (with the boundary pair terms) plus the anisotropic surface term.
+
+        Everything in F that depends on the orientations is here, so its gradient with respect
+        to them is minus the torque; `total` adds the gradient terms.
+        """
+        pair = self.pair_excess(orientation)
+        bulk = jnp.sum(self.bulk(state.rho, state.eta, pair)) * grid.cell_volume
+        return bulk + self.anisotropic_energy(state, grid, orientation)
 
     def variational_derivatives(self, state: State, grid: Grid) -> State:
         """(dF/drho, dF/deta) per unit volume: ``jax.grad(total) / dV``, the chemical potentials."""
