@@ -34,9 +34,9 @@ from ._integrate import SaveAt, integrate
 from ._mobility import Mobility
 from ._model import SinterModel
 from ._observables import neck_size
-from ._rotation import Rotation, misorientation_matrix
+from ._rotation import Rotation, grain_volumes, misorientation_matrix
 from ._state import State
-from ._units import K_B, NM
+from ._units import K_B, NM, Scales
 
 # name -> (unit, config key in [material], log-space?)
 FITTABLE: dict[str, tuple[str, str | None, bool]] = {
@@ -223,7 +223,8 @@ def model_from_physical(p: Mapping[str, jax.Array], ref: Reference) -> SinterMod
         L = jnp.asarray(1.0)
     rotation = None
     if p.get("rotational_mobility") is not None and ref.boundaries is not None:
-        rotation = Rotation(p["rotational_mobility"] * e0 * t0)  # Scales.rotational_mobility
+        scales = Scales(l0, e0, t0)
+        rotation = Rotation(scales.rotational_mobility(p["rotational_mobility"]))
     return SinterModel(energy, mob, L, rotation)
 
 
@@ -535,7 +536,7 @@ class Problem:
 def _pair_misorientation(state: State, grid, symmetry: str) -> jax.Array:
     """Misorientation (degrees) of grains 0 and 1, or 0 once one of them is gone (stitched)."""
     theta = jnp.degrees(misorientation_matrix(state.orientation, symmetry)[0, 1])
-    vol = jnp.sum(state.eta[:2], axis=tuple(range(1, state.eta.ndim))) * grid.cell_volume
+    vol = grain_volumes(state.eta[:2], grid.cell_volume)
     return jnp.where(jnp.min(vol) > 1.0, theta, 0.0)
 
 

@@ -137,13 +137,14 @@ class Scales:
     def to_seconds(self, t):
         return np.asarray(t) * self.time_s
 
-    def rotational_mobility(self, m_r_SI: float) -> float:
-        """Internal m_r of a physical rotational mobility m_r (m^3 / (J s)).
+    def rotational_mobility(self, m_r_SI):
+        """Internal m_r of a physical rotational mobility m_r (m^3 / (J s)); a float or a (traced)
+        array, so fitting differentiates through it.
 
         ``d theta/dt = m_r tau / V`` with tau in J and V in m^3 becomes, in internal units,
         ``m_r E0 t0`` (the l0^3 of the torque and of the volume cancel).
         """
-        return float(m_r_SI) * self.energy_J_m3 * self.time_s
+        return m_r_SI * self.energy_J_m3 * self.time_s
 
 
 @dataclasses.dataclass(frozen=True)
