@@ -56,20 +56,10 @@ def grain_centres(eta: Array, grid: Grid, volumes: Array) -> Float[Array, "P D"]
     )
 
 
-def _gradient(u: Array, grid: Grid) -> list[Array]:
-    u_hat = grid.rfft(u)
-    return [grid.irfft(1j * jnp.asarray(k, u.dtype) * u_hat) for k in grid.wavevectors()]
-
-
-def _divergence(flux: list[Array], grid: Grid) -> Array:
-    ks = [jnp.asarray(k, flux[0].dtype) for k in grid.wavevectors()]
-    return grid.irfft(sum(1j * k * grid.rfft(f) for k, f in zip(ks, flux, strict=True)))
-
-
 def boundary_forces(rho: Array, eta: Array, grid: Grid, body: RigidBody) -> Float[Array, "P D"]:
     """F_i, the net boundary force on every grain (internal units)."""
     p = eta.shape[0]
-    grads = [_gradient(eta[i], grid) for i in range(p)]
+    grads = [grid.gradient(eta[i]) for i in range(p)]
     forces = []
     for i in range(p):
         f = [jnp.zeros((), rho.dtype)] * grid.ndim
@@ -116,11 +106,11 @@ def velocities(
 def _rates(rho: Array, eta: Array, grid: Grid, v: list[Array]) -> tuple[Array, Array]:
     """(-div(rho v_rho), -div(eta_i v_i)), ``v_rho = sum_i eta_i v_i / sum_i eta_i``."""
     eta_flux = [eta * va for va in v]
-    d_eta = jnp.stack([_divergence([f[i] for f in eta_flux], grid) for i in range(eta.shape[0])])
+    d_eta = jnp.stack([grid.divergence([f[i] for f in eta_flux]) for i in range(eta.shape[0])])
     # Material moves with the grain it belongs to: weights eta_i / sum eta (not eta_i alone,
     # which would slow rho down across the surface, where eta < 1, and pile it up).
     share = rho / jnp.maximum(jnp.sum(eta, axis=0), 0.02)  # bounded in the vapour
-    d_rho = _divergence([share * jnp.sum(f, axis=0) for f in eta_flux], grid)
+    d_rho = grid.divergence([share * jnp.sum(f, axis=0) for f in eta_flux])
     return -d_rho, -d_eta
 
 

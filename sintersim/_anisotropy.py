@@ -125,9 +125,7 @@ class SurfaceAnisotropy(eqx.Module):
         kappa_rho: Array | float,
     ) -> Float[Array, ""]:
         """``int kappa_rho (a(n)^2 - 1) |grad rho|^2 / 2 dV`` (spectral gradient)."""
-        rho_hat = grid.rfft(rho)
-        ks = [jnp.asarray(k, rho.dtype) for k in grid.wavevectors()]
-        g = jnp.stack([grid.irfft(1j * k * rho_hat) for k in ks])
+        g = jnp.stack(grid.gradient(rho))
         g2 = jnp.sum(g**2, axis=0)
         n = g / jnp.sqrt(g2 + self.delta**2)
         e2 = eta**2

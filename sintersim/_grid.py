@@ -101,6 +101,16 @@ class Grid(eqx.Module):
     def irfft(self, u_hat: Array) -> Float[Array, "..."]:
         return jnp.fft.irfftn(u_hat, s=self.shape, axes=self.axes)
 
+    def gradient(self, u: Float[Array, "*grid"]) -> list[Array]:
+        """Spectral ``grad u``, one array per axis (Nyquist mode of the derivative zeroed)."""
+        u_hat = self.rfft(u)
+        return [self.irfft(1j * jnp.asarray(k, u.dtype) * u_hat) for k in self.wavevectors()]
+
+    def divergence(self, flux: list[Array]) -> Float[Array, "*grid"]:
+        """Spectral ``div F`` of a vector field given as one array per axis."""
+        ks = [jnp.asarray(k, flux[0].dtype) for k in self.wavevectors()]
+        return self.irfft(sum(1j * k * self.rfft(f) for k, f in zip(ks, flux, strict=True)))
+
     def gradient_energy(self, u: Float[Array, "..."]) -> Float[Array, "..."]:
         """Integral of ``|grad u|^2 / 2`` over the box, by Parseval, summed over leading axes.
 

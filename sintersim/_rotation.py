@@ -168,9 +168,7 @@ def boundary_table(a: float, k: float, n: int = 14) -> tuple[np.ndarray, np.ndar
     c_lo = wetting_coefficient(a, k) + 0.004
     cs = c_lo + (1.0 - c_lo) * np.linspace(0.0, 1.0, n) ** 2
     # The high-angle reference on the same line as each node (same discretisation error).
-    ref = {
-        span: grain_boundary_profile(energy, n=1601, span=span).gamma for span in (60.0, 160.0)
-    }
+    ref = {span: grain_boundary_profile(energy, n=1601, span=span).gamma for span in (60.0, 160.0)}
     ratios, integrals = [], []
     for c in cs:
         # Low-angle boundaries are wide: a longer line keeps both ends in the bulk.
