@@ -849,6 +849,29 @@ def fit(
     )
 
 
+def _data_and_fit(ax, traces, curves, key: str, sigma: str, label: str) -> None:
+    """Measured ``key`` with error bars ``sigma`` (where finite) and the fitted curve."""
+    for tr, cv in zip(traces, curves, strict=True):
+        y = getattr(tr, key)
+        if y is None:
+            continue
+        seen = np.isfinite(y)
+        ax.errorbar(
+            tr.time_s[seen],
+            y[seen],
+            yerr=getattr(tr, sigma)[seen],
+            fmt="o",
+            ms=3,
+            capsize=2,
+            label=f"{tr.name} (data)",
+        )
+        ax.plot(cv["time_s"], cv[key], "-", label=f"{tr.name} (fit)")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(label)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+
+
 def plot_fit(result: FitResult, traces: Sequence[Trace], path) -> Path:
     """Data with error bars vs fitted curves (neck; misorientation where measured), and the loss
     history."""
@@ -857,41 +880,10 @@ def plot_fit(result: FitResult, traces: Sequence[Trace], path) -> Path:
     oriented = any(tr.misorientation_deg is not None for tr in traces)
     fig, axes = plt.subplots(1, 3 if oriented else 2, figsize=(16 if oriented else 11, 4))
     a1, a2 = axes[0], axes[-1]
+    _data_and_fit(a1, traces, result.curves, "neck_nm", "sigma_nm", "neck (nm)")
     if oriented:
-        a3 = axes[1]
-        for tr, cv in zip(traces, result.curves, strict=True):
-            if tr.misorientation_deg is None:
-                continue
-            seen = np.isfinite(tr.misorientation_deg)
-            a3.errorbar(
-                tr.time_s[seen],
-                tr.misorientation_deg[seen],
-                yerr=tr.sigma_deg[seen],
-                fmt="o",
-                ms=3,
-                capsize=2,
-                label=f"{tr.name} (data)",
-            )
-            a3.plot(cv["time_s"], cv["misorientation_deg"], "-", label=f"{tr.name} (fit)")
-        a3.set_xlabel("time (s)")
-        a3.set_ylabel("misorientation (deg)")
-        a3.legend(fontsize=8)
-        a3.grid(alpha=0.3)
-    for tr, cv in zip(traces, result.curves, strict=True):
-        a1.errorbar(
-            tr.time_s,
-            tr.neck_nm,
-            yerr=tr.sigma_nm,
-            fmt="o",
-            ms=3,
-            capsize=2,
-            label=f"{tr.name} (data)",
-        )
-        a1.plot(cv["time_s"], cv["neck_nm"], "-", label=f"{tr.name} (fit)")
-    a1.set_xlabel("time (s)")
-    a1.set_ylabel("neck (nm)")
-    a1.legend(fontsize=8)
-    a1.grid(alpha=0.3)
+        mis = ("misorientation_deg", "sigma_deg", "misorientation (deg)")
+        _data_and_fit(axes[1], traces, result.curves, *mis)
     txt = "\n".join(
         f"{n} = {result.values[n]:.3g} ± {result.stderr[n]:.2g} {u}"
         for n, u in zip(result.names, result.units, strict=True)
