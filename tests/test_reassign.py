@@ -28,23 +28,28 @@ def test_periodic_label_merges_across_faces():
     assert n == 2 and labels[0, 2] == labels[7, 2] != labels[4, 5]
 
 
+def _two_fields_three_grains():
+    """Two grains on field 0, 30 cells apart surface to surface, a third on field 1 (float64)."""
+    grid = ss.Grid((160, 64))
+    state = ss.particles(
+        grid,
+        [[20.0, 32.0], [70.0, 32.0], [126.0, 6.0]],
+        [10.0, 10.0, 4.0],
+        width=2.0,
+        grain_of=[0, 0, 1],
+        n_fields=2,
+        dtype=jnp.float64,
+    )
+    return grid, state
+
+
 def test_move_keeps_energy_and_mass():
     """Mass and rho exactly; the bulk energy to round-off (a move swaps field values, so every
     cell keeps its set of values); the spectral gradient energy to the size of the tails cut at
     half the safety distance plus the Fourier derivative's ringing between grains that shared a
     field (measured 1.7e-11 relative here; 9e-9 with safety 20, 1.6e-9 at width 1.5)."""
     with jax.enable_x64(True):
-        grid = ss.Grid((160, 64))
-        # Two grains on field 0, 30 cells apart surface to surface, a third on field 1.
-        state = ss.particles(
-            grid,
-            [[20.0, 32.0], [70.0, 32.0], [126.0, 6.0]],
-            [10.0, 10.0, 4.0],
-            width=2.0,
-            grain_of=[0, 0, 1],
-            n_fields=2,
-            dtype=jnp.float64,
-        )
+        grid, state = _two_fields_three_grains()
         assert len(close_pairs(np.asarray(state.eta), safety=40.0)) == 1
         new, moves = reassign(state, safety=40.0)
         assert len(moves) == 1 and moves[0].source == 0 and moves[0].target == 1
@@ -145,16 +150,7 @@ def test_move_keeps_each_grains_orientation():
     """A field carries one orientation: a grain moves only to an empty field (or one with its
     own orientation), which takes its orientation; the others keep theirs."""
     with jax.enable_x64(True):
-        grid = ss.Grid((160, 64))
-        state = ss.particles(
-            grid,
-            [[20.0, 32.0], [70.0, 32.0], [126.0, 6.0]],
-            [10.0, 10.0, 4.0],
-            width=2.0,
-            grain_of=[0, 0, 1],
-            n_fields=2,
-            dtype=jnp.float64,
-        )
+        state = _two_fields_three_grains()[1]
         # Field 1 holds a crystal at 30 degrees: the grain from field 0 (at 0) must not go there.
         state = ss.State(state.rho, state.eta, jnp.asarray([0.0, np.radians(30.0)]))
         new, moves = reassign(state, safety=40.0)
