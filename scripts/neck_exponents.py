@@ -73,9 +73,8 @@ from sintersim import (
     SaveAt,
     SinterModel,
     State,
-    WangEnergy,
+    grid_energy,
     integrate,
-    solve_shape,
     two_particle_centres,
     two_particles,
 )
@@ -165,9 +164,7 @@ def make_model(
     gb_ratio: float = 0.5,
     mobility: Sequence[float] | None = None,
 ) -> SinterModel:
-    shape = solve_shape(gb_ratio)
-    lam = width / shape.width_s
-    energy = WangEnergy(A=shape.a, B=1.0, kappa_rho=shape.k * lam**2, kappa_eta=lam**2)
+    energy = grid_energy(gb_ratio, width)
     mob = Mobility(*(MECHANISMS[mechanism] if mobility is None else mobility))
     return SinterModel(energy=energy, mobility=mob, L=1.0)
 

@@ -207,6 +207,20 @@ def solve_shape(gb_to_surface: float, gb_width_ratio: float = 1.0) -> Shape:
     return _measure_shape(*np.exp(res.x))
 
 
+def grid_energy(
+    gb_to_surface: float, width_cells: float, gb_width_ratio: float = 1.0
+) -> WangEnergy:
+    """Wang energy in grid units (dx = 1, B = 1) with gamma_gb/gamma_s = ``gb_to_surface`` and a
+    surface width ``w_s = width_cells``: the canonical shape stretched by
+    ``lambda = w_s / shape.width_s`` (``kappa -> lambda^2 kappa``)."""
+    shape = solve_shape(gb_to_surface, gb_width_ratio)
+    return _stretched(shape, width_cells / shape.width_s)
+
+
+def _stretched(shape: Shape, lam: float) -> WangEnergy:
+    return WangEnergy(A=shape.a, B=1.0, kappa_rho=shape.k * lam**2, kappa_eta=lam**2)
+
+
 @dataclasses.dataclass(frozen=True)
 class Nondimensional:
     """The result of mapping physical parameters: the model, its units, and the shape used."""
@@ -224,7 +238,7 @@ def nondimensionalize(p: PhysicalParameters) -> Nondimensional:
     lam = (p.interface_width_nm / p.grid_spacing_nm) / shape.width_s
     gamma_s_internal = lam * shape.gamma_s
     e0 = p.surface_energy / (l0 * gamma_s_internal)
-    energy = WangEnergy(A=shape.a, B=1.0, kappa_rho=shape.k * lam**2, kappa_eta=lam**2)
+    energy = _stretched(shape, lam)
 
     kt = K_B * p.temperature_K
     omega = p.atomic_volume_m3

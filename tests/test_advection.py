@@ -52,9 +52,7 @@ def test_rigid_velocity_field_moves_and_turns_a_shape_exactly():
 def test_boundary_force_adds_shrinkage_and_conserves_mass():
     """Two discs with a boundary: Wang's force pulls them together, beyond what diffusion alone
     gives, and mass stays conserved."""
-    shape = ss.solve_shape(1 / 3)
-    lam = 3.0 / shape.width_s
-    energy = ss.WangEnergy(A=shape.a, B=1.0, kappa_rho=shape.k * lam**2, kappa_eta=lam**2)
+    energy = ss.grid_energy(1 / 3, 3.0)
     grid = ss.Grid((64, 40))
     nx, ny = grid.shape
     p1 = ss.particle_profile(grid, [nx / 2 - 11.4, ny / 2], 12.0, 1.5)

@@ -50,9 +50,7 @@ PHI = 2 * np.pi * np.arange(N_PHI) / N_PHI  # 1-degree rays
 
 def _energy(eps: float, gb_to_surface: float = GB_TO_SURFACE, width: float = WIDTH):
     """Wang energy (gamma_gb/gamma_s, surface width in cells) with cubic anisotropy eps."""
-    shape = ss.solve_shape(gb_to_surface)
-    lam = width / shape.width_s
-    energy = ss.WangEnergy(A=shape.a, B=1.0, kappa_rho=shape.k * lam**2, kappa_eta=lam**2)
+    energy = ss.grid_energy(gb_to_surface, width)
     return eqx.tree_at(
         lambda e: e.anisotropy, energy, SurfaceAnisotropy(eps), is_leaf=lambda x: x is None
     )

@@ -25,9 +25,7 @@ WORKER = textwrap.dedent(
     import numpy as np
     import sintersim as ss
 
-    shape = ss.solve_shape(1 / 3)
-    lam = 3.0 / shape.width_s
-    energy = ss.WangEnergy(A=shape.a, B=1.0, kappa_rho=shape.k * lam**2, kappa_eta=lam**2)
+    energy = ss.grid_energy(1 / 3, 3.0)
     grid = ss.Grid((32, 24))
     state = ss.two_particles(grid, 6.0, 6.0, -1.0, width=1.5)
     models = [ss.SinterModel(energy, ss.Mobility(0.0, 0.0, m, 0.0), L=1.0) for m in (0.5, 1, 1.5)]

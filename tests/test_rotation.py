@@ -26,9 +26,7 @@ WIDTH = 3.0
 
 
 def _energy(gb_to_surface: float = 1 / 3, width: float = WIDTH) -> ss.WangEnergy:
-    shape = ss.solve_shape(gb_to_surface)
-    lam = width / shape.width_s
-    energy = ss.WangEnergy(A=shape.a, B=1.0, kappa_rho=shape.k * lam**2, kappa_eta=lam**2)
+    energy = ss.grid_energy(gb_to_surface, width)
     return _with(energy, boundaries=make_boundary_law(energy))
 
 

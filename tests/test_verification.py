@@ -30,9 +30,7 @@ from sintersim._observables import grain_centres  # noqa: E402
 
 def _energy(gb_to_surface: float, width: float) -> ss.WangEnergy:
     """Wang energy with gamma_gb/gamma_s = ``gb_to_surface`` and surface width ``width`` cells."""
-    shape = ss.solve_shape(gb_to_surface)
-    lam = width / shape.width_s
-    return ss.WangEnergy(A=shape.a, B=1.0, kappa_rho=shape.k * lam**2, kappa_eta=lam**2)
+    return ss.grid_energy(gb_to_surface, width)
 
 
 # --- Mullins surface-diffusion relaxation ---------------------------------------------------
