@@ -629,6 +629,24 @@ def bench_grad(plan: Plan, dtype: str = "float32", log=print) -> dict:
 # 4. pitfall check: reductions over the stacked grain axis
 
 
+def time_piece(fn, st: ss.State, inner: int, repeats: int) -> float:
+    """Seconds per call of ``fn(rho, eta) -> (a, b)``, called ``inner`` times in one compiled loop
+    (its outputs feed back with weight 1e-30, so XLA can neither hoist nor drop the call)."""
+    tiny = jnp.asarray(1e-30, st.rho.dtype)
+
+    def run(rho, eta):
+        def body(i, c):
+            r, e = c
+            a, b = fn(r, e)
+            return r + tiny * a, e + tiny * b
+
+        return jax.lax.fori_loop(0, inner, body, (rho, eta))
+
+    c = jax.jit(run).lower(st.rho, st.eta).compile()
+    jax.block_until_ready(c(st.rho, st.eta))
+    return median_time(lambda: c(st.rho, st.eta), repeats) / inner
+
+
 def bench_pitfall(plan: Plan, P: int = 2, dtype: str = "float32", inner: int = 10) -> dict:
     """Per-call time of pieces of the step on one grid: sum over a stacked (P, *grid) axis vs the
     same sum written per field; `WangEnergy.bulk_derivatives`; `Mobility.__call__`."""
@@ -638,20 +656,9 @@ def bench_pitfall(plan: Plan, P: int = 2, dtype: str = "float32", inner: int = 1
         grid = ss.Grid(tuple(shape))
         model = make_model(dt_)
         st = make_state(grid, P, dt_)
-        tiny = jnp.asarray(1e-30, dt_)
 
         def looped(fn):
-            def run(rho, eta):
-                def body(i, c):
-                    r, e = c
-                    a, b = fn(r, e)
-                    return r + tiny * a, e + tiny * b
-
-                return jax.lax.fori_loop(0, inner, body, (rho, eta))
-
-            c = jax.jit(run).lower(st.rho, st.eta).compile()
-            jax.block_until_ready(c(st.rho, st.eta))
-            return median_time(lambda: c(st.rho, st.eta), plan.repeats) / inner
+            return time_piece(fn, st, inner, plan.repeats)
 
         def per_field(e):
             return functools.reduce(jnp.add, [e[i] * e[i] for i in range(e.shape[0])])
@@ -687,17 +694,7 @@ def bench_profile(plan: Plan, dtype: str = "float32", inner: int = 10) -> list[d
             st = make_state(grid, P, dt_)
 
             def looped(fn, st=st):
-                def run(rho, eta):
-                    def body(i, c):
-                        r, e = c
-                        a, b = fn(r, e)
-                        return r + tiny * a, e + tiny * b
-
-                    return jax.lax.fori_loop(0, inner, body, (rho, eta))
-
-                c = jax.jit(run).lower(st.rho, st.eta).compile()
-                jax.block_until_ready(c(st.rho, st.eta))
-                return median_time(lambda: c(st.rho, st.eta), plan.repeats) / inner
+                return time_piece(fn, st, inner, plan.repeats)
 
             def ffts(r, e):
                 # The step's transforms (fft_counts): rho-sized 2 + d forward, d + 1 inverse;
