@@ -62,7 +62,6 @@ from ._mobility import Mobility
 __all__ = [
     "C_SL_MIN",
     "bulk_minimum",
-    "driving_force",
     "InterfaceEnergies",
     "LiquidEnergy",
     "LiquidMobility",
@@ -470,9 +469,3 @@ def solve_liquid_coefficients(
     if fmin < -1e-12:
         raise ValueError(f"c_sl = {c_sl:.4g}, a_l = {a_l:.4g}: spurious bulk phase, f0 = {fmin:g}")
     return out, interface_energies(out, **profile_kw)
-
-
-def driving_force(T_K, latent_heat_J_m3: float, melting_point_K: float, energy_J_m3: float):
-    """Internal q for temperature ``T_K``: ``L_v (1 - T/T_m) / E0`` (``E0 = Scales.energy_J_m3``,
-    the internal energy density unit of `sintersim._units.nondimensionalize`)."""
-    return latent_heat_J_m3 * (1.0 - np.asarray(T_K, dtype=float) / melting_point_K) / energy_J_m3
