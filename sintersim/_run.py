@@ -3,11 +3,19 @@
 The time loop is one compiled `advance` (a while loop of steps on the device), called once per
 save-point; the host syncs only there, to check the state, record observables, write files and
 update progress.
+
+A temperature schedule (``[temperature]``) splits each save interval into chunks at the
+schedule's steps, and a ramp further into chunks over which T changes by at most
+``max_change_K``. Each chunk runs the same compiled `advance` with the model rebuilt at the chunk's
+mid-point temperature (`model_at`): a pytree of the same structure with new coefficient values, so
+nothing recompiles. The internal time unit stays that of the start temperature throughout.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +37,7 @@ from ._rotation import Rotation, make_boundary_law
 from ._state import State
 from ._stepper import SemiImplicitFourier, ThermalNoise
 from ._units import K_B, NM, Nondimensional, nondimensionalize
-from .config import ConfigError, RunConfig, loads_config
+from .config import ConfigError, RunConfig, TemperatureSchedule, loads_config
 from .io import RunFile, read_run, write_csv, write_xdmf
 
 H5_NAME = "run.h5"
@@ -56,7 +64,12 @@ class Setup:
 
     @property
     def model(self) -> SinterModel:
+        """The model at the start temperature (`model_at` gives it at another)."""
         return self.nd.model
+
+    @property
+    def temperature(self) -> TemperatureSchedule:
+        return self.config.temperature_schedule()
 
     @property
     def dtype(self):
@@ -107,35 +120,134 @@ def build(config: RunConfig) -> Setup:
     tm = config["time"]
     t_end = float(nd.scales.to_internal_time(tm["end_s"]))
     dt = float(nd.scales.to_internal_time(tm["dt_s"])) if tm["dt_s"] else tm["dt_internal"]
-    if dt > MAX_DT_INTERNAL:
-        raise ConfigError(
-            f"time.dt_s = {tm['dt_s']:g} s is {dt:.3g} internal time units; allowed: <= "
-            f"{MAX_DT_INTERNAL:g} unit = {nd.scales.to_seconds(MAX_DT_INTERNAL):.3g} s for this "
-            "material, temperature and grid (the scheme's accuracy limit)"
-        )
     schedule = save_schedule(t_end, tm["n_saves"], tm["save_spacing"])
-    if t_end / dt > MAX_STEPS:
+    setup = Setup(config, nd, grid, state0, centres, dt, schedule, make_stepper(config, nd))
+    # The extremes of a piecewise-linear T(t) are at its points: check the step there.
+    temps = sorted({setup.temperature.start_K, *setup.temperature.values_K})
+    if tm["dt_s"]:
+        for T in temps:
+            local = dt * nd.scales.time_s / _time_unit_s(setup, T)
+            if local > MAX_DT_INTERNAL:
+                raise ConfigError(
+                    f"time.dt_s = {tm['dt_s']:g} s is {local:.3g} internal time units at {T:g} K; "
+                    f"allowed: <= {MAX_DT_INTERNAL:g} unit = {_time_unit_s(setup, T):.3g} s for "
+                    "this material, temperature and grid (the scheme's accuracy limit)"
+                )
+    n_total = sum(
+        (b - a) / step_at(setup, T) for chunks in plan_chunks(setup) for a, b, T in chunks
+    )
+    if n_total > MAX_STEPS:
         raise ConfigError(
-            f"time.end_s = {tm['end_s']:g} s needs {t_end / dt:.3g} steps of "
+            f"time.end_s = {tm['end_s']:g} s needs {n_total:.3g} steps of "
             f"{nd.scales.to_seconds(dt):.3g} s (one internal time unit is "
             f"{nd.scales.time_s:.3g} s here); allowed: <= {MAX_STEPS:.0e} steps: shorten "
             "time.end_s or raise time.dt_s"
         )
-    stepper = make_stepper(config, nd)
-    if stepper.noise is not None:
-        theta = float(stepper.noise.temperature)
-        mob = nd.model.mobility
-        rate = max(float(nd.model.L), float(mob.upper_bound()))
-        kick = (2.0 * theta * rate * dt / grid.cell_volume) ** 0.5
-        if kick > MAX_NOISE_KICK:
-            top = config["noise"]["scale"] * (MAX_NOISE_KICK / kick) ** 2
-            raise ConfigError(
-                f"noise.scale = {config['noise']['scale']:g}: the thermal energy per cell is "
-                f"{theta:.3g} times E0 dx^3, which kicks a field by {kick:.2f} per step; allowed: "
-                f"<= {MAX_NOISE_KICK} per step, i.e. noise.scale <= {top:.3g} at this grid and "
-                "step (or a coarser grid.spacing_nm / smaller time step)"
-            )
-    return Setup(config, nd, grid, state0, centres, dt, schedule, stepper)
+    if setup.stepper.noise is not None:
+        _check_noise(setup, temps)
+    return setup
+
+
+def _check_noise(setup: Setup, temps: list[float]) -> None:
+    """Refuse noise that kicks a field by more than MAX_NOISE_KICK per step at any temperature
+    of the run (the kick sqrt(2 theta rate dt / dV) grows with T through theta and D(T))."""
+    config = setup.config
+    kick, T_worst = 0.0, temps[0]
+    for T in temps:
+        theta = float(stepper_at(setup, T).noise.temperature)
+        model = model_at(setup, T)
+        rate = max(float(model.L), float(model.mobility.upper_bound()))
+        k = (2.0 * theta * rate * step_at(setup, T) / setup.grid.cell_volume) ** 0.5
+        if k > kick:
+            kick, T_worst = k, T
+    if kick > MAX_NOISE_KICK:
+        theta = float(stepper_at(setup, T_worst).noise.temperature)
+        top = config["noise"]["scale"] * (MAX_NOISE_KICK / kick) ** 2
+        raise ConfigError(
+            f"noise.scale = {config['noise']['scale']:g}: the thermal energy per cell is "
+            f"{theta:.3g} times E0 dx^3, which kicks a field by {kick:.2f} per step"
+            + (f" at {T_worst:g} K" if len(temps) > 1 else "")
+            + f"; allowed: <= {MAX_NOISE_KICK} per step, i.e. noise.scale <= {top:.3g} at this "
+            "grid and step (or a coarser grid.spacing_nm / smaller time step)"
+        )
+
+
+def _nd_at(setup: Setup, T_K: float) -> Nondimensional:
+    """The mapping a constant run at ``T_K`` would use (its own time unit)."""
+    return nondimensionalize(setup.config.physical_parameters(T_K))
+
+
+def _time_unit_s(setup: Setup, T_K: float) -> float:
+    """Seconds per internal time unit of a constant run at ``T_K`` (t0 = l0^2 / (E0 M_ref(T)))."""
+    if T_K == setup.temperature.start_K:
+        return setup.nd.scales.time_s
+    return _nd_at(setup, T_K).scales.time_s
+
+
+def model_at(setup: Setup, T_K: float) -> SinterModel:
+    """The run's model at temperature ``T_K``, in the run's fixed internal units.
+
+    The internal time unit stays t0(T_start) of ``setup.nd.scales``, so one clock runs through
+    the whole schedule; the coefficients change. A constant run at T would have the density
+    mobilities ``M_x(T) = D_x(T) ... Omega / (k_B T)`` and the Allen-Cahn L in its own unit
+    t0(T); rescaled by t0(T_start) / t0(T) they are the same physics on the run's clock. The
+    energy (interface energies have no temperature law here), the orientation physics and the
+    rotational mobility do not depend on T and are kept from ``setup.model``.
+
+    The result has the structure of ``setup.model`` with Python-float coefficients, so the
+    compiled advance is reused without recompiling. This is the one place where temperature
+    enters the model: further T-dependent physics (e.g. a liquid's bulk driving force q(T))
+    belongs here.
+    """
+    if T_K == setup.temperature.start_K:
+        return setup.model
+    nd_T = _nd_at(setup, T_K)
+    r = setup.nd.scales.time_s / nd_T.scales.time_s  # t0(T_start) / t0(T)
+    mobility = jax.tree.map(lambda m: float(m) * r, nd_T.model.mobility)
+    return eqx.tree_at(
+        lambda m: (m.mobility, m.L), setup.model, (mobility, float(nd_T.model.L) * r)
+    )
+
+
+def stepper_at(setup: Setup, T_K: float) -> SemiImplicitFourier:
+    """The stepper at ``T_K``: the noise temperature theta follows T (same key, same pytree)."""
+    if setup.stepper.noise is None or T_K == setup.temperature.start_K:
+        return setup.stepper
+    theta = _noise_theta(setup.config, setup.nd, T_K)
+    return eqx.tree_at(lambda s: s.noise.temperature, setup.stepper, theta)
+
+
+def step_at(setup: Setup, T_K: float) -> float:
+    """Largest step (internal units) at ``T_K``.
+
+    ``time.dt_internal`` counts in the time unit of the current temperature, so a hotter chunk
+    takes the same (physically shorter) steps a constant run at that temperature would; an
+    explicit ``time.dt_s`` (or ``resume --dt-s``) is one fixed physical step.
+    """
+    if setup.config["time"]["dt_s"] or T_K == setup.temperature.start_K:
+        return setup.dt
+    return setup.dt * _time_unit_s(setup, T_K) / setup.nd.scales.time_s
+
+
+def plan_chunks(setup: Setup) -> list[list[tuple[float, float, float]]]:
+    """Per save interval, its chunks ``(t_a, t_b, T_K)`` (internal times): the interval cut at
+    the schedule's breakpoints, each chunk at the temperature of its mid-point (for a ramp the
+    mean over the chunk; for steps the value in force). A breakpoint within round-off of a
+    save-point is that save-point (no sliver chunk)."""
+    sc, temp = setup.nd.scales, setup.temperature
+    edges = np.concatenate([[0.0], setup.schedule])
+    cuts = np.asarray(sc.to_internal_time(temp.breakpoints_s()), float)
+    tol = 1e-9 * float(edges[-1])
+    plan = []
+    for a, b in itertools.pairwise(edges):
+        pts = [a, *cuts[(cuts > a + tol) & (cuts < b - tol)], b]
+        plan.append(
+            [
+                (float(x), float(y), temp(float(sc.to_seconds(0.5 * (x + y)))))
+                for x, y in itertools.pairwise(pts)
+            ]
+        )
+    return plan
 
 
 def _orient(config: RunConfig, nd: Nondimensional, state0: State, ndim: int):
@@ -179,11 +291,13 @@ def make_stepper(config: RunConfig, nd: Nondimensional) -> SemiImplicitFourier:
     nz = config["noise"]
     if not nz["enabled"]:
         return SemiImplicitFourier()
-    sc = nd.scales
-    theta = (
-        nz["scale"] * K_B * config["material"]["temperature_K"] / (sc.energy_J_m3 * sc.length_m**3)
-    )
+    theta = _noise_theta(config, nd, config["material"]["temperature_K"])
     return SemiImplicitFourier(noise=ThermalNoise(theta, jax.random.key(nz["seed"])))
+
+
+def _noise_theta(config: RunConfig, nd: Nondimensional, T_K: float) -> float:
+    sc = nd.scales
+    return config["noise"]["scale"] * K_B * T_K / (sc.energy_J_m3 * sc.length_m**3)
 
 
 def observables_row(setup: Setup, t: float, state: State) -> dict[str, float]:
@@ -195,8 +309,10 @@ def observables_row(setup: Setup, t: float, state: State) -> dict[str, float]:
     d0 = abs(setup.centres[1][0] - setup.centres[0][0])
     neck_key = "neck_width_nm" if setup.grid.ndim == 2 else "neck_radius_nm"
     vol = "nm2" if setup.grid.ndim == 2 else "nm3"
+    t_s = float(setup.nd.scales.to_seconds(t))
     row = {
-        "time_s": float(setup.nd.scales.to_seconds(t)),
+        "time_s": t_s,
+        "temperature_K": setup.temperature(t_s),
         neck_key: float(obs["neck"]) * L / NM,
         "centre_distance_nm": float(obs["centre_distance"]) * L / NM,
         "shrinkage": 1.0 - float(obs["centre_distance"]) / d0,
@@ -231,6 +347,29 @@ def _advance(model, grid, stepper, state, n, dt, step0):
     return s, state_ok(s)
 
 
+def _advance_interval(
+    setup: Setup,
+    state: State,
+    chunks: list[tuple[float, float, float]],
+    step0: int,
+    refine: int,
+) -> tuple[State, jax.Array, int, float]:
+    """Advance over one save interval, chunk by chunk (one compiled call each, dispatched without
+    waiting for the device), each with the model of its temperature.
+
+    refine: split every chunk's steps this many times finer (a retry after an instability).
+    Returns the state, whether every chunk stayed healthy, the steps taken and the shortest step.
+    """
+    ok, taken, h_min = jnp.asarray(True), 0, np.inf
+    for a, b, T in chunks:
+        n, h = plan_steps(a, np.asarray([b]), step_at(setup, T))
+        n_c, h_c = int(n[0]) * refine, float(h[0]) / refine
+        model, stepper = model_at(setup, T), stepper_at(setup, T)
+        state, ok_c = _advance(model, setup.grid, stepper, state, n_c, h_c, step0 + taken)
+        ok, taken, h_min = ok & ok_c, taken + n_c, min(h_min, h_c)
+    return state, ok, taken, h_min
+
+
 class Unstable(RuntimeError):
     """A step went non-finite or out of bounds; ``state`` is the last good state."""
 
@@ -257,6 +396,8 @@ def _attrs(setup: Setup) -> dict:
         "energy_J_m3": sc.energy_J_m3,
         "time_s": sc.time_s,
         "dt_internal": setup.dt,
+        "temperature_K": setup.temperature.start_K,
+        "temperature_schedule": setup.temperature.to_json(),
     }
 
 
@@ -283,9 +424,10 @@ def simulate(
     save_fields = bool(setup.config["output"]["fields"])
     dx_nm = setup.config["grid"]["spacing_nm"]
     precision = 8 if setup.dtype == jnp.float64 else 4
+    observe = functools.partial(observables_row, setup)
     if start is None:
         index, t, state, steps = 0, 0.0, setup.state0, 0
-        rows = [observables_row(setup, 0.0, state)]
+        rows = [observe(0.0, state)]
         rf = RunFile.create(
             h5,
             shape=setup.grid.shape,
@@ -302,6 +444,10 @@ def simulate(
         index, t, state, steps = start
         prev = read_run(h5)["observables"]
         rows = [{k: float(v[i]) for k, v in prev.items()} for i in range(index + 1)]
+
+        def observe(t, state):  # a file from an older version may lack a column (temperature_K)
+            return {k: v for k, v in observables_row(setup, t, state).items() if k in prev}
+
         rf = RunFile.reopen(h5, index + 1, schedule=setup.schedule, attrs=_attrs(setup))
     times = [r["time_s"] for r in rows]
 
@@ -313,24 +459,22 @@ def simulate(
             )
 
     publish()
-    n_steps, h = plan_steps(0.0, setup.schedule, setup.dt)
+    plan = plan_chunks(setup)
     status, done = "complete", 0
     try:
         for i in range(index, len(setup.schedule)):
             if stop_after is not None and done >= stop_after:
                 status = "stopped"
                 break
-            n_i, h_i = int(n_steps[i]), float(h[i])
-            new, ok = _advance(setup.model, setup.grid, setup.stepper, state, n_i, h_i, steps)
+            new, ok, n_i, h_i = _advance_interval(setup, state, plan[i], steps, 1)
             attempt = 0
             while not bool(ok) and attempt < retries:
                 attempt += 1
-                n_i, h_i = 2 * n_i, h_i / 2
                 log(
                     f"interval {i + 1}: unstable, retrying with dt = "
-                    f"{setup.nd.scales.to_seconds(h_i):.3g} s"
+                    f"{setup.nd.scales.to_seconds(h_i / 2):.3g} s"
                 )
-                new, ok = _advance(setup.model, setup.grid, setup.stepper, state, n_i, h_i, steps)
+                new, ok, n_i, h_i = _advance_interval(setup, state, plan[i], steps, 2**attempt)
             if not bool(ok):
                 sc = setup.nd.scales
                 raise Unstable(
@@ -342,7 +486,7 @@ def simulate(
                     f"sintersim resume {out} --dt-s {sc.to_seconds(h_i) / 4:.3g}",
                 )
             state, t = new, float(setup.schedule[i])
-            row = observables_row(setup, t, state)
+            row = observe(t, state)
             rows.append(row)
             times.append(row["time_s"])
             steps += n_i

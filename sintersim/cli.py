@@ -138,7 +138,7 @@ def _run(config_path: Path, out: Path, quiet: bool, stop_after: int | None = Non
     if not quiet:
         print(
             f"sintersim {__version__}: {cfg['material']['preset']} at "
-            f"{cfg['material']['temperature_K']:g} K, grid {setup.grid.shape}, "
+            f"{cfg.temperature_schedule().describe()}, grid {setup.grid.shape}, "
             f"dx = {cfg['grid']['spacing_nm']:g} nm, t_end = {cfg['time']['end_s']:.4g} s "
             f"({setup.schedule[-1]:.4g} internal, dt = {setup.dt:.3g}, {sc.time_s:.3g} s per unit)",
             flush=True,
@@ -213,8 +213,9 @@ def _info(out: Path) -> int:
     )
     print(
         f"units:      length {a['length_m']:.4g} m, energy density {a['energy_J_m3']:.4g} J/m^3, "
-        f"time {a['time_s']:.4g} s"
+        f"time {a['time_s']:.4g} s (at the start temperature)"
     )
+    print(f"temperature: {cfg.temperature_schedule().describe()}")
     obs = info["observables"]
     key = "neck_width_nm" if "neck_width_nm" in obs else "neck_radius_nm"
     if info["n_frames"]:

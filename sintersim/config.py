@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
+import json
 import math
 import sys
 from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,9 +43,13 @@ class Field:
     lo_open: bool = False  # lower bound exclusive
     choices: tuple[str, ...] | None = None
     required: bool = False
+    example: Any = None  # shown (commented out) by example_config when there is no default
 
 
 _R = "required"
+T_MIN_K, T_MAX_K = 1.0, 5000.0  # allowed temperatures (kelvin)
+ZERO_C_K = 273.15  # 0 °C in kelvin
+SCHEDULES = ("constant", "ramp", "steps")
 _POS = {"lo": 0.0, "lo_open": True}
 _NONNEG = {"lo": 0.0}
 
@@ -50,7 +58,24 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "preset": Field(
             str, "PbSe", "", "material preset (sintersim materials)", choices=tuple(MATERIALS)
         ),
-        "temperature_K": Field(float, 423.15, "K", "temperature", lo=1.0, hi=5000.0),
+        "temperature_K": Field(
+            float,
+            423.15,
+            "K",
+            "temperature (or give temperature_C, not both); with a [temperature] schedule, the "
+            "start temperature",
+            lo=T_MIN_K,
+            hi=T_MAX_K,
+        ),
+        "temperature_C": Field(
+            float,
+            None,
+            "°C",
+            "temperature in degrees Celsius, instead of temperature_K",
+            lo=T_MIN_K - ZERO_C_K,
+            hi=T_MAX_K - ZERO_C_K,
+            example=150.0,
+        ),
         "surface_energy_J_m2": Field(
             float, None, "J/m^2", "solid-vapour energy (preset if unset)", lo=1e-3, hi=20.0
         ),
@@ -183,6 +208,52 @@ SCHEMA: dict[str, dict[str, Field]] = {
             hi=1.0 / 15.0,
         ),
     },
+    "temperature": {
+        "schedule": Field(
+            str,
+            "constant",
+            "",
+            "temperature history of the run: constant (material.temperature_K), ramp (piecewise "
+            "linear between the points), steps (values[i] from times_s[i] until the next point)",
+            choices=SCHEDULES,
+        ),
+        "times_s": Field(
+            list,
+            None,
+            "s",
+            "schedule points, strictly increasing, within [0, time.end_s]; the first value holds "
+            "before the first point, the last after the last",
+            lo=0.0,
+            example=[0.0, 0.005, 0.01],
+        ),
+        "values_K": Field(
+            list,
+            None,
+            "K",
+            "temperature at each point (or give values_C, not both)",
+            lo=T_MIN_K,
+            hi=T_MAX_K,
+            example=[423.15, 473.15, 473.15],
+        ),
+        "values_C": Field(
+            list,
+            None,
+            "°C",
+            "temperature at each point in degrees Celsius, instead of values_K",
+            lo=T_MIN_K - ZERO_C_K,
+            hi=T_MAX_K - ZERO_C_K,
+            example=[150.0, 200.0, 200.0],
+        ),
+        "max_change_K": Field(
+            float,
+            1.0,
+            "K",
+            "ramp: the largest temperature change inside one compiled chunk (the model is "
+            "rebuilt at each chunk's mid-point temperature)",
+            **_POS,
+            hi=1000.0,
+        ),
+    },
     "output": {
         "fields": Field(bool, True, "", "write the fields at every save-point to run.h5"),
     },
@@ -229,6 +300,65 @@ def _check_value(path: str, f: Field, v: Any) -> Any:
 
 
 @dataclasses.dataclass(frozen=True)
+class TemperatureSchedule:
+    """Temperature T(t) of a run, in kelvin, t in seconds from the start of the run.
+
+    kind: "constant" (``values_K[0]`` throughout), "ramp" (linear between the points) or
+        "steps" (``values_K[i]`` from ``times_s[i]`` until the next point).
+    times_s, values_K: the points; before the first the first value holds, after the last the
+        last (so a resumed run continued past the schedule keeps its final temperature).
+    max_change_K: a ramp is followed in chunks over which T changes by at most this much.
+    """
+
+    kind: str
+    times_s: tuple[float, ...]
+    values_K: tuple[float, ...]
+    max_change_K: float = 1.0
+
+    @property
+    def start_K(self) -> float:
+        return float(self.values_K[0])
+
+    def __call__(self, t_s: float) -> float:
+        """T at time ``t_s``; a step takes effect at its own time (right-continuous). A time
+        within round-off (1e-9 relative) of a point counts as that point, so T at a save-point
+        that coincides with a step does not depend on the last bit of a unit conversion."""
+        times, values = np.asarray(self.times_s), np.asarray(self.values_K)
+        if self.kind == "ramp":
+            return float(np.interp(t_s, times, values))
+        if self.kind == "steps":
+            tol = 1e-9 * max(abs(t_s), times[-1], 1e-300)
+            i = int(np.searchsorted(times, t_s + tol, side="right")) - 1
+            return float(values[max(i, 0)])
+        return self.start_K
+
+    def breakpoints_s(self) -> np.ndarray:
+        """Times (s) at which the model must be rebuilt: every step, and for a ramp its points
+        plus an even subdivision of each segment into changes of at most ``max_change_K``."""
+        if self.kind == "constant":
+            return np.zeros(0)
+        if self.kind == "steps":
+            return np.asarray(self.times_s, float)
+        pts = [np.asarray(self.times_s[:1], float)]
+        for (ta, Ta), (tb, Tb) in itertools.pairwise(zip(self.times_s, self.values_K, strict=True)):
+            n = max(1, math.ceil(abs(Tb - Ta) / self.max_change_K - 1e-9))
+            pts.append(ta + (tb - ta) * np.arange(1, n + 1) / n)
+        return np.concatenate(pts)
+
+    def describe(self) -> str:
+        """One line for the run banner and `sintersim info`."""
+        if self.kind == "constant":
+            return f"{self.start_K:g} K"
+        pts = ", ".join(
+            f"{T:g} K at {t:g} s" for t, T in zip(self.times_s, self.values_K, strict=True)
+        )
+        return f"{self.start_K:g} K ({self.kind}: {pts})"
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+
+@dataclasses.dataclass(frozen=True)
 class RunConfig:
     """A validated configuration: ``values[section][key]`` with defaults filled in."""
 
@@ -241,13 +371,28 @@ class RunConfig:
     def ndim(self) -> int:
         return len(self["grid"]["shape"])
 
-    def physical_parameters(self) -> PhysicalParameters:
-        """Material preset at the temperature, overridden by explicit fields."""
+    def physical_parameters(self, temperature_K: float | None = None) -> PhysicalParameters:
+        """Material preset at a temperature, overridden by explicit fields.
+
+        temperature_K: default the run's (start) temperature ``material.temperature_K``. At
+            another temperature the preset's diffusivities follow their Arrhenius laws; an
+            explicit diffusivity is its value at the start temperature and scales by the same
+            law, ``D(T) = D(T0) exp(-Q/k_B (1/T - 1/T0))`` with the preset's Q (the convention
+            `sintersim fit` uses between traces at different temperatures). The vapour
+            diffusivity, the energies and the grain-boundary mobility have no temperature law
+            here and stay fixed.
+        """
         m, mat = self["material"], get_material(self["material"]["preset"])
-        T = m["temperature_K"]
+        T0 = m["temperature_K"]
+        T = T0 if temperature_K is None else float(temperature_K)
 
         def pick(key, preset_value):
             return preset_value if m[key] is None else m[key]
+
+        def diffusivity(key, law):
+            if m[key] is None:
+                return law(T)
+            return m[key] if T == T0 else m[key] * (law(T) / law(T0))
 
         return PhysicalParameters(
             surface_energy=pick("surface_energy_J_m2", mat.surface_energy_J_m2),
@@ -256,14 +401,24 @@ class RunConfig:
             grid_spacing_nm=self["grid"]["spacing_nm"],
             temperature_K=T,
             atomic_volume_m3=pick("atomic_volume_m3", mat.atomic_volume_m3),
-            surface_diffusivity=pick("surface_diffusivity_m2_s", mat.surface_diffusion(T)),
+            surface_diffusivity=diffusivity("surface_diffusivity_m2_s", mat.surface_diffusion),
             surface_layer_nm=pick("surface_layer_nm", mat.surface_layer_nm),
-            gb_diffusivity=pick("gb_diffusivity_m2_s", mat.gb_diffusion(T)),
+            gb_diffusivity=diffusivity("gb_diffusivity_m2_s", mat.gb_diffusion),
             gb_width_nm=pick("gb_width_nm", mat.gb_width_nm),
-            volume_diffusivity=pick("volume_diffusivity_m2_s", mat.volume_diffusion(T)),
+            volume_diffusivity=diffusivity("volume_diffusivity_m2_s", mat.volume_diffusion),
             vapour_diffusivity=m["vapour_diffusivity_m2_s"],
             gb_mobility=m["gb_mobility_m4_Js"],
             gb_width_ratio=self["model"]["gb_width_ratio"],
+        )
+
+    def temperature_schedule(self) -> TemperatureSchedule:
+        """The run's temperature history T(t) (``[temperature]``, or the constant
+        ``material.temperature_K``)."""
+        t = self["temperature"]
+        if t["schedule"] == "constant":
+            return TemperatureSchedule("constant", (0.0,), (self["material"]["temperature_K"],))
+        return TemperatureSchedule(
+            t["schedule"], tuple(t["times_s"]), tuple(t["values_K"]), t["max_change_K"]
         )
 
     def to_toml(self) -> str:
@@ -318,6 +473,7 @@ def validate(raw: Mapping[str, Any]) -> RunConfig:
             else:
                 vals[key] = f.default
         out[section] = vals
+    _resolve_temperatures(raw, out)
     _cross_check(out)
     cfg = RunConfig(out)
     try:
@@ -332,6 +488,83 @@ def validate(raw: Mapping[str, Any]) -> RunConfig:
             f"{12 / 7 * p.surface_energy:.4g} J/m^2 (the Wang functional's reach)"
         )
     return cfg
+
+
+def _one_of(section: str, key_k: str, key_c: str, given: Mapping[str, Any], vals: dict) -> None:
+    """Exactly one of a kelvin and a Celsius field: the Celsius one becomes kelvin (and is
+    dropped, so the resolved config states every temperature once, in kelvin)."""
+    if given.get(key_k) is not None and given.get(key_c) is not None:
+        fk, fc = SCHEMA[section][key_k], SCHEMA[section][key_c]
+        raise ConfigError(
+            f"{section}.{key_k} and {section}.{key_c} are both set; give one: {key_k} in "
+            f"{_range_text(fk)} or {key_c} in {_range_text(fc)}"
+        )
+    if vals[key_c] is not None:
+        c = vals[key_c]
+        vals[key_k] = [x + ZERO_C_K for x in c] if isinstance(c, list) else c + ZERO_C_K
+        vals[key_c] = None
+
+
+def _resolve_temperatures(raw: Mapping[str, Any], c: dict[str, dict[str, Any]]) -> None:
+    """°C -> K, and the ``[temperature]`` schedule checked against the run.
+
+    With a schedule the start temperature is the schedule's (at t = 0); ``material.temperature_K``
+    (or ``_C``), if given, must agree with it, and is set to it.
+    """
+    m, t = c["material"], c["temperature"]
+    mat_given, t_given = raw.get("material", {}), raw.get("temperature", {})
+    _one_of("material", "temperature_K", "temperature_C", mat_given, m)
+    points = ("times_s", "values_K", "values_C")
+    if t["schedule"] == "constant":
+        extra = [k for k in points if t[k] is not None]
+        if extra:
+            raise ConfigError(
+                f"temperature.{extra[0]} is set but temperature.schedule = 'constant' (which uses "
+                "material.temperature_K); allowed: schedule = 'ramp' or 'steps' with points"
+            )
+        return
+    for key in points:
+        v = t[key]
+        if v is None:
+            continue
+        f = dataclasses.replace(SCHEMA["temperature"][key], kind=float)
+        t[key] = [_check_value(f"temperature.{key}[{i}]", f, x) for i, x in enumerate(v)]
+    _one_of("temperature", "values_K", "values_C", t_given, t)
+    times, values = t["times_s"], t["values_K"]
+    kind = t["schedule"]
+    need = 2 if kind == "ramp" else 1
+    if times is None or values is None:
+        missing = "times_s" if times is None else "values_K (or values_C)"
+        raise ConfigError(
+            f"temperature.schedule = {kind!r} needs temperature.{missing}: at least {need} points"
+        )
+    if len(times) != len(values) or len(times) < need:
+        raise ConfigError(
+            f"temperature.times_s has {len(times)} points and temperature.values_K "
+            f"{len(values)}; allowed: equal lengths, at least {need} for a {kind} schedule"
+        )
+    for i in range(1, len(times)):
+        if not times[i] > times[i - 1]:
+            raise ConfigError(
+                f"temperature.times_s[{i}] = {times[i]:g} s is not after times_s[{i - 1}] = "
+                f"{times[i - 1]:g} s; allowed: strictly increasing times"
+            )
+    end = c["time"]["end_s"]
+    if times[-1] > end * (1 + 1e-12):
+        raise ConfigError(
+            f"temperature.times_s[{len(times) - 1}] = {times[-1]:g} s is after the end of the "
+            f"run; allowed: [0, {end:g}] s (time.end_s)"
+        )
+    start = values[0]
+    given_T = mat_given.get("temperature_K", mat_given.get("temperature_C"))
+    if given_T is not None and abs(m["temperature_K"] - start) > 1e-9 * start:
+        key = "temperature_K" if "temperature_K" in mat_given else "temperature_C"
+        raise ConfigError(
+            f"material.{key} = {given_T:g} differs from the schedule's start temperature "
+            f"(temperature.values_K[0] = {start:g} K); allowed: omit material.{key} with a "
+            "schedule, or give the same temperature"
+        )
+    m["temperature_K"] = start
 
 
 def _cross_check(c: dict[str, dict[str, Any]]) -> None:
@@ -416,7 +649,8 @@ def example_config() -> str:
             req = " (required)" if f.required else ""
             lines.append(f"# {f.doc}{unit}; allowed: {_range_text(f)}{req}")
             if f.default is None:
-                lines.append(f"# {key} =")
+                example = "" if f.example is None else f" {_toml_value(f.example)}"
+                lines.append(f"# {key} ={example}")
             else:
                 lines.append(f"{key} = {_toml_value(f.default)}")
         lines.append("")
