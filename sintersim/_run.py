@@ -260,14 +260,20 @@ def _orient(config: RunConfig, nd: Nondimensional, state0: State, ndim: int):
     except ValueError as e:
         raise ConfigError(f"orientation: {e}") from e
     energy = eqx.tree_at(lambda e: e.boundaries, energy, law, is_leaf=lambda x: x is None)
-    if o["surface_anisotropy"] > 0:
+    ratio = o["surface_anisotropy_ratio"]
+    if ratio > 1.0:
         if symmetry != "cubic":
             raise ConfigError(
-                f"orientation.surface_anisotropy = {o['surface_anisotropy']:g}: the anisotropy is "
-                f"cubic; material.preset = {config['material']['preset']!r} is {symmetry}; "
-                "allowed: 0 for non-cubic materials"
+                f"orientation.surface_anisotropy_ratio = {ratio:g}: the anisotropy is cubic; "
+                f"material.preset = {config['material']['preset']!r} is {symmetry}; allowed: 1 "
+                "(isotropic) for non-cubic materials"
             )
-        aniso = SurfaceAnisotropy(o["surface_anisotropy"])
+        try:
+            # The weights' blur spans the surface (internal lengths are grid cells here).
+            width = config["model"]["interface_width_nm"] / config["grid"]["spacing_nm"]
+            aniso = SurfaceAnisotropy(ratio, blur=width)
+        except ValueError as e:
+            raise ConfigError(f"orientation.surface_anisotropy_ratio: {e}") from e
         energy = eqx.tree_at(lambda e: e.anisotropy, energy, aniso, is_leaf=lambda x: x is None)
     rotation = None
     if o["rotational_mobility_m3_Js"] > 0:

@@ -61,8 +61,8 @@ class SemiImplicitFourier(eqx.Module):
 
     Orientations (when the state has them): the boundary pair terms enter f0 through
     ``energy.bulk_derivatives``; an anisotropic surface term adds its autodiff chemical
-    potentials explicitly (the implicit stabiliser keeps ``kappa_rho``, which covers half its
-    largest stiffness, enough for energy stability at the allowed epsilon);
+    potentials explicitly (the implicit stabiliser becomes ``max(1, bound / 2) kappa_rho`` with
+    bound its largest stiffness, `SurfaceAnisotropy.stiffness_bound`);
     with ``model.rotation`` the orientations take an explicit Euler step under the torque of the
     old state; then aligned touching grains stitch (`GrainBoundaryLaw.stitch`).
 
@@ -97,14 +97,16 @@ class SemiImplicitFourier(eqx.Module):
         kappa_stab = en.kappa_rho
         if en.anisotropy is not None and orient is not None:
             # The anisotropic surface term is not quadratic: its chemical potentials come from
-            # autodiff, explicitly; the implicit stabiliser must be at least half its largest
-            # stiffness (energy stability), which kappa_rho already is for epsilon <= 1/15.
+            # autodiff, explicitly; the implicit stabiliser must be at least half the largest
+            # stiffness of the whole rho gradient energy (energy stability of the linear step).
             a_rho, a_eta = jax.grad(
                 lambda r, e: en.anisotropic_energy(State(r, e, orient), grid), argnums=(0, 1)
             )(rho, eta)
             d_rho = d_rho + a_rho / grid.cell_volume
             d_eta = d_eta + a_eta / grid.cell_volume
-            kappa_stab = en.kappa_rho * jnp.maximum(1.0, 0.5 * en.anisotropy.stiffness_bound())
+            kappa_stab = en.kappa_rho * jnp.maximum(
+                1.0, 0.5 * en.anisotropy.stiffness_bound(grid.ndim)
+            )
         if self.noise is not None:
             k_rho, k_eta = jax.random.split(jax.random.fold_in(self.noise.key, step_index))
             var = 2.0 * self.noise.temperature / (grid.cell_volume * dt)

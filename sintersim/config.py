@@ -199,13 +199,14 @@ SCHEMA: dict[str, dict[str, Field]] = {
             "m_r in d theta/dt = m_r torque / volume (0: grains do not rotate)",
             lo=0.0,
         ),
-        "surface_anisotropy": Field(
+        "surface_anisotropy_ratio": Field(
             float,
-            0.0,
+            1.0,
             "",
-            "cubic anisotropy epsilon of the surface gradient energy ({100} facets)",
-            lo=0.0,
-            hi=1.0 / 15.0,
+            "cubic surface anisotropy: <110>/<100> ratio of the density-gradient gauge (1: "
+            "isotropic; 1.3486: cubes; gamma varies by ~0.75 of it)",
+            lo=1.0,
+            hi=1.3486,
         ),
     },
     "temperature": {

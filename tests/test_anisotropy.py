@@ -1,23 +1,16 @@
-"""Cubic surface-energy anisotropy (`sintersim._anisotropy`): facets along the crystal axes.
+"""Cubic surface-energy anisotropy (`sintersim._anisotropy`): particles facet into cubes.
 
 An isolated 2D particle relaxing by surface diffusion takes the Wulff shape of the model's own
-surface energy gamma(n), with flattened facets on the crystal's {100} planes, and the facets turn
-with the grain's orientation. Only the rho gradient energy is anisotropic, so gamma(n) varies by
-``eps_eff = eps gamma_rho / gamma_s`` < eps (module docstring); eps_eff is measured here on
-relaxed planar slabs of the model at normal angles 0 and 45 degrees, and the particle is compared
-with the Wulff shape of ``1 - eps_eff cos 4 phi``.
+surface energy gamma(n): a square with rounded corners whose flat facets are the crystal's {100}
+planes, and the facets turn with the grain's orientation. Only the rho gradient energy is
+anisotropic, so gamma(45 deg) / gamma(0) = 1 + s (ratio - 1) with s = gamma_rho / gamma_s < 1;
+s is measured here on relaxed planar slabs of the model, and the particle is compared with the
+Wulff shape of ``gamma = 1 + s (h(n) - 1)``.
 
 Setup (2D): 64^2 cells, particle radius 18, surface width 3 cells, gamma_gb / gamma_s = 0.5,
-eps = 1/15 (the largest allowed), surface diffusion only, L = 1, float64. dt = 20: F falls in
-every step up to dt = 40 and not at dt = 80; the facet/corner radius ratio is 1.1107 at dt = 10,
-1.1098 at dt = 20, 1.1088 at dt = 40 (the stabiliser's transient error). t = 15000 is ~25
-relaxation times of the 4-fold mode, ``1 / (B_s 4^2 (4^2 - 1) / R^4) = 590``; the ratio changes by
-1e-4 between t = 14000 and 16000.
-
-Finite width: with width / R = 1/6 the particle's anisotropy amplitude (ratio - 1) is 4.7%
-(dt = 20) to 5.4% (dt = 10) above the sharp-interface Wulff value; on 128^2 it is 5.0% at the same
-width / R (R = 36, width 6: not a resolution effect) and 3.4% at width / R = 1/12 (R = 36,
-width 3), so most of the excess is the finite interface width.
+the strongest anisotropy (ratio = max_ratio() = 1.3486, gauge exponent m = 1), surface
+diffusion only, L = 1, float64. dt = 1: F falls in every step (at dt = 2 it rose in a few of the
+first steps); t = 6000: r(45)/r(0) = 1.2800 at t = 3000 and 1.2850 at t = 6000.
 """
 
 from __future__ import annotations
@@ -37,22 +30,25 @@ import pytest  # noqa: E402
 import scipy.ndimage  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim._anisotropy import SurfaceAnisotropy, max_epsilon  # noqa: E402
+from sintersim._anisotropy import SurfaceAnisotropy, gauge, max_ratio  # noqa: E402
 from sintersim._rotation import quat_to_matrix  # noqa: E402
 
 N, RADIUS, WIDTH, GB_TO_SURFACE = 64, 18.0, 3.0, 0.5
-EPS = max_epsilon(2)
-DT, T_END = 20.0, 15000.0
+RATIO = max_ratio()
+DT, T_END = 1.0, 6000.0
 GRID = ss.Grid((N, N))
 N_PHI = 360
 PHI = 2 * np.pi * np.arange(N_PHI) / N_PHI  # 1-degree rays
 
 
-def _energy(eps: float, gb_to_surface: float = GB_TO_SURFACE, width: float = WIDTH):
-    """Wang energy (gamma_gb/gamma_s, surface width in cells) with cubic anisotropy eps."""
+def _energy(ratio: float, gb_to_surface: float = GB_TO_SURFACE, width: float = WIDTH):
+    """Wang energy (gamma_gb/gamma_s, surface width in cells) with cubic anisotropy ``ratio``."""
     energy = ss.grid_energy(gb_to_surface, width)
     return eqx.tree_at(
-        lambda e: e.anisotropy, energy, SurfaceAnisotropy(eps), is_leaf=lambda x: x is None
+        lambda e: e.anisotropy,
+        energy,
+        SurfaceAnisotropy(ratio, blur=width),
+        is_leaf=lambda x: x is None,
     )
 
 
@@ -60,16 +56,16 @@ def _model(energy, mobility=None, L=1.0):
     return ss.SinterModel(energy, mobility or ss.Mobility(0.0, 0.0, 1.0, 0.0), L=L)
 
 
-@jax.jit
-def _relax(model, state):
-    """Run to T_END with steps of DT, saving F after every step."""
-    ts = DT * np.arange(1, round(T_END / DT) + 1)
+@functools.partial(jax.jit, static_argnums=2)
+def _relax(model, state, dt):
+    """Run to T_END with steps of dt, saving F after every step."""
+    ts = dt * np.arange(1, round(T_END / dt) + 1)
     sol = ss.integrate(
         model,
         GRID,
         state,
         t0=0.0,
-        dt=DT,
+        dt=dt,
         saveat=ss.SaveAt(ts, lambda t, s: model.energy.total(s, GRID)),
         differentiable=False,
     )
@@ -77,13 +73,14 @@ def _relax(model, state):
 
 
 @functools.cache
-def _relaxed_particle(eps: float, theta_deg: float):
+def _relaxed_particle(ratio: float, theta_deg: float):
     """A disc of one grain (eta = rho) with orientation theta, relaxed; the rho = 0.5 radius on
-    1-degree rays from the centre of mass, and the run's history."""
+    1-degree rays from the centre of mass, and the run's history. The isotropic control
+    (ratio 1, stiffness 1) takes steps of 20."""
     p = ss.particle_profile(GRID, [N / 2, N / 2], RADIUS, WIDTH / 2)
     state = ss.State(jnp.asarray(p), jnp.asarray(p[None]), jnp.asarray([np.radians(theta_deg)]))
     start = time.perf_counter()
-    final, f_hist, ok = _relax(_model(_energy(eps)), state)
+    final, f_hist, ok = _relax(_model(_energy(ratio)), state, DT if ratio > 1 else 20.0)
     f_hist = np.asarray(f_hist)
     seconds = time.perf_counter() - start
     rho = np.asarray(final.rho)
@@ -92,7 +89,7 @@ def _relaxed_particle(eps: float, theta_deg: float):
     return {
         "rho": rho,
         "r": _ray_radius(rho, centre, PHI),
-        "F0": float(_model(_energy(eps)).energy.total(state, GRID)),
+        "F0": float(_model(_energy(ratio)).energy.total(state, GRID)),
         "F": f_hist,
         "ok": bool(np.all(np.asarray(ok))),
         "mass0": float(np.sum(p)),
@@ -145,17 +142,20 @@ def _curvature(r, cut=12):
     return (r0**2 + 2 * r1**2 - r0 * r2) / (r0**2 + r1**2) ** 1.5, r0
 
 
-def _wulff_radius(eps_eff, theta_deg=0.0):
-    """Radius r(phi) (on PHI) of the Wulff shape of ``gamma = 1 - eps_eff cos 4 (psi - theta)``
-    (stiffness ``gamma + gamma'' > 0`` for eps_eff < 1/15, so the shape is the curve
-    ``x = gamma n + gamma' t`` over the normal angle psi), in units of gamma's scale."""
-    psi = np.linspace(0.0, 2 * np.pi, 20001)
-    g = 1.0 - eps_eff * np.cos(4 * psi)
-    dg = 4 * eps_eff * np.sin(4 * psi)
-    x = g * np.cos(psi) - dg * np.sin(psi)
-    y = g * np.sin(psi) + dg * np.cos(psi)
-    ang = np.unwrap(np.arctan2(y, x))
-    return np.interp(np.mod(PHI - np.radians(theta_deg), 2 * np.pi), ang - ang[0], np.hypot(x, y))
+def _gamma_model(s_eff, ratio=RATIO):
+    """``gamma(psi) / gamma_100 = 1 + s (h(psi) - 1)`` on a fine grid of normal angles psi."""
+    psi = np.linspace(0.0, 2 * np.pi, 7200, endpoint=False)
+    m = SurfaceAnisotropy(ratio).exponent
+    h = np.asarray(gauge(jnp.asarray(np.stack([np.cos(psi), np.sin(psi)])), m))
+    return psi, 1.0 + s_eff * (h - 1.0)
+
+
+def _wulff_radius(s_eff, theta_deg=0.0):
+    """Radius r(phi) (on PHI) of the Wulff shape ``r(phi) = min_psi gamma(psi) / cos(phi - psi)``
+    of `_gamma_model` turned by theta, in units of gamma_100."""
+    psi, g = _gamma_model(s_eff)
+    c = np.cos(PHI[:, None] - np.radians(theta_deg) - psi[None, :])
+    return np.min(np.where(c > 1e-6, g[None, :] / np.maximum(c, 1e-6), np.inf), axis=1)
 
 
 # --- effective anisotropy of the surface energy -----------------------------------------------
@@ -166,7 +166,7 @@ def _relax_slab(model, state):
     return ss.advance(model, GRID, state, 400, 1.0)
 
 
-def _planar_gamma(eps, diagonal):
+def _planar_gamma(ratio, diagonal):
     """Surface energy of a relaxed periodic slab of crystal with normal along x (0 degrees) or
     along (1, 1) (45 degrees): F / total surface length. Unit mobilities (the equilibrium does not
     depend on them); 400 steps of dt = 1 settle gamma to 1e-8."""
@@ -174,7 +174,7 @@ def _planar_gamma(eps, diagonal):
     u = np.mod(x + y if diagonal else x + 0.0 * y, N)  # period N along x, or along x + y
     slab = 0.5 * (np.tanh((u - N / 4) / 1.5) - np.tanh((u - 3 * N / 4) / 1.5))
     state = ss.State(jnp.asarray(slab), jnp.asarray(slab[None]), jnp.asarray([0.0]))
-    energy = _energy(eps)
+    energy = _energy(ratio)
     state = _relax_slab(_model(energy, ss.Mobility(1.0, 1.0, 1.0, 0.0)), state)
     length = 2 * N * (np.sqrt(2.0) if diagonal else 1.0)  # two surfaces across the box
     return float(energy.total(state, GRID)) / length
@@ -182,53 +182,66 @@ def _planar_gamma(eps, diagonal):
 
 @functools.cache
 def _effective_anisotropy():
-    """(eps_eff from planar slabs, first-order eps gamma_rho / gamma_s from the 1D profile,
-    isotropic gamma at 0 and 45 degrees)."""
-    g0, g45 = _planar_gamma(EPS, False), _planar_gamma(EPS, True)
-    iso0, iso45 = _planar_gamma(0.0, False), _planar_gamma(0.0, True)
-    base = eqx.tree_at(lambda e: e.anisotropy, _energy(0.0), None)
+    """(s measured from planar slabs, first-order gamma_rho / gamma_s from the 1D profile,
+    isotropic gamma at 0 and 45 degrees, anisotropic gamma at 0 degrees)."""
+    g0, g45 = _planar_gamma(RATIO, False), _planar_gamma(RATIO, True)
+    iso0, iso45 = _planar_gamma(1.0, False), _planar_gamma(1.0, True)
+    base = eqx.tree_at(lambda e: e.anisotropy, _energy(1.0), None)
     prof = ss.surface_profile(base)
     drho = np.gradient(prof.rho, prof.x)
     gamma_rho = float(base.kappa_rho) * np.trapezoid(drho**2, prof.x)
-    return (g45 - g0) / (g45 + g0), EPS * gamma_rho / prof.gamma, iso0, iso45
+    return (g45 / g0 - 1) / (RATIO - 1), gamma_rho / prof.gamma, iso0, iso45, g0
 
 
 def test_effective_anisotropy_of_planar_surfaces():
-    """gamma(45 deg) / gamma(0 deg) of relaxed planar slabs gives eps_eff, which equals the
-    first-order prediction eps gamma_rho / gamma_s (2%) and is well below eps.
+    """gamma(45 deg) / gamma(0 deg) = 1 + s (ratio - 1) on relaxed planar slabs, with s the
+    first-order share gamma_rho / gamma_s (3%); the {100} planes keep the isotropic energy.
 
-    Measured: eps_eff = 0.0498 (eps gamma_rho / gamma_s = 0.0499, gamma_rho / gamma_s = 0.748);
-    isotropic slabs: gamma(45) / gamma(0) - 1 = 1.5e-4 (lattice).
+    Measured: s = 0.7546 (gamma_rho / gamma_s = 0.748), gamma(45)/gamma(0) = 1.263;
+    gamma(0) equals the isotropic value to 1e-4; isotropic slabs: gamma(45)/gamma(0) - 1 = 1.5e-4.
     """
-    eps_eff, first_order, iso0, iso45 = _effective_anisotropy()
+    s_eff, first_order, iso0, iso45, g0 = _effective_anisotropy()
     print(
-        f"eps_eff = {eps_eff:.5f} (eps gamma_rho/gamma_s = {first_order:.5f}, eps = {EPS:.5f}); "
-        f"isotropic gamma(45)/gamma(0) - 1 = {iso45 / iso0 - 1:.2e}"
+        f"s = {s_eff:.4f} (gamma_rho/gamma_s = {first_order:.4f}); gamma(45)/gamma(0) = "
+        f"{1 + s_eff * (RATIO - 1):.4f}; gamma(0)/isotropic = {g0 / iso0:.6f}; isotropic "
+        f"gamma(45)/gamma(0) - 1 = {iso45 / iso0 - 1:.2e}"
     )
-    assert eps_eff == pytest.approx(first_order, rel=0.02)
-    assert 0.5 * EPS < eps_eff < 0.9 * EPS
+    assert s_eff == pytest.approx(first_order, rel=0.03)
+    assert g0 == pytest.approx(iso0, rel=1e-3)
     assert iso45 / iso0 == pytest.approx(1.0, abs=1e-3)
+
+
+def test_exponent_and_range():
+    """ratio 1 is the Euclidean norm (m = 2); the largest ratio is m = 1; beyond it, an error
+    that names the allowed range."""
+    assert SurfaceAnisotropy(1.0).exponent == 2.0
+    assert SurfaceAnisotropy(1.0).stiffness_bound(2) == pytest.approx(1.0, rel=1e-6)
+    assert SurfaceAnisotropy(RATIO).exponent == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="allowed: 1 .isotropic. to 1.348"):
+        SurfaceAnisotropy(1.4)
 
 
 # --- 2D particle -------------------------------------------------------------------------------
 
 
-def test_particle_takes_the_wulff_shape_with_facets_on_the_crystal_axes():
-    """theta = 0: the facets (smallest radius) sit on the crystal axes; the corner/facet radius
-    ratio r(45 deg)/r(0) is the Wulff value (1 + eps_eff)/(1 - eps_eff) within 10% of its
-    anisotropy (ratio - 1), the whole r(phi) the Wulff shape (scaled to the same mean radius)
-    within 1.5% of R, and F falls in every step.
+def test_particle_facets_into_a_cube_on_the_crystal_axes():
+    """theta = 0: the particle becomes a square with rounded corners, flat facets on the crystal
+    axes. r(45 deg)/r(0) is the Wulff value of the planar gamma(n) within 15% of its anisotropy
+    (ratio - 1), the whole r(phi) the Wulff shape (scaled to the same mean radius) within 2% of R,
+    and F falls in every step.
 
-    Measured: ratio 1.1097 against 1.1049 (anisotropy +4.7%), max |r - r_Wulff| / R = 0.45%;
-    with eps instead of eps_eff the Wulff ratio would be 1.143.
+    Measured: r(45)/r(0) = 1.285 against 1.263 for the Wulff shape (+8%, the finite interface
+    width: the earlier smooth anisotropy gave +5% at this width); a square would give 1.414, the
+    old cap epsilon = 1/15 gave 1.110.
     """
-    eps_eff = _effective_anisotropy()[0]
-    run = _relaxed_particle(EPS, 0.0)
+    s_eff = _effective_anisotropy()[0]
+    run = _relaxed_particle(RATIO, 0.0)
     assert run["ok"]
     r = run["r"]
     facets, corners = _facet_corner(r, 0.0)
-    ratio, wulff = corners / facets, (1 + eps_eff) / (1 - eps_eff)
-    r_w = _wulff_radius(eps_eff)
+    ratio = corners / facets
+    r_w = _wulff_radius(s_eff)
+    wulff = np.mean(r_w[45::90]) / np.mean(r_w[0::90])
     r_w *= np.mean(r) / np.mean(r_w)
     profile_err = np.max(np.abs(r - r_w)) / np.mean(r)
     steps_up = int(np.sum(np.diff(np.concatenate([[run["F0"]], run["F"]])) > 0))
@@ -239,37 +252,43 @@ def test_particle_takes_the_wulff_shape_with_facets_on_the_crystal_axes():
         f"run {run['seconds']:.1f} s"
     )
     assert abs(_phase4(r)) < 0.5  # facets on the crystal axes (and at 90, 180, 270 degrees)
-    assert (ratio - 1) == pytest.approx(wulff - 1, rel=0.10)
-    assert profile_err < 0.015
+    assert ratio > 1.25  # a cube, not a flattened disc
+    assert (ratio - 1) == pytest.approx(wulff - 1, rel=0.15)
+    assert profile_err < 0.02
     assert steps_up == 0
 
 
 def test_facets_are_flat():
-    """The facet centres are much flatter than the corners and than a circle.
+    """The facets are flat: within +-8 degrees of a facet centre the boundary lies on a straight
+    line (``r cos(phi)`` constant) to 0.05 cell, and the flat part (within 0.1 cell of that line)
+    covers more than 0.3 of the facet-to-facet width (a circle of radius 18: 0.105).
 
-    Curvature from the Fourier series of r(phi) up to harmonic 12 (the same truncation of the
-    Wulff shape gives facet/corner 0.16, k r at the facet 0.37; untruncated: 0.14 and 0.54).
-    Measured: facet/corner 0.12, k r at the facet 0.29 (a circle: 1 and 1; the eps = 0 control
-    below: 1.04 and 1.03).
+    Measured: straightness 0.011 cell; flat part 0.40 of the width.
     """
-    run = _relaxed_particle(EPS, 0.0)
-    kappa, r = _curvature(run["r"])
-    k_facet, k_corner = _facet_corner(kappa, 0.0)
-    r_facet, _ = _facet_corner(r, 0.0)
+    run = _relaxed_particle(RATIO, 0.0)
+    r = run["r"]
+    x = r * np.cos(PHI)  # distance from the centre along the facet normal (+x facet)
+    near = np.r_[0:9, N_PHI - 8 : N_PHI]  # rays within 8 degrees of the facet centre
+    straight = float(np.ptp(x[near]))
+    x0 = float(np.mean(x[near]))
+    y = r * np.sin(PHI)
+    front = np.abs(PHI - np.pi) > np.pi / 2  # rays towards +x
+    flat = front & (np.abs(x - x0) < 0.1)
+    side = 2 * np.mean(r[0::90])  # facet-to-facet width
+    flat_share = float(np.ptp(y[flat])) / side
     print(
-        f"curvature facet/corner = {k_facet / k_corner:.3f}, k r at the facet = "
-        f"{k_facet * r_facet:.3f}"
+        f"facet straightness (ptp over +-8 deg) = {straight:.3f} cell; flat share {flat_share:.3f}"
     )
-    assert k_facet / k_corner < 0.25
-    assert k_facet * r_facet < 0.5
+    assert straight < 0.05
+    assert flat_share > 0.3
 
 
 def test_isotropic_particle_stays_round():
-    """Control, eps = 0: r(45)/r(0) = 1 within 1e-2, no 4-fold facets (curvature ratio ~ 1).
+    """Control, ratio 1: r(45)/r(0) = 1 within 1e-2, no 4-fold facets (curvature ratio ~ 1).
 
     Measured: r(45)/r(0) = 0.9993, 4-fold amplitude 0.006 cells (lattice), curvature ratio 1.04.
     """
-    run = _relaxed_particle(0.0, 0.0)
+    run = _relaxed_particle(1.0, 0.0)
     assert run["ok"]
     r = run["r"]
     facets, corners = _facet_corner(r, 0.0)
@@ -277,7 +296,7 @@ def test_isotropic_particle_stays_round():
     k0, k45 = _facet_corner(kappa, 0.0)
     amp4 = 2 * abs(np.mean(r * np.exp(-4j * PHI)))
     print(
-        f"eps=0: r(45)/r(0) = {corners / facets:.4f}, 4-fold amplitude {amp4:.4f}, "
+        f"ratio 1: r(45)/r(0) = {corners / facets:.4f}, 4-fold amplitude {amp4:.4f}, "
         f"curvature ratio {k0 / k45:.3f}; run {run['seconds']:.1f} s"
     )
     assert corners / facets == pytest.approx(1.0, abs=1e-2)
@@ -286,13 +305,11 @@ def test_isotropic_particle_stays_round():
 
 
 def test_facets_turn_with_the_orientation():
-    """theta = 20 degrees: the same shape turned by 20 degrees. The phase of the 4-fold Fourier
-    mode of r(phi) is theta within 2 degrees, r_20(phi) = r_0(phi - 20 deg) within 0.1 cell, and
-    the mass is conserved to 1e-10.
-
-    Measured: phase 20.16 deg; max |r_20(phi) - r_0(phi - 20)| = 0.03 cell; mass 2e-16 relative.
+    """theta = 20 degrees: the same cube turned by 20 degrees. The phase of the 4-fold Fourier
+    mode of r(phi) is theta within 2 degrees, r_20(phi) = r_0(phi - 20 deg) within 0.2 cell (the
+    lattice sees the turned corners differently), and the mass is conserved to 1e-10.
     """
-    turned, upright = _relaxed_particle(EPS, 20.0), _relaxed_particle(EPS, 0.0)
+    turned, upright = _relaxed_particle(RATIO, 20.0), _relaxed_particle(RATIO, 0.0)
     assert turned["ok"]
     phase = _phase4(turned["r"])
     shift = np.max(np.abs(turned["r"] - np.roll(upright["r"], 20)))
@@ -304,7 +321,7 @@ def test_facets_turn_with_the_orientation():
         f"run {turned['seconds']:.1f} s"
     )
     assert phase == pytest.approx(20.0, abs=2.0)
-    assert shift < 0.1
+    assert shift < 0.2
     assert mass_err < 1e-10
     assert np.all(np.diff(np.concatenate([[turned["F0"]], turned["F"]])) <= 0)
 
@@ -329,7 +346,7 @@ def test_stepper_chemical_potentials_are_the_gradient_of_F():
     rho = np.maximum(p1, p2)
     eta = np.stack([p1 * (1 - 0.5 * p2), p2 * (1 - 0.5 * p1)])
     state = ss.State(jnp.asarray(rho), jnp.asarray(eta), jnp.asarray([0.1, 0.6]))
-    energy = _energy(EPS)
+    energy = _energy(RATIO)
     model = _model(energy, ss.Mobility(1.0, 1.0, 0.0, 0.0), L=1.0)
     dt = 1e-10
 
@@ -363,23 +380,41 @@ def test_stepper_chemical_potentials_are_the_gradient_of_F():
 # --- 3D ----------------------------------------------------------------------------------------
 
 
-def test_3d_particle_smoke():
-    """32^3, radius 10, one grain turned 30 degrees about (1, 2, 3); 200 steps of dt = 10 (~50
-    relaxation times of the l = 4 mode). Stays finite, mass conserved, F falls at every save,
-    and the radius along the crystal's <100> axes is smaller than along <111>, with
-    r<111>/r<100> the Wulff value (1 + eps_eff)/(1 - eps_eff) within 30% of the anisotropy.
+def _wulff_ratio_3d(s_eff):
+    """r<111>/r<100> of the Wulff shape ``r(d) = min_n gamma(n) / (n . d)`` of
+    ``gamma = 1 + s (h(n) - 1)`` with the 3D gauge (normals: a 40000-point Fibonacci sphere)."""
+    i = np.arange(40000) + 0.5
+    z = 1.0 - 2.0 * i / i.size
+    phi = np.pi * (1.0 + 5**0.5) * i
+    nrm = np.stack([np.sqrt(1 - z**2) * np.cos(phi), np.sqrt(1 - z**2) * np.sin(phi), z])
+    gam = 1.0 + s_eff * (np.asarray(gauge(jnp.asarray(nrm), SurfaceAnisotropy(RATIO).exponent)) - 1)
 
-    Measured: r<100> = 8.69, r<111> = 9.72 (ratio 1.119 against 1.105); run ~5 s.
+    def radius(d):
+        c = d @ nrm
+        return np.min(np.where(c > 1e-6, gam / np.maximum(c, 1e-6), np.inf))
+
+    return radius(np.ones(3) / np.sqrt(3)) / radius(np.array([1.0, 0.0, 0.0]))
+
+
+def test_3d_particle_smoke():
+    """32^3, radius 10, one grain turned 30 degrees about (1, 2, 3), the strongest anisotropy;
+    1000 steps of dt = 1. Stays finite, mass conserved, F falls at every save, and the radius
+    along the crystal's <100> axes is smaller than along <111>: r<111>/r<100> is the Wulff value
+    of the planar gamma(n) (3D gauge, s from the 2D slabs) within 30% of the anisotropy.
+    The particle is small (R / width = 3.3), so the cube's corners are well rounded.
+
+    Measured: r<100> = 7.42, r<111> = 11.26, ratio 1.518 against 1.437 (1000 steps; 1.519 after
+    2000); run ~30 s.
     """
-    n, radius, dt, steps = 32, 10.0, 10.0, 200
+    n, radius, dt, steps = 32, 10.0, 1.0, 1000
     grid = ss.Grid((n, n, n))
     p = ss.particle_profile(grid, [n / 2] * 3, radius, WIDTH / 2)
     axis = np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)
     half = np.radians(30.0) / 2
     q = np.concatenate([[np.cos(half)], np.sin(half) * axis])
     state = ss.State(jnp.asarray(p), jnp.asarray(p[None]), jnp.asarray(q[None]))
-    model = _model(_energy(EPS))
-    ts = dt * np.arange(10, steps + 1, 10)
+    model = _model(_energy(RATIO))
+    ts = dt * np.arange(100, steps + 1, 100)
     start = time.perf_counter()
     sol = jax.jit(
         lambda m, s: ss.integrate(
@@ -405,8 +440,7 @@ def test_3d_particle_smoke():
     r111 = _ray_radius(
         rho, centre, [axes @ np.array(s) / np.sqrt(3) for s in itertools.product((1, -1), repeat=3)]
     )
-    eps_eff = _effective_anisotropy()[0]
-    ratio, wulff = np.mean(r111) / np.mean(r100), (1 + eps_eff) / (1 - eps_eff)
+    ratio, wulff = np.mean(r111) / np.mean(r100), _wulff_ratio_3d(_effective_anisotropy()[0])
     print(
         f"3D: r<100> = {np.mean(r100):.3f}, r<111> = {np.mean(r111):.3f}, ratio {ratio:.4f} "
         f"(Wulff {wulff:.4f}); F {f_hist[0]:.1f} -> {f_hist[-1]:.1f}; run {seconds:.1f} s"

@@ -231,7 +231,7 @@ def test_oriented_run_rotates_stitches_and_resumes_bit_identically(tmp_path):
     [
         ("[orientation]\naxis = [0, 0, 0]\n", "orientation.axis"),
         ("[orientation]\nstitch_deg = 20.0\n", "orientation.stitch_deg"),
-        ("[orientation]\nsurface_anisotropy = 0.2\n", "orientation.surface_anisotropy"),
+        ("[orientation]\nsurface_anisotropy_ratio = 1.5\n", "orientation.surface_anisotropy_ratio"),
     ],
 )
 def test_orientation_config_errors_name_the_field(tmp_path, extra, words):

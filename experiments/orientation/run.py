@@ -42,7 +42,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim._anisotropy import SurfaceAnisotropy, max_epsilon  # noqa: E402
+from sintersim._anisotropy import SurfaceAnisotropy, max_ratio  # noqa: E402
 from sintersim._observables import orientation_observables  # noqa: E402
 from sintersim._rotation import (  # noqa: E402
     Rotation,
@@ -85,14 +85,16 @@ def physics(preset: str, temperature_k: float, spacing_nm: float) -> ss.Nondimen
     return ss.nondimensionalize(material_parameters(preset, temperature_k, WIDTH_NM, spacing_nm))
 
 
-def oriented(energy: ss.WangEnergy, epsilon: float | None = None) -> ss.WangEnergy:
-    """The energy with Read-Shockley boundaries (and cubic surface anisotropy if epsilon)."""
+def oriented(
+    energy: ss.WangEnergy, ratio: float | None = None, spacing_nm: float = 1.0
+) -> ss.WangEnergy:
+    """The energy with Read-Shockley boundaries (and cubic surface anisotropy if ratio: the
+    <110>/<100> ratio of the gradient gauge; the weights' blur spans the surface width)."""
     law = make_boundary_law(energy, cutoff_deg=CUTOFF_DEG, stitch_deg=STITCH_DEG)
     out = eqx.tree_at(lambda e: e.boundaries, energy, law, is_leaf=lambda x: x is None)
-    if epsilon is not None:
-        out = eqx.tree_at(
-            lambda e: e.anisotropy, out, SurfaceAnisotropy(epsilon), is_leaf=lambda x: x is None
-        )
+    if ratio is not None:
+        aniso = SurfaceAnisotropy(ratio, blur=WIDTH_NM / spacing_nm)
+        out = eqx.tree_at(lambda e: e.anisotropy, out, aniso, is_leaf=lambda x: x is None)
     return out
 
 
@@ -617,8 +619,8 @@ def main(argv=None) -> int:
 
     # ---- B. CsPbBr3 cubes
     ndc = physics("CsPbBr3", CUBE_T_K, sp)
-    eps = max_epsilon(2)
-    enc = oriented(ndc.model.energy, epsilon=eps)
+    ratio = max_ratio()
+    enc = oriented(ndc.model.energy, ratio=ratio, spacing_nm=sp)
     gridc = ss.Grid((72 * scale, 40 * scale))
     cubes = []
     for label, mis in (("aligned (0.5 deg)", 0.5), ("misaligned (20 deg)", 20.0)):
@@ -631,7 +633,7 @@ def main(argv=None) -> int:
         cubes.append((label, s0, s1, tr))
     log(f"B: misaligned pair continued to {CUBE_CONTINUE_S:g} s on the 0.5 nm grid")
     ndq = ndc if args.quick else physics("CsPbBr3", CUBE_T_K, 0.5)
-    enq = enc if args.quick else oriented(ndq.model.energy, epsilon=eps)
+    enq = enc if args.quick else oriented(ndq.model.energy, ratio=ratio, spacing_nm=0.5)
     _, _, cont = cube_run(
         ndq, enq, ss.Grid((72, 40)), 0.5, 20.0, CUBE_CONTINUE_S, n_saves=60, stop=True
     )
@@ -798,7 +800,8 @@ def main(argv=None) -> int:
         f"below {STITCH_DEG:g} deg, Wang rotation d theta/dt = m_r tau / V. Attachment (stage 1) "
         "uses the preset kinetics; afterwards the density is frozen (the neck stays in place, as "
         "the paper observes) and the stage-2 clock is mapped with m_r. Cubes: CsPbBr3 preset, "
-        f"cubic surface anisotropy epsilon = {eps:.4f} (the maximum allowed), rotation off.",
+        f"cubic surface anisotropy: gauge ratio <110>/<100> = {ratio:.4f} (the strongest, cubes), "
+        "rotation off.",
         "",
         f"Calibration passes (m_r, m^3/(J s)): {', '.join(f'{m:.5g}' for m in history)}.",
     ]
