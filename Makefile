@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 STAMP := .install.stamp
 
-.PHONY: install demo test test-slow lint format bench clean
+.PHONY: install demo test test-slow lint format bench clean experiments
 
 $(STAMP): pyproject.toml
 	$(PIP) install -q -e ".[test]"
@@ -13,6 +13,11 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(PYTHON) -m sintersim demo --out out/demo
+
+# The five seed-paper experiments, reduced versions (CPU, < 20 min); each takes --full for the
+# paper-sized run (GPU) and --smoke for its smallest setting (tests/test_experiments.py).
+experiments: $(STAMP)
+	@for d in experiments/seed00*/; do echo "== $$d"; $(PYTHON) $$d/run.py || exit 1; done
 
 lint: $(STAMP)
 	$(PYTHON) -m ruff check sintersim tests scripts experiments
