@@ -48,6 +48,8 @@ Mobility (`LiquidMobility`): Wang's mobility of the solids plus ``M_liq rho l``.
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Sequence
 
 import equinox as eqx
 import jax
@@ -57,20 +59,32 @@ import scipy.optimize
 from jaxtyping import Array, Float
 
 from ._energy import WangEnergy
+from ._melting_theory import SurfaceMeltingParameters
 from ._mobility import Mobility
+from ._units import Scales
 
 __all__ = [
+    "CDSE_SEED003_PF",
+    "CDSE_SEED003_PF_SHAPE",
     "C_SL_MIN",
     "bulk_minimum",
     "InterfaceEnergies",
     "LiquidEnergy",
     "LiquidMobility",
+    "PhysicalLiquid",
     "PremeltLayer",
+    "PremeltSphere",
+    "SEED003_SHAPE",
+    "SphereMelting",
     "interface_energies",
     "kofman_fit",
+    "measure_xi",
     "min_pair_coefficient",
+    "physical_liquid",
     "premelt_layer",
+    "premelt_sphere",
     "solve_liquid_coefficients",
+    "sphere_melting_point",
 ]
 
 C_SL_MIN = 2.0 ** (1.0 / 3.0) - 1.0  # below: eta_i = l = 1/(1+c) has negative energy
@@ -193,14 +207,27 @@ def _hvp(z, v, *args):
 _hessp = jax.jit(_hvp, static_argnums=(6,))
 
 
+def _descend(fun, hessp, z0, gtol, maxiter, newton):
+    """L-BFGS from ``z0``, then (``newton``) a trust-region Newton-Krylov polish with exact
+    Hessian-vector products ``hessp``: the soft modes L-BFGS stalls on (a thick premelted layer:
+    stiffness ~ q / xi). Returns scipy's result."""
+    opts = {"maxiter": maxiter, "maxfun": 4 * maxiter, "ftol": 0.0, "gtol": gtol}
+    res = scipy.optimize.minimize(fun, z0, jac=True, method="L-BFGS-B", options=opts)
+    if newton:
+        res = scipy.optimize.minimize(
+            fun, res.x, jac=True, hessp=hessp, method="trust-krylov",
+            options={"gtol": gtol, "maxiter": 2000},
+        )  # fmt: skip
+    return res
+
+
 def _minimise(
     energy, h, fields, free, periodic=False, q=None, gtol=1e-11, maxiter=50000, newton=False
 ):
     """L-BFGS over the entries of ``fields`` (1 + P, n) where ``free`` is True; returns (F, u).
 
     newton: then polish with a trust-region Newton-Krylov method (exact Hessian-vector products),
-    for the
-    soft modes L-BFGS stalls on (a thick premelted layer: stiffness ~ q / xi).
+    for the soft modes L-BFGS stalls on (a thick premelted layer: stiffness ~ q / xi).
     """
     with jax.enable_x64(True):
         fields = np.asarray(fields, dtype=np.float64)
@@ -211,18 +238,10 @@ def _minimise(
             v, g = _value_and_grad(jnp.asarray(z), *args)
             return float(v), np.asarray(g, dtype=np.float64)
 
-        z0 = fields.ravel()[idx]
-        opts = {"maxiter": maxiter, "maxfun": 4 * maxiter, "ftol": 0.0, "gtol": gtol}
-        res = scipy.optimize.minimize(fun, z0, jac=True, method="L-BFGS-B", options=opts)
-        if newton:
+        def hessp(z, v):
+            return np.asarray(_hessp(jnp.asarray(z), jnp.asarray(v), *args), np.float64)
 
-            def hessp(z, v):
-                return np.asarray(_hessp(jnp.asarray(z), jnp.asarray(v), *args), np.float64)
-
-            res = scipy.optimize.minimize(
-                fun, res.x, jac=True, hessp=hessp, method="trust-krylov",
-                options={"gtol": gtol, "maxiter": 2000},
-            )  # fmt: skip
+        res = _descend(fun, hessp, fields.ravel()[idx], gtol, maxiter, newton)
         u = fields.ravel().copy()
         u[idx] = res.x
         return float(res.fun), u.reshape(fields.shape)
@@ -373,7 +392,324 @@ def kofman_fit(q: np.ndarray, delta: np.ndarray, spreading: float) -> dict:
     )
 
 
+# Premelted layer on a sphere (radially symmetric 1D) --------------------------------------
+
+
+def _sphere_geometry(n: int, h: float):
+    """Control volumes and link weights / (4 pi) of nodes r_i = i h, i < n.
+
+    Node i owns the shell [max(r_i - h/2, 0), min(r_i + h/2, r_max)], so ``sum node_w = r_max^3
+    / 3`` exactly; a link (i, i+1) carries ``int r^2 dr / h^2`` over [r_i, r_i+1], the weight of
+    the piecewise-linear gradient ``(u_{i+1} - u_i) / h`` squared. The outer end is a natural
+    (zero-flux) boundary, r = 0 is the centre (regular by symmetry: no boundary term).
+    """
+    r = h * np.arange(n)
+    lo = np.maximum(r - h / 2, 0.0)
+    hi = np.minimum(r + h / 2, r[-1])
+    node_w = (hi**3 - lo**3) / 3.0
+    link_w = (r[1:] ** 3 - r[:-1] ** 3) / (3.0 * h * h)
+    return r, node_w, link_w
+
+
+def _sphere_energy(y, params, node_w, link_w, sqrt_w, mass):
+    r"""F / (4 pi) of a radial profile, with the fields scaled as ``y = sqrt(node_w) u``.
+
+    .. math::
+        \frac{F}{4\pi} = \sum_i w_i f_0(u_i)
+            + \sum_{i} \lambda_{i+1/2} \Big[\tfrac{\kappa_\rho}{2}(\Delta\rho)^2
+            + \tfrac{\kappa_\eta}{2}\sum_k(\Delta\eta_k)^2\Big]_{i+1/2}
+
+    with w_i the node control volumes and lambda the link weights of `_sphere_geometry`
+    (``node_w``, ``link_w``), Delta the difference across a link. The scaling makes the
+    Hessian's diagonal ~ uniform (the r^2 weights span orders of magnitude between the centre
+    and the surface, which stalls L-BFGS otherwise). Mass is conserved exactly: the rho part of
+    ``y`` is projected onto ``sum w rho = sum sqrt(w) y_rho = mass`` (a sphere at the coexistence
+    chemical potential mu = 0 is a critical nucleus, not a minimum, so the grand-canonical slab
+    treatment does not carry over; canonically it is a minimum).
+    """
+    energy = _energy_from(params)
+    y = y.reshape(-1, node_w.shape[0])
+    yr = y[0] - sqrt_w * (jnp.dot(sqrt_w, y[0]) - mass) / jnp.dot(sqrt_w, sqrt_w)
+    u = jnp.concatenate([yr[None], y[1:]]) / sqrt_w
+    f = energy.bulk(u[0], u[1:])
+    du = jnp.diff(u, axis=-1)
+    grad = energy.kappa_rho / 2 * jnp.sum(link_w * du[0] ** 2)
+    grad = grad + energy.kappa_eta / 2 * jnp.sum(link_w * du[1:] ** 2)
+    return jnp.sum(node_w * f) + grad
+
+
+_sphere_value_and_grad = jax.jit(jax.value_and_grad(_sphere_energy))
+
+
+@jax.jit
+def _sphere_hessp(y, v, *args):
+    return jax.jvp(lambda z: jax.grad(_sphere_energy)(z, *args), (y,), (v,))[1]
+
+
+def _minimise_sphere(energy, h, fields, q, gtol=1e-10, maxiter=50000, newton=True):
+    """Minimise F of a radial profile ``fields`` (1 + P, n) at fixed mass (every entry free);
+    returns (F, u) with F the full 4 pi-integral. Same minimiser as `_minimise`."""
+    with jax.enable_x64(True):
+        fields = np.asarray(fields, dtype=np.float64)
+        _, node_w, link_w = _sphere_geometry(fields.shape[-1], h)
+        sqrt_w = np.sqrt(node_w)
+        mass = float(np.sum(node_w * fields[0]))
+        args = tuple(jnp.asarray(a) for a in (_params(energy, q), node_w, link_w, sqrt_w, mass))
+
+        def fun(z):
+            v, g = _sphere_value_and_grad(jnp.asarray(z), *args)
+            return float(v), np.asarray(g, dtype=np.float64)
+
+        def hessp(z, v):
+            return np.asarray(_sphere_hessp(jnp.asarray(z), jnp.asarray(v), *args), np.float64)
+
+        res = _descend(fun, hessp, (fields * sqrt_w).ravel(), gtol, maxiter, newton)
+        y = res.x.reshape(fields.shape)
+        y[0] -= sqrt_w * (np.dot(sqrt_w, y[0]) - mass) / np.dot(sqrt_w, sqrt_w)
+        return 4.0 * np.pi * float(res.fun), y / sqrt_w
+
+
+@dataclasses.dataclass(frozen=True)
+class PremeltSphere:
+    r"""A relaxed radially symmetric particle (solid core, liquid shell, vapour) at driving force q.
+
+    radius: R, where rho = 1/2 (the relaxed particle can be a little smaller than the uniform
+    sphere of the start's mass: the vapour takes up some, see `_sphere_result`).
+    liquid_volume: ``V_l = int rho l dV`` (the factor rho discards the liquid field's tail in the
+    vapour, which carries no matter).
+    delta_area: the issue's measure, liquid volume per unit particle surface area,
+    ``V_l / (4 pi R^2)``; well defined when the layer is thinner than the diffuse interfaces.
+    delta: the same liquid volume as the thickness of a uniform shell on the sphere,
+    ``R^3 - (R - delta)^3 = 3 V_l / (4 pi)``, which is what the Kofman model's delta is
+    (``delta_area = delta (1 - delta/R + delta^2 / (3R^2))``: equal for thin layers, 0.81 delta
+    at delta = R / 5); R when the particle is molten.
+    molten: no solid core left (max of the solid field < 1/2).
+    energy: F of the relaxed particle (vapour = 0). r, rho, solid, liquid: the profile.
+    """
+
+    q: float
+    radius: float
+    liquid_volume: float
+    delta_area: float
+    delta: float
+    molten: bool
+    energy: float
+    r: np.ndarray
+    rho: np.ndarray
+    solid: np.ndarray
+    liquid: np.ndarray
+
+
+def _sphere_result(energy, q, h, f, u) -> PremeltSphere:
+    r, node_w, _ = _sphere_geometry(u.shape[-1], h)
+    # the particle's edge: where rho falls through 1/2 (the total mass also holds the vapour's
+    # share, which is not small for a small particle: the vapour takes up rho_v = mu / (2(A + B))
+    # at the Laplace chemical potential mu ~ 2 gamma_sv / R)
+    k = max(int(np.argmax(u[0] < 0.5)), 1)
+    radius = float(r[k - 1] + h * (u[0][k - 1] - 0.5) / (u[0][k - 1] - u[0][k]))
+    vol = float(np.sum(node_w * u[0] * np.clip(u[2], 0.0, None)))  # / (4 pi)
+    molten = bool(np.max(u[1]) < 0.5)
+    if molten:
+        delta = radius
+    else:
+        delta = radius - float(np.cbrt(max(radius**3 - 3.0 * vol, 0.0)))
+    return PremeltSphere(
+        float(q), radius, 4.0 * np.pi * vol, vol / radius**2, delta, molten, f, r, *u
+    )
+
+
+def _default_spacing(energy) -> float:
+    """Node spacing resolving both the natural width sqrt(kappa/B) (8 nodes) and the density
+    interface, whose width scales as sqrt(kappa_rho / A) (~3 of those at A = 300: 5 nodes)."""
+    w = _natural_width(energy)
+    return float(min(w / 8.0, 0.5 * np.sqrt(float(energy.kappa_rho) / max(float(energy.A), 1.0))))
+
+
+def _sphere_start(energy, radius, h, margin):
+    """Dry radial start of uniform-sphere radius ``radius``: (rho, solid, liquid), node count."""
+    w = _natural_width(energy)
+    n = int(np.ceil((radius + margin) / h)) + 1
+    r, node_w, _ = _sphere_geometry(n, h)
+    rho = 0.5 * (1.0 - np.tanh((r - radius) / (0.25 * w)))
+    rho *= radius**3 / (3.0 * np.sum(node_w * rho))  # the uniform-sphere radius is `radius`
+    return r, rho
+
+
+def _relax_spheres(energy, q, h, starts, gtol, newton, required=True) -> list[PremeltSphere]:
+    """Relax each start (1 + P, n); drop the ones that evaporated (max rho < 1/2: the mass spread
+    as vapour over the box, which wins in a large box, see `premelt_sphere`)."""
+    out = []
+    for s in starts:
+        f, u = _minimise_sphere(energy, h, s, q, gtol=gtol, newton=newton)
+        if np.max(u[0]) >= 0.5:
+            out.append(_sphere_result(energy, q, h, f, u))
+    if not out and required:
+        raise ValueError("every start evaporated: reduce margin (the vapour box is too large)")
+    return out
+
+
+def _check_sphere_args(energy, radius, h, margin):
+    if not (np.isfinite(radius) and radius > 0.0):
+        raise ValueError(f"radius must be a finite number > 0 (internal units), got {radius!r}")
+    h = _default_spacing(energy) if h is None else float(h)
+    margin = 1.5 * _natural_width(energy) if margin is None else float(margin)
+    if not (h > 0.0 and margin > 0.0):
+        raise ValueError(f"h and margin must be > 0, got h = {h!r}, margin = {margin!r}")
+    return h, margin
+
+
+def _as_starts(start, n) -> list[np.ndarray]:
+    if start is None:
+        return []
+    out = []
+    for s in [start] if isinstance(start, PremeltSphere) else start:
+        if len(s.rho) != n:
+            raise ValueError(f"start has {len(s.rho)} nodes, this particle {n} (same h, margin)")
+        out.append(np.stack([s.rho, s.solid, s.liquid]))
+    return out
+
+
+def premelt_sphere(
+    energy: LiquidEnergy,
+    q: float,
+    radius: float,
+    *,
+    h: float | None = None,
+    margin: float | None = None,
+    seed: float = 0.5,
+    start: PremeltSphere | Sequence[PremeltSphere] | None = None,
+    dry: bool = True,
+    molten: bool = True,
+    gtol: float = 1e-10,
+    newton: bool = True,
+) -> PremeltSphere:
+    r"""Equilibrium of a particle of radius ``radius`` at driving force ``q``: dry, premelted or
+    molten, whichever has the lowest F (radially symmetric, 1D in r).
+
+    The same functional as `premelt_layer` with the spherical volume element,
+
+    .. math::
+        F[\rho, \eta, l] = \int_0^{r_{max}} \Big[f_0 + \tfrac{\kappa_\rho}{2}\rho'^2
+            + \tfrac{\kappa_\eta}{2}(\eta'^2 + l'^2)\Big]\,4\pi r^2\,dr,
+
+    minimised at fixed mass ``int rho dV = (4 pi / 3) R^3`` (canonical: see `_sphere_energy`),
+    all fields free, on nodes r = 0, h, ... up to ``radius + margin`` (default spacing
+    `_default_spacing`, default margin 1.5 natural widths sqrt(kappa/B) of vapour). The box must
+    stay small: a particle in a box of volume V is stable against evaporating into a uniform
+    vapour only if ``V < 4 pi R^4 (A + B) / gamma_sv`` (the vapour's mass uptake per chemical
+    potential must exceed the particle's, mu = 2 gamma_sv / R); evaporated relaxations are
+    discarded.
+
+    Starts, the lowest minimum kept: the dry particle (``dry``; l = 0 is stationary, so it stays
+    dry: without wetting a seeded film can stay trapped above it), a liquid Gaussian of height
+    ``seed`` at the surface (``seed > 0``), the fully molten particle (``molten``; a local
+    minimum also below the melting point, since the solid must nucleate in it) and ``start``
+    (relaxed profiles on the same nodes, e.g. at a nearby q; a sequence is allowed).
+
+    radius, h, margin in internal length units; q as in `LiquidEnergy`. Returns `PremeltSphere`
+    (``delta``: shell thickness of the integrated liquid volume; ``delta_area``: the volume per
+    unit area).
+    """
+    h, margin = _check_sphere_args(energy, radius, h, margin)
+    r, rho = _sphere_start(energy, radius, h, margin)
+    w = _natural_width(energy)
+    bump = seed * np.exp(-(((r - radius) / (2.0 * w)) ** 2))
+    starts = _as_starts(start, len(r))
+    if dry:
+        starts.append(np.stack([rho, rho, 0.0 * rho]))
+    if seed > 0.0:
+        starts.append(np.stack([rho, rho * (1 - bump), bump * rho]))
+    if molten:
+        starts.append(np.stack([rho, 0.0 * rho, rho]))
+    if not starts:
+        raise ValueError("no start: give start, or allow dry, seed > 0 or molten")
+    best = _relax_spheres(energy, q, h, starts, gtol, newton)
+    return min(best, key=lambda s: s.energy)
+
+
+@dataclasses.dataclass(frozen=True)
+class SphereMelting:
+    """Result of `sphere_melting_point`: the melting driving force and the two branches there.
+
+    q_melt: the largest q at which the molten particle is the global minimum (to ``xtol``).
+    solid, liquid: the relaxed particle with a solid core (premelted or dry) and the molten one,
+    at the q of the last evaluation on the solid side (``solid.q``), for warm starts.
+    spinodal: True if the solid branch vanished (relaxed into the melt) before F crossed, so
+    q_melt is where the core stops being a local minimum.
+    """
+
+    q_melt: float
+    solid: PremeltSphere
+    liquid: PremeltSphere
+    spinodal: bool
+
+
+def sphere_melting_point(
+    energy: LiquidEnergy,
+    radius: float,
+    q_hi: float,
+    *,
+    q_lo: float = 0.0,
+    xtol: float = 1e-3,
+    h: float | None = None,
+    margin: float | None = None,
+    start: PremeltSphere | None = None,
+    gtol: float = 1e-10,
+) -> SphereMelting:
+    r"""Size-depressed melting point of a particle: the driving force ``q_melt`` below which the
+    molten particle has the lower F than any particle with a solid core (premelted or dry).
+
+    Root of ``g(q) = F_liquid(q) - F_solid(q)`` on [q_lo, q_hi] (Brent), g > 0 where the solid
+    is preferred; where the solid branch has gone (its relaxation ends molten) g is taken as
+    slightly negative. Each branch is relaxed from its own last profile (warm start) plus the
+    dry and seeded particle for the solid one. ``F`` of each branch is concave in q with slope
+    ``int phi(rho) phi(l) dV`` (the liquid amount), so g is smooth and nearly linear.
+    Raises ValueError if g does not change sign on the bracket.
+    """
+    h, margin = _check_sphere_args(energy, radius, h, margin)
+    r, rho = _sphere_start(energy, radius, h, margin)
+    w = _natural_width(energy)
+    bump = 0.5 * np.exp(-(((r - radius) / (2.0 * w)) ** 2))
+    fresh = [np.stack([rho, rho, 0.0 * rho]), np.stack([rho, rho * (1 - bump), bump * rho])]
+    warm = {"solid": _as_starts(start, len(r)), "liquid": [np.stack([rho, 0.0 * rho, rho])]}
+    last, collapsed = {}, []
+
+    def g(q):
+        solid = min(_relax_spheres(energy, q, h, fresh + warm["solid"], gtol, True),
+                    key=lambda s: s.energy)  # fmt: skip
+        liquids = _relax_spheres(energy, q, h, warm["liquid"], gtol, True, required=False)
+        if not liquids:  # the drop evaporated: at q >> B the melt is no longer a local minimum
+            if solid.molten:
+                return -1e-9 * abs(solid.energy)
+            last.setdefault("solid", solid)
+            return 1e-9 * abs(solid.energy)
+        liquid = min(liquids, key=lambda s: s.energy)
+        warm["liquid"] = [np.stack([liquid.rho, liquid.solid, liquid.liquid])]
+        if solid.molten:
+            collapsed.append(q)
+            return -1e-9 * abs(liquid.energy)
+        warm["solid"] = [np.stack([solid.rho, solid.solid, solid.liquid])]
+        diff = liquid.energy - solid.energy
+        if diff > 0.0 or not last:
+            last.update(solid=solid, liquid=liquid)
+        return diff
+
+    g_hi, g_lo = g(q_hi), g(q_lo)
+    if not (g_hi > 0.0 and g_lo < 0.0):
+        raise ValueError(
+            f"no melting point of radius {radius:g} in q in [{q_lo:g}, {q_hi:g}]: F_liquid - "
+            f"F_solid = {g_lo:.4g} at q_lo, {g_hi:.4g} at q_hi (need < 0 and > 0)"
+        )
+    q_melt = float(scipy.optimize.brentq(g, q_lo, q_hi, xtol=xtol))
+    spinodal = any(q_melt - 2.0 * xtol <= q <= q_melt + 2.0 * xtol for q in collapsed)
+    return SphereMelting(q_melt, last.get("solid"), last.get("liquid"), spinodal)
+
+
 # Coefficients for requested interface energies ----------------------------------------------
+
+
+# compiled once (a closure over each energy would be traced and compiled on every call)
+_bulk_vg = jax.jit(jax.value_and_grad(lambda z, p: _energy_from(p).bulk(z[0], [z[1], z[2]])))
 
 
 def bulk_minimum(energy: LiquidEnergy, n: int = 41) -> float:
@@ -390,11 +726,11 @@ def bulk_minimum(energy: LiquidEnergy, n: int = 41) -> float:
         bulk_phases = np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.0, 1.0]])
         dist = np.min(np.linalg.norm(pts[:, None] - bulk_phases[None], axis=-1), axis=1)
         f = np.where(dist > 0.15, f.ravel(), np.inf)
-        fg = jax.jit(jax.value_and_grad(lambda z: e.bulk(z[0], [z[1], z[2]])))
+        p0 = _params(e, 0.0)
         best = np.inf
         for i in np.argsort(f)[:20]:
             res = scipy.optimize.minimize(
-                lambda z: tuple(np.asarray(v, np.float64) for v in fg(jnp.asarray(z))),
+                lambda z: tuple(np.asarray(v, np.float64) for v in _bulk_vg(jnp.asarray(z), p0)),
                 pts[i], jac=True, method="L-BFGS-B", bounds=[(-0.1, 1.1)] * 3,
             )  # fmt: skip
             d = np.min(np.linalg.norm(res.x[None] - bulk_phases, axis=-1))
@@ -469,3 +805,210 @@ def solve_liquid_coefficients(
     if fmin < -1e-12:
         raise ValueError(f"c_sl = {c_sl:.4g}, a_l = {a_l:.4g}: spurious bulk phase, f0 = {fmin:g}")
     return out, interface_energies(out, **profile_kw)
+
+
+# Physical units ---------------------------------------------------------------------------------
+
+#: Wang shape (A, B, kappa_rho, kappa_eta) on which seed 003's ratios gamma_lv / gamma_sv = 0.199
+#: and gamma_sl / gamma_sv = 0.035 are reachable (just: a_l comes out at ~A, c_sl near its floor).
+SEED003_SHAPE = WangEnergy(A=300.0, B=1.0, kappa_rho=10.0, kappa_eta=1.0)
+
+# Profile resolution of the coefficient solve on SEED003_SHAPE: the density interface is ~0.5
+# wide at A = 300, so 801 nodes over 60 natural widths (h = 0.24) would not resolve it.
+_PROFILE_KW = {"n": 2001, "span": 60.0}
+
+
+@functools.lru_cache(maxsize=32)
+def _solved(shape: tuple, lv_to_sv: float, sl_to_sv: float, profile: tuple):
+    base = WangEnergy(*shape)
+    return solve_liquid_coefficients(base, lv_to_sv, sl_to_sv, **dict(profile))
+
+
+@functools.lru_cache(maxsize=32)
+def _xi_cached(params: tuple, qs: tuple, n: int, h: float | None) -> dict:
+    return measure_xi(_energy_from(jnp.asarray(params)), qs, n=n, h=h)
+
+
+def measure_xi(
+    energy: LiquidEnergy,
+    qs: Sequence[float] = (0.03, 0.01, 0.003),
+    *,
+    n: int = 2048,
+    h: float | None = None,
+) -> dict:
+    """Range xi of the layer's effective interaction, from the flat-slab slope (as `kofman_fit`).
+
+    Relaxes `premelt_layer` at each q of ``qs`` (descending, each from the last), then fits
+    ``delta = c - xi ln q``. The default qs are the thick-layer end, where delta(ln q) has become
+    a straight line (on SEED003_SHAPE the slope is 0.50 between q = 3 and 1, 1.2 between 0.3
+    and 0.1 and 1.35 over the default qs). ``h`` defaults to `_default_spacing`. Returns
+    `kofman_fit`'s dict plus ``qs``, ``deltas`` and ``spreading`` (Delta gamma, internal).
+    """
+    h = _default_spacing(energy) if h is None else float(h)
+    g = interface_energies(energy, **_PROFILE_KW) if float(energy.A) > 100 else None
+    g = interface_energies(energy) if g is None else g
+    if not g.wets:
+        raise ValueError(f"no premelted layer: Delta gamma = {g.spreading:.4g} <= 0 (internal)")
+    qs = np.sort(np.asarray(qs, dtype=float))[::-1]
+    prev, deltas = None, []
+    for q in qs:
+        prev = premelt_layer(energy, float(q), n=n, h=h, start=prev)
+        deltas.append(prev.delta)
+    fit = kofman_fit(qs, np.array(deltas), g.spreading)
+    fit.update(qs=qs, deltas=np.array(deltas), spreading=g.spreading)
+    return fit
+
+
+@dataclasses.dataclass(frozen=True)
+class PhysicalLiquid:
+    """A `LiquidEnergy` built from physical numbers, with the units that built it.
+
+    energy: the model in internal units, ``q`` set for ``T_K``. scales: ``length_m`` (l0, the
+    internal length unit) and ``energy_J_m3`` (E0); ``time_s`` is nan (equilibrium only: the
+    kinetics come from the mobilities, `sintersim._units.nondimensionalize`). interfaces: the
+    three interface energies measured on the model (internal; J/m^2 = internal x E0 l0).
+    xi: the internal interaction range used for the length mapping (nan if l0 was given).
+    params: the input. T_K: the temperature of ``energy``.
+    """
+
+    energy: LiquidEnergy
+    scales: Scales
+    interfaces: InterfaceEnergies
+    xi: float
+    params: SurfaceMeltingParameters
+    T_K: float
+
+    def q(self, T_K) -> np.ndarray | float:
+        """Internal driving force ``L_v (1 - T/T_m) / E0`` at ``T_K`` (kelvin)."""
+        return self.params.q_J_m3(T_K) / self.scales.energy_J_m3
+
+    def at(self, T_K: float) -> LiquidEnergy:
+        """The same model at another temperature (only q changes)."""
+        return eqx.tree_at(lambda m: m.q, self.energy, float(self.q(T_K)))
+
+    def temperature_K(self, q) -> np.ndarray | float:
+        """Temperature (K) at which the internal driving force is ``q``."""
+        p = self.params
+        return p.melting_point_K * (
+            1.0 - np.asarray(q) * self.scales.energy_J_m3 / p.latent_heat_J_m3
+        )
+
+    def interface_energies_J_m2(self, measured: InterfaceEnergies | None = None) -> dict:
+        """``{sv, lv, sl, spreading}`` in J/m^2 (``measured``: another measurement of the model)."""
+        g = self.interfaces if measured is None else measured
+        u = self.scales.interface_energy_J_m2
+        return {"sv": g.sv * u, "lv": g.lv * u, "sl": g.sl * u, "spreading": g.spreading * u}
+
+
+def _positive(name: str, v) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        x = float("nan")
+    if not (np.isfinite(x) and x > 0.0):
+        raise ValueError(f"{name} must be a finite number in (0, inf), got {v!r}")
+    return x
+
+
+def physical_liquid(
+    params: SurfaceMeltingParameters,
+    T_K: float,
+    *,
+    shape: WangEnergy = SEED003_SHAPE,
+    length_m: float | None = None,
+    interface_width_m: float | None = None,
+    xi: float | None = None,
+    profile: dict | None = None,
+) -> PhysicalLiquid:
+    r"""The phase-field liquid in internal units from SI parameters at temperature ``T_K``.
+
+    1. Shape: (c_sl, a_l) on ``shape`` (A, B, kappas) solved for the ratios
+       ``gamma_lv / gamma_sv`` and ``gamma_sl / gamma_sv`` of ``params``
+       (`solve_liquid_coefficients`; its measured gammas are ``interfaces``).
+    2. Length unit l0 (metres per internal unit), one of: ``length_m`` = l0 directly;
+       ``interface_width_m`` = the dry surface width ``1 / max|rho'|``, so
+       ``l0 = interface_width_m / width_sv``; default: the interaction range,
+       ``l0 = params.xi_m / xi`` with xi the model's own (internal) range, measured from the
+       flat-slab slope by `measure_xi` unless given. The last makes the model's layer grow
+       with ln q at the rate of the Kofman law with ``params.xi_m``.
+    3. Energy unit ``E0 = gamma_sv / (l0 gamma_sv^{int})`` (J/m^3), so every gamma is met, and
+       the driving force ``q = L_v (1 - T/T_m) / E0`` (negative above T_m).
+
+    profile: keyword arguments of `interface_energies` for the solve (default: 2001 nodes over
+    60 natural widths when A > 100, else its defaults). Raises ValueError naming the field and
+    the allowed range for: a temperature that is not a positive finite number; no wetting
+    (``gamma_sl + gamma_lv >= gamma_sv``: no premelted layer, and xi is undefined); ratios the
+    shape cannot reach; both or non-positive lengths. The coefficient solve and the xi
+    measurement are cached (first call: ~20 s on A = 30, a few minutes on SEED003_SHAPE).
+    """
+    T_K = _positive("T_K (temperature in kelvin)", T_K)
+    if not params.wets:
+        raise ValueError(
+            f"gamma_sl_J_m2 + gamma_lv_J_m2 = {params.gamma_sl_J_m2 + params.gamma_lv_J_m2:.4g} "
+            f"must be below gamma_sv_J_m2 = {params.gamma_sv_J_m2:.4g} (the wetting condition "
+            "Delta gamma > 0: without it there is no premelted layer); allowed: gamma_lv_J_m2 < "
+            f"{params.gamma_sv_J_m2 - params.gamma_sl_J_m2:.4g}"
+        )
+    if length_m is not None and interface_width_m is not None:
+        raise ValueError("give at most one of length_m and interface_width_m")
+    if profile is None:
+        profile = _PROFILE_KW if float(shape.A) > 100 else {}
+    lv, sl = (
+        params.gamma_lv_J_m2 / params.gamma_sv_J_m2,
+        params.gamma_sl_J_m2 / params.gamma_sv_J_m2,
+    )
+    key = tuple(float(v) for v in (shape.A, shape.B, shape.kappa_rho, shape.kappa_eta))
+    try:
+        energy, g = _solved(key, round(lv, 12), round(sl, 12), tuple(sorted(profile.items())))
+    except ValueError as err:
+        field = "gamma_lv_J_m2" if "gamma_lv" in str(err) else "gamma_sl_J_m2"
+        raise ValueError(
+            f"{field} / gamma_sv_J_m2 cannot be realised on the shape A = {key[0]:g}, "
+            f"kappa_rho / kappa_eta = {key[2] / key[3]:g}: {err}"
+        ) from None
+    xi_int = float("nan")
+    if length_m is not None:
+        l0 = _positive("length_m", length_m)
+    elif interface_width_m is not None:
+        l0 = _positive("interface_width_m", interface_width_m) / g.width_sv
+    else:
+        if xi is None:
+            with jax.enable_x64(True):
+                xi = _xi_cached(tuple(float(v) for v in _params(energy, 0.0)), (0.03, 0.01, 0.003),
+                                2048, None)["xi"]  # fmt: skip
+        xi_int = _positive("xi", xi)
+        l0 = params.xi_m / xi_int
+    e0 = params.gamma_sv_J_m2 / (l0 * g.sv)
+    scales = Scales(length_m=l0, energy_J_m3=e0, time_s=float("nan"))
+    q = float(params.q_J_m3(T_K)) / e0
+    return PhysicalLiquid(eqx.tree_at(lambda m: m.q, energy, q), scales, g, xi_int, params, T_K)
+
+
+# Seed 003 preset for the phase field ---------------------------------------------------------
+#
+# The Kofman preset (CDSE_SEED003) has gamma_lv / gamma_sv = 0.199, gamma_sl / gamma_sv = 0.035:
+# reachable only at A = 300 (SEED003_SHAPE) with a_l ~ A, where the melt has almost no density
+# well (liquid-vapour width 2.8 internal vs 0.53 for the dry surface, an R = 1 nm particle is
+# a sub-interface blob) and the table fit of the phase field is worse (minimax 2.0 tolerances).
+# On A = 30 the ratios 0.49 / 0.12 (Delta gamma = 0.39 gamma_sv) are reachable with room to
+# spare and the sphere's melting points agree with the Kofman model to < 1 % in q (R >= 8).
+#
+# Fitted (minimax over the seed rows, tolerances 0.1 nm and 15 K; "no layer at 90 C" read as
+# in compare_targets, delta <= 0.1 nm). Free: l0 (hence xi_m = l0 x the model's xi = 1.3163 from
+# measure_xi), L_v / E0 and T_m*; fixed: the ratios above and gamma_sv = 0.35 J/m^2 (the CdSe
+# preset's guess), so L_v follows from L_v / E0. For each l0 in {0.18, 0.20, 0.21, 0.22, 0.24}
+# nm: sphere_melting_point for R = 1 and 3 nm and premelt_sphere at 16 q for R = 3 nm (radii
+# corrected to rho = 1/2 at R as in the script), then Nelder-Mead on (L_v / E0, T_m*) with delta
+# interpolated in ln q. Worst row / tolerance: 1.35, 1.30, 1.26, 1.30, 1.39; kept l0 = 0.21 nm,
+# L_v / E0 = 2.9966, T_m* = 538.35 K. Every row misses by ~1.1-1.3 tolerances: the layer's
+# growth with T is convex, the seed table's concave (as for the Kofman model, whose best is 0.87).
+# Measured table: experiments/surface_melting/phase_field_table.py.
+CDSE_SEED003_PF_SHAPE = WangEnergy(A=30.0, B=1.0, kappa_rho=10.0, kappa_eta=1.0)
+CDSE_SEED003_PF = SurfaceMeltingParameters(
+    latent_heat_J_m3=1.059e9,  # = 2.9966 E0, E0 = gamma_sv / (l0 gamma_sv^int) = 3.534e8 J/m^3
+    melting_point_K=538.35,
+    gamma_sv_J_m2=0.35,
+    gamma_sl_J_m2=0.042,  # 0.12 gamma_sv
+    gamma_lv_J_m2=0.1715,  # 0.49 gamma_sv
+    xi_m=0.2764e-9,  # l0 = 0.21 nm x xi = 1.3163 (measure_xi)
+)

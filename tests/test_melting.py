@@ -7,16 +7,27 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from sintersim._energy import WangEnergy
 from sintersim._grid import Grid
 from sintersim._initial import particles
 from sintersim._integrate import advance
 from sintersim._melting import (
     LiquidEnergy,
     LiquidMobility,
+    _sphere_geometry,
     bulk_minimum,
     interface_energies,
     kofman_fit,
+    measure_xi,
+    physical_liquid,
     premelt_layer,
+    premelt_sphere,
+    sphere_melting_point,
+)
+from sintersim._melting_theory import (
+    SurfaceMeltingParameters,
+    layer_thickness,
+    melting_temperature,
 )
 from sintersim._model import SinterModel
 from sintersim._state import State
@@ -127,3 +138,106 @@ def test_dry_state_is_wang_and_liquid_mobility_adds_transport():
     expect = base(jnp.asarray(rho), e[:1]) + 2.0 * rho * liq
     assert np.allclose(mob(jnp.asarray(rho), e), expect)
     assert float(mob.upper_bound()) == pytest.approx(float(base.upper_bound()) + 2.0)
+
+
+# Spheres (radially symmetric 1D) and physical units ------------------------------------------
+
+H = 0.289  # _default_spacing(WET): min(W / 8, sqrt(kappa_rho / A) / 2)
+
+
+def test_sphere_layer_grows_with_temperature_and_conserves_mass():
+    """Falling q is rising T (q = L_v (1 - T / T_m)): the layer on a R = 20 particle thickens."""
+    prev, deltas = None, []
+    for q in (1.0, 0.3, 0.1):
+        s = premelt_sphere(WET, q, 20.0, start=prev, molten=False)
+        assert not s.molten
+        _, node_w, _ = _sphere_geometry(len(s.r), s.r[1])
+        mass = 4 * np.pi * np.sum(node_w * s.rho)
+        assert mass == pytest.approx(4 * np.pi / 3 * 20.0**3, rel=1e-9)
+        deltas.append(s.delta)
+        prev = s
+    assert np.all(np.diff(deltas) > 0.3), deltas
+    assert 0.0 < deltas[0] and deltas[-1] < 10.0, deltas
+
+
+def test_sphere_has_no_layer_without_wetting():
+    """DRY (Delta gamma < 0): the solid particle stays dry up to its melting point (which, as
+    Pawlow's 3 (gamma_sv - gamma_lv) / R, lies between q = 1 and q = 0.03 here)."""
+    assert not premelt_sphere(DRY, 1.0, 20.0).molten
+    for q in (1.0, 0.3, 0.03):
+        s = premelt_sphere(DRY, q, 20.0, molten=False)
+        assert not s.molten and abs(s.delta) < 1e-4, (q, s.delta)
+    assert premelt_sphere(DRY, 0.03, 20.0).molten
+
+
+def test_small_particle_melts_first():
+    """Size-depressed melting: q_melt(R = 8) > q_melt(R = 16) (the small one melts at the lower
+    T), and between the two the small particle is molten, the large one premelted."""
+    small = sphere_melting_point(WET, 8.0, 1.0, xtol=1e-2)
+    large = sphere_melting_point(WET, 16.0, 1.0, xtol=1e-2)
+    assert small.q_melt > 1.5 * large.q_melt > 0.0, (small.q_melt, large.q_melt)
+    assert not small.spinodal and not large.spinodal  # F crossed: a first-order melting point
+    q = 0.5 * (small.q_melt + large.q_melt)
+    assert premelt_sphere(WET, q, 8.0).molten
+    s = premelt_sphere(WET, q, 16.0)
+    assert not s.molten and s.delta > 1.0
+    # above the melting point of the large one both are molten
+    assert premelt_sphere(WET, 0.8 * large.q_melt, 16.0).molten
+
+
+def test_sphere_agrees_with_kofman_reference():
+    """Same parameters in both: the measured interface energies, xi from the flat-slab slope
+    (`measure_xi`, as `kofman_fit`), L_v = T_m = 100 so that q = 100 - T. Where both apply (a
+    layer thicker than ~2 xi, R = 36 >> xi): delta within 20 %, and the melting point."""
+    g = interface_energies(WET)
+    xi = measure_xi(WET, n=768, h=W / 8)["xi"]
+    assert 1.0 < xi < 2.0
+    p = SurfaceMeltingParameters(100.0, 100.0, g.sv, g.sl, g.lv, xi)
+    prev = None
+    for q in (0.15, 0.09):
+        s = premelt_sphere(WET, q, 36.0, start=prev)
+        prev = s
+        ref = layer_thickness(100.0 - q, s.radius, p)
+        assert 2.0 * xi < ref < s.radius and not s.molten
+        assert s.delta == pytest.approx(ref, rel=0.2), (q, s.delta, ref)
+    # melting: the Kofman q_melt (from a dry-start sphere radius) is where the PF particle melts
+    q_k = 100.0 - melting_temperature(prev.radius, p)
+    assert premelt_sphere(WET, 0.95 * q_k, 36.0, start=prev).molten
+    assert not premelt_sphere(WET, 1.05 * q_k, 36.0, start=prev).molten
+
+
+def test_physical_units_round_trip():
+    """SI in -> internal model -> interface energies measured on its profiles, back in J/m^2."""
+    p = SurfaceMeltingParameters(
+        latent_heat_J_m3=1.0e9, melting_point_K=600.0, gamma_sv_J_m2=0.4,
+        gamma_sl_J_m2=0.048, gamma_lv_J_m2=0.196, xi_m=0.3e-9,
+    )  # fmt: skip
+    shape = WangEnergy(30.0, 1.0, 10.0, 1.0)
+    coarse = {"n": 401, "span": 40.0}  # the solve on coarse profiles, the check on fine ones
+    pl = physical_liquid(p, 450.0, shape=shape, length_m=0.25e-9, profile=coarse)
+    assert pl.scales.length_m == 0.25e-9
+    measured = pl.interface_energies_J_m2(interface_energies(pl.energy))  # 801 nodes
+    for key, want in (("sv", 0.4), ("lv", 0.196), ("sl", 0.048), ("spreading", 0.156)):
+        assert measured[key] == pytest.approx(want, rel=0.03), (key, measured)
+    # q = L_v (1 - T/T_m) in J/m^3, back and forth
+    assert float(pl.energy.q) * pl.scales.energy_J_m3 == pytest.approx(0.25e9, rel=1e-12)
+    assert pl.temperature_K(pl.q(500.0)) == pytest.approx(500.0, rel=1e-12)
+    assert float(pl.at(700.0).q) < 0.0 < float(pl.energy.q)
+    # a width instead of l0: the dry surface is as wide as asked
+    pw = physical_liquid(p, 450.0, shape=shape, interface_width_m=0.5e-9, profile=coarse)
+    assert pw.interfaces.width_sv * pw.scales.length_m == pytest.approx(0.5e-9, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "change, T, match",
+    [
+        (dict(gamma_lv_J_m2=0.36), 450.0, "gamma_sl_J_m2 \\+ gamma_lv_J_m2"),  # no wetting
+        (dict(gamma_lv_J_m2=0.02), 450.0, "gamma_lv_J_m2 / gamma_sv_J_m2"),  # below reach
+        (dict(), -3.0, "T_K"),
+        (dict(), float("nan"), "T_K"),
+    ],
+)
+def test_physical_units_reject_bad_input(change, T, match):
+    p = SurfaceMeltingParameters(1.0e9, 600.0, 0.4, 0.048, 0.196, 0.3e-9).replace(**change)
+    with pytest.raises(ValueError, match=match):
+        physical_liquid(p, T, shape=WangEnergy(30.0, 1.0, 10.0, 1.0), length_m=0.25e-9)

@@ -1,0 +1,238 @@
+"""Seed 003 surface-melting table: seed values, the Kofman model and the phase field side by side.
+
+    python experiments/surface_melting/phase_field_table.py [--quick]
+
+Parameters: `sintersim._melting.CDSE_SEED003_PF` on the Wang shape `CDSE_SEED003_PF_SHAPE`,
+mapped to internal units by `physical_liquid` (length unit l0 = xi_m / xi, xi the model's own
+range from the flat-slab slope; energy unit from gamma_sv; q = L_v (1 - T/T_m) / E0). The phase
+field is the radially symmetric particle (`premelt_sphere`, global minimum of dry, premelted and
+molten); delta = shell thickness of the integrated liquid volume (the issue's "liquid volume per
+unit surface area" is printed alongside). Melting points: `sphere_melting_point` (F of the molten
+particle crosses F of the one with a solid core). The Kofman column evaluates
+`sintersim._melting_theory` with the SAME physical parameters (xi as mapped).
+
+Writes experiments/surface_melting/out/phase_field_table.md and delta_vs_T_phase_field.png
+(delta vs T for R = 1, 3, 5 nm: Kofman lines, phase-field points). --quick: fewer figure points.
+A few minutes on one CPU core (the 1D problems run fastest single-threaded, set below).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Small 1D problems: thread pools only add overhead (and contend on a shared machine).
+for _k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_k, "1")
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
+
+import argparse  # noqa: E402
+import pathlib  # noqa: E402
+import time  # noqa: E402
+
+import jax  # noqa: E402
+import matplotlib  # noqa: E402
+import numpy as np  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from sintersim._melting import (  # noqa: E402
+    CDSE_SEED003_PF,
+    CDSE_SEED003_PF_SHAPE,
+    physical_liquid,
+    premelt_sphere,
+    sphere_melting_point,
+)
+from sintersim._melting_theory import (  # noqa: E402
+    CELSIUS_ZERO_K,
+    layer_thickness,
+    melting_temperature,
+    onset_temperature,
+)
+
+jax.config.update("jax_enable_x64", True)
+
+OUT = pathlib.Path(__file__).parent / "out"
+NM = 1e-9
+TOL_NM, TOL_K = 0.1, 15.0
+
+
+class Particle:
+    """A particle of physical radius R (rho = 1/2 radius, corrected for the vapour's uptake and
+    the diffuse profile: one dry relaxation measures the offset of the start radius)."""
+
+    def __init__(self, pl, R_nm: float):
+        self.pl, self.R_nm = pl, R_nm
+        target = R_nm * NM / pl.scales.length_m
+        dry = premelt_sphere(pl.at(CELSIUS_ZERO_K), 1e3, target, seed=0.0, molten=False)
+        self.start_radius = target + (target - dry.radius)
+        self.prev = None
+
+    def at(self, T_K: float):
+        """Equilibrium at T (global minimum; warm start from the previous temperature)."""
+        s = premelt_sphere(self.pl.at(T_K), float(self.pl.q(T_K)), self.start_radius,
+                           start=self.prev)  # fmt: skip
+        self.prev = s
+        return s
+
+    def melting_K(self) -> tuple[float, bool]:
+        g = self.pl.interfaces
+        q_hi = 1.5 * 3.0 * (g.sv - g.lv) / self.start_radius  # 1.5 x Pawlow (dry particle)
+        m = sphere_melting_point(self.pl.energy, self.start_radius, q_hi, xtol=1e-4)
+        return float(self.pl.temperature_K(m.q_melt)), m.spinodal
+
+
+def nm(pl, x):
+    return x * pl.scales.length_m / NM
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer phase-field points in the figure")
+    args = ap.parse_args()
+    t0 = time.time()
+    p = CDSE_SEED003_PF
+    pl = physical_liquid(p, 140.0 + CELSIUS_ZERO_K, shape=CDSE_SEED003_PF_SHAPE)
+    gj = pl.interface_energies_J_m2()
+    head = [
+        "Parameters (`CDSE_SEED003_PF`): "
+        f"L_v = {p.latent_heat_J_m3:.4g} J/m^3, T_m* = {p.melting_point_K:.1f} K, "
+        f"gamma_sv = {p.gamma_sv_J_m2:.4g}, gamma_sl = {p.gamma_sl_J_m2:.4g}, "
+        f"gamma_lv = {p.gamma_lv_J_m2:.4g}, Delta gamma = {p.delta_gamma_J_m2:.4g} J/m^2, "
+        f"xi = {p.xi_m / NM:.4g} nm",
+        f"Phase field: shape A = {float(CDSE_SEED003_PF_SHAPE.A):g}, kappa_rho / kappa_eta = "
+        f"{float(CDSE_SEED003_PF_SHAPE.kappa_rho):g}, solved c_sl = {float(pl.energy.c_sl):.5g}, "
+        f"a_l = {float(pl.energy.a_l):.5g}; xi (flat-slab slope) = {pl.xi:.4f} internal -> "
+        f"l0 = {pl.scales.length_m / NM:.4f} nm, E0 = {pl.scales.energy_J_m3:.4g} J/m^3; "
+        f"dry surface width {nm(pl, pl.interfaces.width_sv):.3f} nm, liquid-vapour "
+        f"{nm(pl, pl.interfaces.width_lv):.3f} nm",
+        "Measured on the model (J/m^2): "
+        + ", ".join(f"gamma_{k} = {v:.4g}" for k, v in gj.items()),
+    ]
+    for line in head:
+        print(line)
+
+    rows = []  # (quantity, seed, kofman, pf, agreement)
+    p3 = Particle(pl, 3.0)
+    pf = {}
+    for T_C in (90.0, 140.0, 210.0):
+        s = p3.at(T_C + CELSIUS_ZERO_K)
+        pf[T_C] = s
+        print(f"  R = 3 nm, {T_C:.0f} C: delta = {nm(pl, s.delta):.3f} nm "
+              f"(volume / area {nm(pl, s.delta_area):.3f} nm), molten {s.molten}, "
+              f"R = {nm(pl, s.radius):.3f} nm  [{time.time() - t0:.0f} s]", flush=True)  # fmt: skip
+    T90 = 90.0 + CELSIUS_ZERO_K
+    k90 = layer_thickness(T90, 3 * NM, p) / NM
+    on3 = onset_temperature(3 * NM, p) - CELSIUS_ZERO_K
+    d90 = nm(pl, pf[90.0].delta)
+    verdict = "yes" if d90 <= TOL_NM else "NO"
+    rows.append(
+        (
+            "R = 3 nm, 90 C: molten layer",
+            "none",
+            f"{k90:.3f} nm (onset {on3:.0f} C)",
+            f"{d90:.3f} nm ({nm(pl, pf[90.0].delta_area):.3f})",
+            f"{verdict} (layer {d90:.3f} nm; allowed <= {TOL_NM} nm)",
+        )
+    )
+    for T_C, target in ((140.0, 0.30), (210.0, 0.54)):
+        k = layer_thickness(T_C + CELSIUS_ZERO_K, 3 * NM, p) / NM
+        d = nm(pl, pf[T_C].delta)
+        err = d - target
+        rows.append(
+            (
+                f"R = 3 nm, {T_C:.0f} C: delta",
+                f"{target:.2f} nm",
+                f"{k:.3f} nm",
+                f"{d:.3f} nm ({nm(pl, pf[T_C].delta_area):.3f})",
+                f"{'yes' if abs(err) <= TOL_NM else 'NO'} ({err:+.3f} nm)",
+            )
+        )
+    for R_nm, target_C in ((3.0, 250.0), (1.0, 90.0)):
+        tm_pf, spin = Particle(pl, R_nm).melting_K()
+        tm_k = melting_temperature(R_nm * NM, p)
+        err = tm_pf - (target_C + CELSIUS_ZERO_K)
+        note = ", spinodal" if spin else ""
+        tm_pf_C, tm_k_C = tm_pf - CELSIUS_ZERO_K, tm_k - CELSIUS_ZERO_K
+        print(f"  R = {R_nm:g} nm melts at {tm_pf_C:.1f} C (Kofman {tm_k_C:.1f} C){note}  "
+              f"[{time.time() - t0:.0f} s]", flush=True)  # fmt: skip
+        rows.append(
+            (
+                f"R = {R_nm:g} nm: whole particle molten",
+                f"{'above ~' if R_nm == 1 else ''}{target_C:.0f} C",
+                f"above {tm_k_C:.1f} C",
+                f"above {tm_pf_C:.1f} C{note}",
+                f"{'yes' if abs(err) <= TOL_K else 'NO'} ({err:+.1f} K)",
+            )
+        )
+
+    # delta vs T for R = 1, 3, 5 nm: Kofman lines, phase-field points
+    T_fig = np.arange(40.0, 300.0, 40.0 if args.quick else 20.0) + CELSIUS_ZERO_K
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    cmp_rows = []
+    for R_nm, c in ((1.0, "C0"), (3.0, "C1"), (5.0, "C2")):
+        T_line = np.linspace(T_fig[0], T_fig[-1], 400)
+        ax.plot(T_line - CELSIUS_ZERO_K, layer_thickness(T_line, R_nm * NM, p) / NM, c,
+                label=f"Kofman R = {R_nm:g} nm")  # fmt: skip
+        part = Particle(pl, R_nm)
+        d_pf = []
+        for T in T_fig:
+            s = part.at(float(T))
+            d_pf.append(R_nm if s.molten else nm(pl, s.delta))
+            k = layer_thickness(T, R_nm * NM, p) / NM
+            if not s.molten and 0.0 < k < R_nm:
+                cmp_rows.append((R_nm, T - CELSIUS_ZERO_K, d_pf[-1], k))
+        ax.plot(T_fig - CELSIUS_ZERO_K, d_pf, "o", color=c, mfc="none",
+                label=f"phase field R = {R_nm:g} nm")  # fmt: skip
+        print(f"  figure R = {R_nm:g} nm done [{time.time() - t0:.0f} s]", flush=True)
+    seed_T = [90, 140, 210, 250]
+    ax.plot(seed_T, [0.0, 0.30, 0.54, 3.0], "k*", ms=10, label="seed 003 (R = 3 nm)")
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_xlabel("T (C)")
+    ax.set_ylabel("molten layer delta (nm); = R when molten")
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("CdSe surface melting: Kofman (lines) vs phase field (points)")
+    fig.tight_layout()
+    OUT.mkdir(exist_ok=True)
+    fig.savefig(OUT / "delta_vs_T_phase_field.png", dpi=150)
+
+    table = ["| quantity | seed value | Kofman model | phase field (vol./area) | agreement |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    table += ["| " + " | ".join(r) + " |" for r in rows]
+    cmp = ["| R (nm) | T (C) | phase field delta (nm) | Kofman delta (nm) | PF / Kofman - 1 |",
+           "|---|---|---|---|---|"]  # fmt: skip
+    cmp += [
+        f"| {R:g} | {T:.0f} | {d:.3f} | {k:.3f} | {d / k - 1:+.2f} |" for R, T, d, k in cmp_rows
+    ]
+    print("\n".join(table))
+    print("\nPhase field vs Kofman (same parameters) where both have a layer:")
+    print("\n".join(cmp))
+    text = [
+        "# Seed 003 surface melting: seed table, Kofman model and phase field",
+        "",
+        "Made by `python experiments/surface_melting/phase_field_table.py"
+        + (" --quick`" if args.quick else "`")
+        + f" ({time.time() - t0:.0f} s).",
+        "",
+        *[h + "\n" for h in head],
+        f"Tolerances: {TOL_NM} nm, {TOL_K:g} K. Phase-field delta: the integrated liquid volume "
+        "as a uniform shell on the particle (the liquid volume per unit surface area in "
+        "brackets); R is where rho = 1/2.",
+        "",
+        *table,
+        "",
+        "## Phase field vs Kofman (same physical parameters), where the Kofman particle has a "
+        "layer and is not molten",
+        "",
+        *cmp,
+        "",
+    ]
+    (OUT / "phase_field_table.md").write_text("\n".join(text))
+    print(f"wrote {OUT / 'phase_field_table.md'} and delta_vs_T_phase_field.png "
+          f"({time.time() - t0:.0f} s)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
