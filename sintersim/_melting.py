@@ -868,7 +868,8 @@ class PhysicalLiquid:
     kinetics come from the mobilities, `sintersim._units.nondimensionalize`). interfaces: the
     three interface energies measured on the model (internal; J/m^2 = internal x E0 l0).
     xi: the internal interaction range used for the length mapping (nan if l0 was given).
-    params: the input. T_K: the temperature of ``energy``.
+    params: the input. T_K: the temperature of ``energy``. xi_fit: `measure_xi`'s dict when xi
+    was measured here (None otherwise).
     """
 
     energy: LiquidEnergy
@@ -877,6 +878,7 @@ class PhysicalLiquid:
     xi: float
     params: SurfaceMeltingParameters
     T_K: float
+    xi_fit: dict | None = None
 
     def q(self, T_K) -> np.ndarray | float:
         """Internal driving force ``L_v (1 - T/T_m) / E0`` at ``T_K`` (kelvin)."""
@@ -966,7 +968,7 @@ def physical_liquid(
             f"{field} / gamma_sv_J_m2 cannot be realised on the shape A = {key[0]:g}, "
             f"kappa_rho / kappa_eta = {key[2] / key[3]:g}: {err}"
         ) from None
-    xi_int = float("nan")
+    xi_int, xi_fit = float("nan"), None
     if length_m is not None:
         l0 = _positive("length_m", length_m)
     elif interface_width_m is not None:
@@ -974,14 +976,16 @@ def physical_liquid(
     else:
         if xi is None:
             with jax.enable_x64(True):
-                xi = _xi_cached(tuple(float(v) for v in _params(energy, 0.0)), (0.03, 0.01, 0.003),
-                                2048, None)["xi"]  # fmt: skip
+                key_p = tuple(float(v) for v in _params(energy, 0.0))
+                xi_fit = _xi_cached(key_p, (0.03, 0.01, 0.003), 2048, None)
+            xi = xi_fit["xi"]
         xi_int = _positive("xi", xi)
         l0 = params.xi_m / xi_int
     e0 = params.gamma_sv_J_m2 / (l0 * g.sv)
     scales = Scales(length_m=l0, energy_J_m3=e0, time_s=float("nan"))
     q = float(params.q_J_m3(T_K)) / e0
-    return PhysicalLiquid(eqx.tree_at(lambda m: m.q, energy, q), scales, g, xi_int, params, T_K)
+    energy_T = eqx.tree_at(lambda m: m.q, energy, q)
+    return PhysicalLiquid(energy_T, scales, g, xi_int, params, T_K, xi_fit)
 
 
 # Seed 003 preset for the phase field ---------------------------------------------------------

@@ -41,12 +41,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sintersim._melting import (  # noqa: E402
     CDSE_SEED003_PF,
     CDSE_SEED003_PF_SHAPE,
+    _default_spacing,
     physical_liquid,
+    premelt_layer,
     premelt_sphere,
     sphere_melting_point,
 )
 from sintersim._melting_theory import (  # noqa: E402
     CELSIUS_ZERO_K,
+    flat_layer_thickness,
     layer_thickness,
     melting_temperature,
     onset_temperature,
@@ -150,8 +153,10 @@ def main() -> None:
                 f"{'yes' if abs(err) <= TOL_NM else 'NO'} ({err:+.3f} nm)",
             )
         )
+    melt = {}
     for R_nm, target_C in ((3.0, 250.0), (1.0, 90.0)):
         tm_pf, spin = Particle(pl, R_nm).melting_K()
+        melt[R_nm] = tm_pf
         tm_k = melting_temperature(R_nm * NM, p)
         err = tm_pf - (target_C + CELSIUS_ZERO_K)
         note = ", spinodal" if spin else ""
@@ -206,7 +211,46 @@ def main() -> None:
     cmp += [
         f"| {R:g} | {T:.0f} | {d:.3f} | {k:.3f} | {d / k - 1:+.2f} |" for R, T, d, k in cmp_rows
     ]
+    # the flat surface at the table's temperatures: the 1D slab vs the flat Kofman law
+    flat, prev = [], None
+    for T_C in (90.0, 140.0, 210.0):
+        T = T_C + CELSIUS_ZERO_K
+        prev = premelt_layer(pl.at(T), float(pl.q(T)), n=2048, h=_default_spacing(pl.energy),
+                             start=prev)  # fmt: skip
+        flat.append((T_C, nm(pl, prev.delta), flat_layer_thickness(T, p) / NM))
+    print(f"  flat slabs done [{time.time() - t0:.0f} s]", flush=True)
+    misses = [r[0] for r in rows if r[-1].startswith("NO")]
+    rel = np.array([d / k - 1 for R, T, d, k in cmp_rows if R >= 3])
+    fit = pl.xi_fit or {}
+    notes = [
+        "## Notes",
+        "",
+        f"- Rows that miss: {'; '.join(misses) if misses else 'none'}. The parameters are a "
+        "minimax fit (see the comment at `CDSE_SEED003_PF`), so the misfit is spread over all "
+        "rows: the phase-field layer thickens convexly with T (slowly, then fast before "
+        "melting), the seed table concavely (none at 90 C, then 0.30 and 0.54 nm). The Kofman "
+        "model has the same convex shape (its own best fit, `CDSE_SEED003`, misses every row by "
+        "0.87 tolerances).",
+        f"- R = 1 nm is {1.0 / nm(pl, pl.interfaces.width_lv):.1f} liquid-vapour interface "
+        f"widths across ({1.0 / nm(pl, 1.0):.2f} internal units): there the diffuse particle is "
+        "least like the sharp Kofman sphere, which melts it "
+        f"{melt[1.0] - melting_temperature(1 * NM, p):.0f} K lower; at R = 3 nm the two melting "
+        f"points differ by {melt[3.0] - melting_temperature(3 * NM, p):+.1f} K.",
+        f"- Phase field vs Kofman at R = 3 and 5 nm: PF / Kofman - 1 from {rel.min():+.2f} to "
+        f"{rel.max():+.2f} (table below). xi is the thick-layer slope of the flat slab "
+        f"(`measure_xi`: {pl.xi:.4f} internal, Dgamma_eff / Dgamma = "
+        f"{fit.get('spreading_eff', np.nan) / fit.get('spreading', np.nan):.2f}), where the flat "
+        "layer follows the Kofman law closely; at the table's temperatures the layers are only "
+        "0.3-1.5 xi thick and the flat slab already departs from the flat law ("
+        + ", ".join(f"{T:.0f} C: {d:.3f} vs {k:.3f} nm" for T, d, k in flat)
+        + "). On the spheres the phase-field layer is thinner still (-0.3) where the Kofman "
+        "layer is driven by the shrinking core's interface term; not diagnosed further. The "
+        "two agree within 20 % for thick layers on large particles "
+        "(tests/test_melting.py::test_sphere_agrees_with_kofman_reference).",
+        "",
+    ]
     print("\n".join(table))
+    print("\n".join(notes))
     print("\nPhase field vs Kofman (same parameters) where both have a layer:")
     print("\n".join(cmp))
     text = [
@@ -223,6 +267,7 @@ def main() -> None:
         "",
         *table,
         "",
+        *notes,
         "## Phase field vs Kofman (same physical parameters), where the Kofman particle has a "
         "layer and is not molten",
         "",
