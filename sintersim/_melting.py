@@ -812,6 +812,9 @@ def solve_liquid_coefficients(
 #: Wang shape (A, B, kappa_rho, kappa_eta) on which seed 003's ratios gamma_lv / gamma_sv = 0.199
 #: and gamma_sl / gamma_sv = 0.035 are reachable (just: a_l comes out at ~A, c_sl near its floor).
 SEED003_SHAPE = WangEnergy(A=300.0, B=1.0, kappa_rho=10.0, kappa_eta=1.0)
+#: The shape of the phase-field preset CDSE_SEED003_PF (see there) and `physical_liquid`'s
+#: default; reaches gamma_lv / gamma_sv down to ~0.486 only (a_l = A), not CDSE_SEED003's 0.199.
+CDSE_SEED003_PF_SHAPE = WangEnergy(A=30.0, B=1.0, kappa_rho=10.0, kappa_eta=1.0)
 
 # Profile resolution of the coefficient solve on SEED003_SHAPE: the density interface is ~0.5
 # wide at A = 300, so 801 nodes over 60 natural widths (h = 0.24) would not resolve it.
@@ -916,7 +919,7 @@ def physical_liquid(
     params: SurfaceMeltingParameters,
     T_K: float,
     *,
-    shape: WangEnergy = SEED003_SHAPE,
+    shape: WangEnergy = CDSE_SEED003_PF_SHAPE,
     length_m: float | None = None,
     interface_width_m: float | None = None,
     xi: float | None = None,
@@ -1007,7 +1010,6 @@ def physical_liquid(
 # L_v / E0 = 2.9966, T_m* = 538.35 K. Every row misses by ~1.1-1.3 tolerances: the layer's
 # growth with T is convex, the seed table's concave (as for the Kofman model, whose best is 0.87).
 # Measured table: experiments/surface_melting/phase_field_table.py.
-CDSE_SEED003_PF_SHAPE = WangEnergy(A=30.0, B=1.0, kappa_rho=10.0, kappa_eta=1.0)
 CDSE_SEED003_PF = SurfaceMeltingParameters(
     latent_heat_J_m3=1.059e9,  # = 2.9966 E0, E0 = gamma_sv / (l0 gamma_sv^int) = 3.534e8 J/m^3
     melting_point_K=538.35,
