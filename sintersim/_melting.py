@@ -145,10 +145,13 @@ class LiquidMobility(Mobility):
     r"""Wang's mobility of the solid fields plus liquid transport.
 
     .. math::
-        M = M_{Wang}(\rho, \eta_1..\eta_{P-1}) + M_{liq}\,\rho\,l
+        M = M_{Wang}(\rho, \eta_1..\eta_{P-1}) + M_{liq}\,\rho\,\phi(l)
 
     (grain-boundary transport ``M_gb`` among the solids only; rho and l clipped to [0, 1]).
     M_liq: diffusion through the liquid (faster than through the crystal).
+    ``phi(l) = l^3 (10 - 15 l + 6 l^2)`` switches the liquid path on only where there is a real
+    layer: with a term linear in l, the trace of liquid (l ~ 0.05) on a dry surface below the
+    wetting onset sped its neck growth by 25 % at M_liq = 20 M_s (experiments/surface_melting).
     """
 
     M_liq: Float[Array, ""] | float = 0.0
@@ -156,10 +159,10 @@ class LiquidMobility(Mobility):
     def __call__(self, rho: Float[Array, "*grid"], eta: Float[Array, "P *grid"]) -> Array:
         r = jnp.clip(rho, 0.0, 1.0)
         liq = jnp.clip(eta[-1], 0.0, 1.0)
-        return Mobility.__call__(self, rho, eta[:-1]) + self.M_liq * r * liq
+        return Mobility.__call__(self, rho, eta[:-1]) + self.M_liq * r * _phi(liq)
 
     def upper_bound(self) -> Array:
-        """Wang's bound plus M_liq (rho l <= 1)."""
+        """Wang's bound plus M_liq (rho phi(l) <= 1)."""
         return Mobility.upper_bound(self) + self.M_liq
 
 

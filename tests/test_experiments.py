@@ -19,6 +19,8 @@ def test_every_seed_has_an_experiment():
     assert names == [f"seed00{i}" for i in range(5)], names
 
 
+# ~1-2 min each on 2 cores: in `make test-slow`, to keep the default suite under 10 minutes.
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", EXPERIMENTS, ids=lambda p: p.name)
 def test_smallest_setting_writes_results(folder, tmp_path):
     r = subprocess.run(

@@ -60,7 +60,7 @@ HERE = Path(__file__).resolve().parent
 LAM2 = 2.0  # lambda^2: kappa stretch so the dry surface spans ~2.3 cells (as tests/test_melting)
 SHAPE = dict(A=30.0, B=1.0, kappa_rho=10.0 * LAM2, kappa_eta=1.0 * LAM2)
 A_L, C_SL = 20.0, 0.28  # the main set (see the module docstring)
-MOBILITY = dict(M_vol=0.01, M_vap=0.01, M_surf=1.0, M_gb=0.1, M_liq=20.0)
+MOBILITY = dict(M_vol=0.01, M_vap=0.01, M_surf=1.0, M_gb=0.1, M_liq=5.0)
 T_FILM = 20.0  # time (nearest frame) at which the table compares the boundaries' liquid
 R_NM = 3.0  # physical radius the unit map assigns to the disc (seed 003, CdSe R = 3 nm)
 
@@ -87,10 +87,13 @@ def energy(case: Case) -> LiquidEnergy:
 
 def model(case: Case) -> SinterModel:
     """Same mobilities for every case, so only the energy (q, a_l, c_sl) differs; except that the
-    dry reference (no liquid: l ~ 1e-6) runs with M_liq = 0. The term M_liq rho l is inactive
-    there anyway, but M_liq enters the scheme's implicit stabiliser (``mobility.upper_bound``),
-    whose excess damping at dt = 0.01 slows a dry neck by ~8 % at t = 50 (measured: neck / D
-    0.4175 at dt = 0.01 vs 0.4529 at dt = 0.0025 with M_liq = 20, and 0.468 with M_liq = 0)."""
+    dry reference (no liquid: l ~ 1e-6) runs with M_liq = 0. The term M_liq rho phi(l) is
+    inactive there anyway, but M_liq enters the scheme's implicit stabiliser
+    (``mobility.upper_bound``), whose excess damping at dt = 0.01 slows a dry neck by ~8 % at
+    t = 50 (measured: neck / D 0.4175 at dt = 0.01 vs 0.4529 at dt = 0.0025 with M_liq = 20, and
+    0.468 with M_liq = 0). M_liq = 5: with M_liq = 20 and dt = 0.01 a molten pair's aspect ratio
+    wobbled (1.17, 1.39, 1.27, 1.04, 1.06) instead of relaxing (the explicit part of the split
+    mobility); M_liq = 5 relaxes it to 1.002, as M_liq = 20 does at dt = 0.0025."""
     mob = dict(MOBILITY)
     if case.m_liq is not None:
         mob["M_liq"] = case.m_liq
@@ -426,7 +429,12 @@ def plot(results, umap, t_fix, path: Path) -> None:
     ax.text(0, np.sqrt(2.0), " one round drop of the same area", fontsize=7, va="bottom")
     ax.set_xlabel("time (model units)")
     ax.set_ylabel("neck width / particle diameter")
-    ax.set_title("neck growth, same mobilities (M_liq = 20 M_surf = 2000 M_vol)", fontsize=10)
+    m = MOBILITY
+    ax.set_title(
+        f"neck growth, same mobilities (M_liq = {m['M_liq'] / m['M_surf']:g} M_surf = "
+        f"{m['M_liq'] / m['M_vol']:g} M_vol)",
+        fontsize=10,
+    )
     ax.legend(fontsize=7, ncol=2)
 
     ax = fig.add_subplot(gs[0, 3:])
@@ -482,11 +490,13 @@ def plot(results, umap, t_fix, path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
+def main(argv=None) -> dict:
+    """Run the cases, write fusion.md and fusion.png; returns the results (for
+    experiments/seed003_cdse_melting)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer q, shorter runs (< ~3 min)")
     ap.add_argument("--out", type=Path, default=HERE / "out")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     t_end = 150.0 if args.quick else 400.0
     t_fix = [25.0, 150.0] if args.quick else [25.0, 100.0, 400.0]
@@ -567,6 +577,7 @@ the dry boundary and from a seeded film; energies per boundary, model units):
     print(
         f"wrote {args.out / 'fusion.md'} and {args.out / 'fusion.png'} ({time.time() - t0:.0f} s)"
     )
+    return {"results": results, "umap": umap, "t_fix": t_fix, "t_end": t_end, "seconds": wall}
 
 
 if __name__ == "__main__":

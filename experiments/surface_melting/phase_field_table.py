@@ -91,10 +91,14 @@ def nm(pl, x):
     return x * pl.scales.length_m / NM
 
 
-def main() -> None:
+def main(argv=None) -> list[tuple[str, ...]]:
+    """Run the table and the figure; returns the rows (quantity, seed, Kofman, phase field,
+    agreement) for experiments/seed003_cdse_melting."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer phase-field points in the figure")
-    args = ap.parse_args()
+    ap.add_argument("--out", type=pathlib.Path, default=OUT, help="output folder")
+    ap.add_argument("--table-only", action="store_true", help="the table rows; no figure, no notes")
+    args = ap.parse_args(argv)
     t0 = time.time()
     p = CDSE_SEED003_PF
     pl = physical_liquid(p, 140.0 + CELSIUS_ZERO_K, shape=CDSE_SEED003_PF_SHAPE)
@@ -173,6 +177,8 @@ def main() -> None:
             )
         )
 
+    if args.table_only:
+        return rows
     # delta vs T for R = 1, 3, 5 nm: Kofman lines, phase-field points
     T_fig = np.arange(40.0, 300.0, 40.0 if args.quick else 20.0) + CELSIUS_ZERO_K
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -200,8 +206,8 @@ def main() -> None:
     ax.legend(fontsize=7, ncol=2)
     ax.set_title("CdSe surface melting: Kofman (lines) vs phase field (points)")
     fig.tight_layout()
-    OUT.mkdir(exist_ok=True)
-    fig.savefig(OUT / "delta_vs_T_phase_field.png", dpi=150)
+    args.out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out / "delta_vs_T_phase_field.png", dpi=150)
 
     table = ["| quantity | seed value | Kofman model | phase field (vol./area) | agreement |",
              "|---|---|---|---|---|"]  # fmt: skip
@@ -274,9 +280,10 @@ def main() -> None:
         *cmp,
         "",
     ]
-    (OUT / "phase_field_table.md").write_text("\n".join(text))
-    print(f"wrote {OUT / 'phase_field_table.md'} and delta_vs_T_phase_field.png "
+    (args.out / "phase_field_table.md").write_text("\n".join(text))
+    print(f"wrote {args.out / 'phase_field_table.md'} and delta_vs_T_phase_field.png "
           f"({time.time() - t0:.0f} s)")  # fmt: skip
+    return rows
 
 
 if __name__ == "__main__":
