@@ -828,7 +828,9 @@ _PROFILE_KW = {"n": 2001, "span": 60.0}
 
 
 @functools.lru_cache(maxsize=32)
-def _solved(shape: tuple, lv_to_sv: float, sl_to_sv: float, profile: tuple):
+def solved_liquid(shape: tuple, lv_to_sv: float, sl_to_sv: float, profile: tuple = ()):
+    """`solve_liquid_coefficients` on the shape ``(A, B, kappa_rho, kappa_eta)``, cached (runs,
+    resumes and `physical_liquid` ask for the same shape repeatedly; each solve takes ~10-20 s)."""
     base = WangEnergy(*shape)
     return solve_liquid_coefficients(base, lv_to_sv, sl_to_sv, **dict(profile))
 
@@ -970,7 +972,7 @@ def physical_liquid(
     )
     key = tuple(float(v) for v in (shape.A, shape.B, shape.kappa_rho, shape.kappa_eta))
     try:
-        energy, g = _solved(key, round(lv, 12), round(sl, 12), tuple(sorted(profile.items())))
+        energy, g = solved_liquid(key, round(lv, 12), round(sl, 12), tuple(sorted(profile.items())))
     except ValueError as err:
         field = "gamma_lv_J_m2" if "gamma_lv" in str(err) else "gamma_sl_J_m2"
         raise ValueError(

@@ -30,6 +30,8 @@ from ._grid import Grid
 from ._initial import two_particle_centres, two_particles
 from ._integrate import advance, plan_steps, state_ok
 from ._materials import get_material
+from ._melting import CDSE_SEED003_PF, LiquidMobility, solved_liquid
+from ._melting_theory import SurfaceMeltingParameters
 from ._model import SinterModel
 from ._observables import orientation_observables, two_particle_observables
 from ._orientation import axis_angle
@@ -117,6 +119,8 @@ def build(config: RunConfig) -> Setup:
     centres = two_particle_centres(grid, r1, r2, gap)
     if config["orientation"]["enabled"]:
         nd, state0 = _orient(config, nd, state0, grid.ndim)
+    if config["melting"]["enabled"]:
+        nd, state0 = _melt(config, nd, state0)
     tm = config["time"]
     t_end = float(nd.scales.to_internal_time(tm["end_s"]))
     dt = float(nd.scales.to_internal_time(tm["dt_s"])) if tm["dt_s"] else tm["dt_internal"]
@@ -203,10 +207,17 @@ def model_at(setup: Setup, T_K: float) -> SinterModel:
         return setup.model
     nd_T = _nd_at(setup, T_K)
     r = setup.nd.scales.time_s / nd_T.scales.time_s  # t0(T_start) / t0(T)
-    mobility = jax.tree.map(lambda m: float(m) * r, nd_T.model.mobility)
-    return eqx.tree_at(
+    mobility = nd_T.model.mobility
+    if setup.config["melting"]["enabled"]:
+        mobility = _liquid_mobility(setup.config, mobility)
+    mobility = jax.tree.map(lambda m: float(m) * r, mobility)
+    model = eqx.tree_at(
         lambda m: (m.mobility, m.L), setup.model, (mobility, float(nd_T.model.L) * r)
     )
+    if setup.config["melting"]["enabled"]:  # the liquid's bulk driving force q(T)
+        q = float(melting_parameters(setup.config).q_J_m3(T_K)) / setup.nd.scales.energy_J_m3
+        model = eqx.tree_at(lambda m: m.energy.q, model, q)
+    return model
 
 
 def stepper_at(setup: Setup, T_K: float) -> SemiImplicitFourier:
@@ -288,6 +299,89 @@ def _orient(config: RunConfig, nd: Nondimensional, state0: State, ndim: int):
     return dataclasses.replace(nd, model=model), State(state0.rho, state0.eta, orient)
 
 
+def melting_parameters(config: RunConfig) -> SurfaceMeltingParameters:
+    """The liquid's physical parameters of ``[melting]``: the seed-003 CdSe fit, or the material
+    preset's bulk latent heat, melting point and liquid energies (gamma_sv: the run's surface
+    energy; xi is not used by runs, the interface width sets the layer's decay length)."""
+    m = config["melting"]
+    gamma_sv = config.physical_parameters().surface_energy
+    if m["parameters"] == "seed003":
+        p = CDSE_SEED003_PF
+        base = dict(
+            latent_heat_J_m3=p.latent_heat_J_m3,
+            melting_point_K=p.melting_point_K,
+            gamma_sl_J_m2=p.gamma_sl_J_m2 / p.gamma_sv_J_m2 * gamma_sv,  # keep its ratios
+            gamma_lv_J_m2=p.gamma_lv_J_m2 / p.gamma_sv_J_m2 * gamma_sv,
+        )
+    else:
+        mat = get_material(config["material"]["preset"])
+        base = dict(
+            latent_heat_J_m3=mat.latent_heat_J_m3,
+            melting_point_K=mat.melting_point_K,
+            gamma_sl_J_m2=mat.solid_liquid_energy_J_m2,
+            gamma_lv_J_m2=mat.liquid_vapour_energy_J_m2,
+        )
+    base.update({k: m[k] for k in base if m[k] is not None})  # explicit [melting] values win
+    try:
+        return SurfaceMeltingParameters(
+            gamma_sv_J_m2=gamma_sv, xi_m=config["model"]["interface_width_nm"] * 1e-9, **base
+        )
+    except ValueError as err:
+        raise ConfigError(f"melting: {err}") from None
+
+
+def _liquid_mobility(config: RunConfig, mob) -> LiquidMobility:
+    """Wang's mobility of the run plus the liquid path ``M_liq = factor * M_surf``."""
+    factor = config["melting"]["liquid_mobility_factor"]
+    return LiquidMobility(
+        mob.M_vol, mob.M_vap, mob.M_surf, mob.M_gb, M_liq=float(factor) * float(mob.M_surf)
+    )
+
+
+def _melt(config: RunConfig, nd: Nondimensional, state0: State):
+    """Add the liquid of ``[melting]``: the last order parameter, seeded at 1e-6 rho.
+
+    The run's Wang shape (A, B, kappas in grid units) gets the pair coefficient c_sl and the
+    liquid-surface term a_l that give the parameters' gamma_lv / gamma_sv and gamma_sl / gamma_sv
+    (`solve_liquid_coefficients`, cached); q = L_v (1 - T/T_m) / E0 at the start temperature
+    (`model_at` follows a schedule).
+    """
+    if config["orientation"]["enabled"]:
+        raise ConfigError(
+            "melting.enabled = true with orientation.enabled = true: a run cannot have both yet "
+            "(the liquid carries no orientation); allowed: one of the two"
+        )
+    params = melting_parameters(config)
+    if not params.wets:
+        raise ConfigError(
+            f"melting.parameters = {config['melting']['parameters']!r}: gamma_sl + gamma_lv = "
+            f"{params.gamma_sl_J_m2 + params.gamma_lv_J_m2:.3g} J/m^2 is not below gamma_sv = "
+            f"{params.gamma_sv_J_m2:.3g} J/m^2, so no liquid layer wets the surface below T_m; "
+            "allowed: a wetting set, e.g. 'seed003'"
+        )
+    e = nd.model.energy
+    key = tuple(float(v) for v in (e.A, e.B, e.kappa_rho, e.kappa_eta))
+    lv = params.gamma_lv_J_m2 / params.gamma_sv_J_m2
+    sl = params.gamma_sl_J_m2 / params.gamma_sv_J_m2
+    try:
+        liquid, _ = solved_liquid(key, round(lv, 12), round(sl, 12), ())
+    except ValueError as err:
+        # the reachable ratios depend on the run's Wang shape (gamma_gb / gamma_s, width)
+        field = "gamma_lv_J_m2" if "gamma_lv" in str(err) else "gamma_sl_J_m2"
+        raise ConfigError(
+            f"melting.{field} = {getattr(params, field):.4g} J/m^2 ({field[:-5]} / gamma_sv "
+            f"with gamma_sv = {params.gamma_sv_J_m2:g} J/m^2) cannot be realised on this run's "
+            f"model: {err}"
+        ) from None
+    T0 = config.temperature_schedule().start_K
+    q = float(params.q_J_m3(T0)) / nd.scales.energy_J_m3
+    liquid = eqx.tree_at(lambda x: x.q, liquid, q)
+    model = SinterModel(liquid, _liquid_mobility(config, nd.model.mobility), nd.model.L)
+    seed = 1e-6 * state0.rho
+    eta = jnp.concatenate([state0.eta, seed[None]], axis=0)
+    return dataclasses.replace(nd, model=model), State(state0.rho, eta, state0.orientation)
+
+
 def make_stepper(config: RunConfig, nd: Nondimensional) -> SemiImplicitFourier:
     """The stepper, with thermal noise if ``[noise] enabled``.
 
@@ -325,7 +419,12 @@ def observables_row(setup: Setup, t: float, state: State) -> dict[str, float]:
         "free_energy_J": float(obs["free_energy"]) * e_unit,
         f"mass_{vol}": float(obs["mass"]) * (L / NM) ** setup.grid.ndim,
     }
-    for i, v in enumerate(np.atleast_1d(obs["grain_volume"])):
+    volumes = np.atleast_1d(obs["grain_volume"])
+    if setup.config["melting"]["enabled"]:  # the last field is the liquid, not a grain
+        volumes = volumes[:-1]
+        rho, liquid = np.asarray(state.rho), np.asarray(state.eta[-1])
+        row["liquid_fraction"] = float(np.sum(rho * np.clip(liquid, 0, 1)) / np.sum(rho))
+    for i, v in enumerate(volumes):
         row[f"grain{i + 1}_volume_{vol}"] = float(v) * (L / NM) ** setup.grid.ndim
     if state.orientation is not None and setup.model.energy.boundaries is not None:
         ori = jax.device_get(_observe_orientation(setup.model, setup.grid, state))

@@ -209,6 +209,44 @@ SCHEMA: dict[str, dict[str, Field]] = {
             hi=1.3486,
         ),
     },
+    "melting": {
+        "enabled": Field(
+            bool, False, "", "a liquid phase (surface melting): an extra order parameter"
+        ),
+        "parameters": Field(
+            str,
+            "seed003",
+            "",
+            "latent heat, T_m and liquid energies: 'seed003' (CdSe fitted to seed 003, "
+            "CDSE_SEED003_PF) or 'material' (the preset's bulk values)",
+            choices=("seed003", "material"),
+        ),
+        "liquid_mobility_factor": Field(
+            float, 5.0, "", "liquid transport M_liq / M_surf", lo=0.0, hi=1000.0
+        ),
+        "latent_heat_J_m3": Field(
+            float, None, "J/m^3", "L_v (unset: from melting.parameters)", lo=1e6, hi=1e11
+        ),
+        "melting_point_K": Field(
+            float, None, "K", "T_m where q = 0 (unset: from melting.parameters)", lo=1.0, hi=5000.0
+        ),
+        "gamma_sl_J_m2": Field(
+            float,
+            None,
+            "J/m^2",
+            "solid-liquid energy (unset: from melting.parameters)",
+            lo=1e-4,
+            hi=20.0,
+        ),
+        "gamma_lv_J_m2": Field(
+            float,
+            None,
+            "J/m^2",
+            "liquid-vapour energy (unset: from melting.parameters)",
+            lo=1e-4,
+            hi=20.0,
+        ),
+    },
     "temperature": {
         "schedule": Field(
             str,
