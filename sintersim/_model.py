@@ -9,6 +9,7 @@ from ._advection import RigidBody
 from ._energy import WangEnergy
 from ._mobility import Mobility
 from ._rotation import Rotation
+from ._sublimation import Sublimation
 
 
 class SinterModel(eqx.Module):
@@ -25,6 +26,8 @@ class SinterModel(eqx.Module):
         needs orientations in the state. Without it orientations stay fixed.
     rigid_body: optional Wang rigid-body motion of the grain fields (`sintersim._advection`):
         translation under the boundary force, and the grain shapes turning with their lattices.
+    sublimation: optional loss of material from the surface to the vapour
+        (`sintersim._sublimation`); without it mass is conserved.
     """
 
     energy: WangEnergy
@@ -32,3 +35,4 @@ class SinterModel(eqx.Module):
     L: Float[Array, ""] | float
     rotation: Rotation | None = None
     rigid_body: RigidBody | None = None
+    sublimation: Sublimation | None = None

@@ -38,6 +38,7 @@ from ._orientation import axis_angle
 from ._rotation import Rotation, make_boundary_law
 from ._state import State
 from ._stepper import SemiImplicitFourier, ThermalNoise
+from ._sublimation import Sublimation
 from ._units import K_B, NM, Nondimensional, nondimensionalize
 from .config import ConfigError, RunConfig, TemperatureSchedule, loads_config
 from .io import RunFile, read_run, write_csv, write_xdmf
@@ -121,6 +122,14 @@ def build(config: RunConfig) -> Setup:
         nd, state0 = _orient(config, nd, state0, grid.ndim)
     if config["melting"]["enabled"]:
         nd, state0 = _melt(config, nd, state0)
+    v_nm_s = config["material"]["sublimation_nm_s"]
+    if v_nm_s > 0:
+        # the run's clock stays t0(T_start) through a schedule, so v in internal units is fixed
+        v = v_nm_s * NM * nd.scales.time_s / nd.scales.length_m
+        model = eqx.tree_at(
+            lambda m: m.sublimation, nd.model, Sublimation(v), is_leaf=lambda x: x is None
+        )
+        nd = dataclasses.replace(nd, model=model)
     tm = config["time"]
     t_end = float(nd.scales.to_internal_time(tm["end_s"]))
     dt = float(nd.scales.to_internal_time(tm["dt_s"])) if tm["dt_s"] else tm["dt_internal"]

@@ -133,6 +133,8 @@ class SemiImplicitFourier(eqx.Module):
         # shifts the mean by a biased ~1e-8 per step (1e-4 after 10^4 steps). Remove the shift,
         # summed over the (small) changes so the sum's own round-off stays far below it.
         rho_new = rho_new - jnp.mean(rho_new - rho)
+        if model.sublimation is not None:  # the one non-conserved term: after the mean fix
+            rho_new = rho_new + dt * model.sublimation.rate(rho, grid)
 
         # Allen-Cahn for all grain fields at once; the explicit part is assembled in real space so
         # each grain field costs one forward FFT.

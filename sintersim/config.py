@@ -108,6 +108,15 @@ SCHEMA: dict[str, dict[str, Field]] = {
             lo=0.0,
             hi=1.0,
         ),
+        "sublimation_nm_s": Field(
+            float,
+            0.0,
+            "nm/s",
+            "surface recession velocity by sublimation, mass lost to the vapour (0: none; "
+            "Hertz-Knudsen: Omega p_v / sqrt(2 pi m k_B T))",
+            lo=0.0,
+            hi=1e6,
+        ),
         "gb_mobility_m4_Js": Field(
             float,
             None,
