@@ -135,7 +135,8 @@ def test_dry_state_is_wang_and_liquid_mobility_adds_transport():
     mob = LiquidMobility(0.1, 0.01, 1.0, 0.5, M_liq=2.0)
     liq = rng.uniform(0, 1, 50)
     e = jnp.asarray(np.stack([eta, liq]))
-    expect = base(jnp.asarray(rho), e[:1]) + 2.0 * rho * liq
+    phi = liq**3 * (10 - 15 * liq + 6 * liq**2)  # the liquid path switches on with a real layer
+    expect = base(jnp.asarray(rho), e[:1]) + 2.0 * rho * phi
     assert np.allclose(mob(jnp.asarray(rho), e), expect)
     assert float(mob.upper_bound()) == pytest.approx(float(base.upper_bound()) + 2.0)
 
