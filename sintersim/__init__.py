@@ -16,6 +16,16 @@ from ._initial import particle_profile, particles, two_particle_centres, two_par
 from ._integrate import SaveAt, Solution, advance, integrate, plan_steps, state_ok
 from ._interfaces import InterfaceProfile, grain_boundary_profile, surface_profile
 from ._materials import MATERIALS, Arrhenius, Material, get_material
+from ._melting import (
+    CDSE_SEED003_PF,
+    LiquidEnergy,
+    LiquidMobility,
+    PhysicalLiquid,
+    physical_liquid,
+    premelt_layer,
+    premelt_sphere,
+    sphere_melting_point,
+)
 from ._melting_theory import (
     CDSE_SEED003,
     SurfaceMeltingParameters,
@@ -44,6 +54,7 @@ from ._reassign import ReassignError, reassign
 from ._rotation import GrainBoundaryLaw, Rotation, make_boundary_law, misorientation_matrix
 from ._state import State
 from ._stepper import SemiImplicitFourier, ThermalNoise
+from ._sublimation import Sublimation, hertz_knudsen_velocity
 from ._units import (
     K_B,
     Nondimensional,
@@ -59,6 +70,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CDSE_SEED003",
+    "CDSE_SEED003_PF",
+    "LiquidEnergy",
+    "LiquidMobility",
+    "PhysicalLiquid",
+    "physical_liquid",
+    "premelt_layer",
+    "premelt_sphere",
+    "sphere_melting_point",
+    "Sublimation",
+    "hertz_knudsen_velocity",
     "SurfaceMeltingParameters",
     "fit_melting_parameters",
     "flat_layer_thickness",
