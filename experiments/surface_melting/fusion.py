@@ -498,8 +498,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", type=Path, default=HERE / "out")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    t_end = 150.0 if args.quick else 400.0
-    t_fix = [25.0, 150.0] if args.quick else [25.0, 100.0, 400.0]
+    t_end = 300.0 if args.quick else 400.0
+    t_fix = [25.0, 300.0] if args.quick else [25.0, 100.0, 400.0]
     radius = 14.0
     t0 = time.time()
     umap = unit_map(radius)
