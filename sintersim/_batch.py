@@ -50,24 +50,28 @@ def run_batch(
     t0: float,
     dt: float,
     saveat: SaveAt,
-    stepper: SemiImplicitFourier = DEFAULT_STEPPER,
+    stepper: SemiImplicitFourier | Sequence[SemiImplicitFourier] = DEFAULT_STEPPER,
     devices: Sequence[jax.Device] | None = None,
     gather: bool = False,
 ) -> Solution:
     """Integrate every (model, state) member; a single model or state is shared by all.
 
+    stepper: one stepper for all members, or one per member: e.g. `ThermalNoise` with a
+        different key per member, so each member of a noisy batch draws its own noise (one
+        shared stepper gives every member the same random numbers).
     devices: the devices to shard the batch over (default: all of ``jax.devices()``); one
         device means plain vmap.
     gather: in a multi-process run (``jax.distributed``), copy the whole result to every
         process (``process_allgather``); otherwise each process can read only its own members.
     Returns a `Solution` whose arrays have the batch as leading axis.
     """
-    n = max(
-        len(models) if isinstance(models, list | tuple) else 1,
-        len(states) if isinstance(states, list | tuple) else 1,
-    )
+    n = max(len(x) if isinstance(x, list | tuple) else 1 for x in (models, states, stepper))
     batch_models = stack(_broadcast(models, n, "models"))
     batch_states = stack(_broadcast(states, n, "states"))
+    # One stepper stays a closure constant (its Python floats keep the fields' dtype); a
+    # sequence is stacked and mapped like the models.
+    per_member = isinstance(stepper, list | tuple)
+    batch_steppers = stack(_broadcast(stepper, n, "stepper")) if per_member else None
     devices = list(jax.devices() if devices is None else devices)
     k = len(devices)
     pad = (-n) % k
@@ -78,22 +82,32 @@ def run_batch(
         )
 
     batch_models, batch_states = padded(batch_models), padded(batch_states)
+    batch_steppers = padded(batch_steppers) if per_member else None
 
-    def one(model, state):
+    def one(model, state, member_stepper):
         return integrate(
-            model, grid, state, t0=t0, dt=dt, saveat=saveat, stepper=stepper, differentiable=False
+            model,
+            grid,
+            state,
+            t0=t0,
+            dt=dt,
+            saveat=saveat,
+            stepper=member_stepper if per_member else stepper,
+            differentiable=False,
         )
 
-    fn = jax.vmap(one)
+    fn = jax.vmap(one, in_axes=(0, 0, 0 if per_member else None))
     if k > 1:
         mesh = Mesh(np.asarray(devices), ("batch",))
         shard = NamedSharding(mesh, PartitionSpec("batch"))
         batch_models = jax.device_put(batch_models, shard)
         batch_states = jax.device_put(batch_states, shard)
+        if per_member:
+            batch_steppers = jax.device_put(batch_steppers, shard)
         fn = jax.jit(fn, out_shardings=shard)
     else:
         fn = jax.jit(fn)
-    sol = jax.tree.map(lambda x: x[:n], fn(batch_models, batch_states))
+    sol = jax.tree.map(lambda x: x[:n], fn(batch_models, batch_states, batch_steppers))
     if gather and jax.process_count() > 1:
         from jax.experimental import multihost_utils
 

@@ -63,3 +63,20 @@ def test_grain_fluctuations_follow_equipartition():
     k2 = (2 * np.pi) ** 2 * k2
     expected = theta / grid.size * np.sum(1.0 / (12 * B + kappa * k2)[k2 > 0])
     assert abs(np.mean(var) / expected - 1) < 0.1, (np.mean(var), expected)
+
+
+def test_batch_with_a_stepper_per_member_draws_its_own_noise():
+    """run_batch(stepper=[...]): each member uses its own noise key, and equals the member run on
+    its own (a single shared stepper would give every member the same random numbers)."""
+    grid, model, s0 = _pair()
+    steppers = [
+        ss.SemiImplicitFourier(noise=ss.ThermalNoise(0.05, jax.random.key(k))) for k in (1, 2, 1)
+    ]
+    save = ss.SaveAt(np.array([5.0]), lambda t, s: s.rho)
+    sol = ss.run_batch(model, grid, s0, t0=0.0, dt=0.05, saveat=save, stepper=steppers)
+    rho = np.asarray(sol.ys)[:, 0]
+    assert np.array_equal(rho[0], rho[2]) and not np.allclose(rho[0], rho[1])
+    alone = ss.integrate(
+        model, grid, s0, t0=0.0, dt=0.05, saveat=save, stepper=steppers[1], differentiable=False
+    )
+    assert np.allclose(rho[1], np.asarray(alone.ys)[0], atol=1e-10)
