@@ -19,9 +19,6 @@ Writes OUT/results.md, OUT/misorientation_vs_time.png, OUT/dot_array.png.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import inspect
 import sys
 from pathlib import Path
 
@@ -31,27 +28,16 @@ import tomllib
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # seedlib
 
-
-def _load_orientation():
-    """experiments/orientation/run.py as a module (by path: a plain `import run` would find this
-    script itself, whose folder is first on sys.path). Importing it enables float64."""
-    path = HERE.parent / "orientation" / "run.py"
-    spec = importlib.util.spec_from_file_location("orientation_run", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-orun = _load_orientation()  # the reused pair protocol (functions, not copies)
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import seedlib  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim import _rotation  # noqa: E402
 from sintersim._reassign import fields_at  # noqa: E402
 from sintersim._rotation import Rotation, misorientation_matrix  # noqa: E402
+
+# the reused pair protocol (functions, not copies); importing it enables float64
+orun = seedlib.load_script(HERE.parent / "orientation" / "run.py", "orientation_run")
 
 SEED_FILE = "000_244a45a9e1fb6b23.txt"
 CFG = tomllib.loads((HERE / "config.toml").read_text())
@@ -74,32 +60,6 @@ SIZES = {  # spacing nm, pair grid, array rows x cols, orientation seeds
     "reduced": (0.5, (64, 40), (4, 4), (1, 2, 3)),
     "full": (0.25, (128, 80), (8, 8), (1, 2, 3, 4, 5)),
 }
-
-
-def cache_boundary_tables(folder: Path) -> None:
-    """Keep the Read-Shockley table (16 relaxed 1D boundaries, 25-110 s on this CPU) on disk.
-
-    make_boundary_law looks `boundary_table` up in its module at call time, so wrapping it there
-    is enough. The key holds the table's arguments and a hash of its source, so a changed
-    algorithm recomputes instead of reading a stale file.
-    """
-    if getattr(_rotation.boundary_table, "_disk_cached", False):
-        return
-    compute = _rotation.boundary_table
-    src = hashlib.sha1(inspect.getsource(compute.__wrapped__).encode()).hexdigest()[:10]
-
-    def cached(a: float, k: float, n: int = 14):
-        f = folder / f"boundary_table_a{a:.10g}_k{k:.10g}_n{n}_{src}.npz"
-        if f.exists():
-            z = np.load(f)
-            return z["ratios"], z["cs"], z["overlaps"]
-        out = compute(a, k, n)
-        folder.mkdir(parents=True, exist_ok=True)
-        np.savez(f, ratios=out[0], cs=out[1], overlaps=out[2])
-        return out
-
-    cached._disk_cached = True
-    _rotation.boundary_table = cached
 
 
 def check_config(sp: float) -> None:
@@ -262,7 +222,7 @@ def main(argv=None) -> int:
     clock = seedlib.Clock()
     sp, pair_grid, (rows, cols), seeds = SIZES[args.size]
     check_config(sp)
-    cache_boundary_tables(HERE / "out" / "cache")
+    seedlib.cache_boundary_tables(HERE / "out" / "cache")
     grid = ss.Grid(pair_grid)
     n0 = 1000.0 * (orun.WIDTH_NM / sp) ** 2  # the reused stage-2 time scale
 

@@ -18,7 +18,6 @@ B. Two touching 2D particles (two grains + the liquid) over a range of driving f
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+import seedlib  # noqa: E402
 from seedlib import Clock, Row, parse_args, qualitative, write_results  # noqa: E402
 
 SEED_FILE = "003_8293ae7ab8048ff3.txt"
@@ -42,12 +42,9 @@ SEED_FILE = "003_8293ae7ab8048ff3.txt"
 
 def _load(name: str):
     """Import a script of experiments/surface_melting as a module."""
-    path = HERE.parent / "surface_melting" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"surface_melting_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses need the module registered while it executes
-    spec.loader.exec_module(module)
-    return module
+    return seedlib.load_script(
+        HERE.parent / "surface_melting" / f"{name}.py", f"surface_melting_{name}"
+    )
 
 
 def fusion_smoke(fusion) -> dict:

@@ -19,9 +19,6 @@ Writes OUT/results.md, OUT/film.png.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import inspect
 import sys
 from pathlib import Path
 
@@ -31,28 +28,16 @@ import tomllib
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # seedlib
 
-
-def _load_orientation():
-    """experiments/orientation/run.py as a module (by path: a plain `import run` would find this
-    script itself, whose folder is first on sys.path). Importing it enables float64."""
-    path = HERE.parent / "orientation" / "run.py"
-    spec = importlib.util.spec_from_file_location("orientation_run", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-orun = _load_orientation()
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import seedlib  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim import _rotation  # noqa: E402
 from sintersim._anisotropy import max_ratio  # noqa: E402
 from sintersim._reassign import fields_at  # noqa: E402
 from sintersim._rotation import misorientation_matrix  # noqa: E402
+
+orun = seedlib.load_script(HERE.parent / "orientation" / "run.py", "orientation_run")
 
 SEED_FILE = "004_323e570721df77b1.txt"
 CFG = tomllib.loads((HERE / "config.toml").read_text())
@@ -76,32 +61,6 @@ SIZES = {  # spacing nm, rows = cols, model time s (slow / default boundaries), 
 # 8.0 nm period: all gone by 0.011 s in a 4 x 4 film).
 L_SLOW = 0.02
 CLASSES = ("aligned (< 2 deg)", "low-angle (2-15 deg)", "high-angle (> 15 deg)")
-
-
-def cache_boundary_tables(folder: Path) -> None:
-    """Keep the Read-Shockley table (16 relaxed 1D boundaries, 25-110 s on this CPU) on disk.
-
-    make_boundary_law looks `boundary_table` up in its module at call time, so wrapping it there
-    is enough. The key holds the table's arguments and a hash of its source, so a changed
-    algorithm recomputes instead of reading a stale file.
-    """
-    if getattr(_rotation.boundary_table, "_disk_cached", False):
-        return
-    compute = _rotation.boundary_table
-    src = hashlib.sha1(inspect.getsource(compute.__wrapped__).encode()).hexdigest()[:10]
-
-    def cached(a: float, k: float, n: int = 14):
-        f = folder / f"boundary_table_a{a:.10g}_k{k:.10g}_n{n}_{src}.npz"
-        if f.exists():
-            z = np.load(f)
-            return z["ratios"], z["cs"], z["overlaps"]
-        out = compute(a, k, n)
-        folder.mkdir(parents=True, exist_ok=True)
-        np.savez(f, ratios=out[0], cs=out[1], overlaps=out[2])
-        return out
-
-    cached._disk_cached = True
-    _rotation.boundary_table = cached
 
 
 def superlattice(n: int, sp: float, seed: int):
@@ -237,7 +196,7 @@ def main(argv=None) -> int:
     assert CFG["model"]["interface_width_nm"] == orun.WIDTH_NM
     assert (o["cutoff_deg"], o["stitch_deg"]) == (orun.CUTOFF_DEG, orun.STITCH_DEG)
     stitch, cut = o["stitch_deg"], o["cutoff_deg"]
-    cache_boundary_tables(HERE / "out" / "cache")
+    seedlib.cache_boundary_tables(HERE / "out" / "cache")
     nd = orun.physics(mat["preset"], mat["temperature_K"], sp)
     ratio = max_ratio()
     energy = orun.oriented(nd.model.energy, ratio=ratio, spacing_nm=sp)
