@@ -224,7 +224,7 @@ def model_at(setup: Setup, T_K: float) -> SinterModel:
         lambda m: (m.mobility, m.L), setup.model, (mobility, float(nd_T.model.L) * r)
     )
     if setup.config["melting"]["enabled"]:  # the liquid's bulk driving force q(T)
-        q = float(melting_parameters(setup.config).q_J_m3(T_K)) / setup.nd.scales.energy_J_m3
+        q = liquid_driving_force(setup.config, setup.nd, T_K)
         model = eqx.tree_at(lambda m: m.energy.q, model, q)
     return model
 
@@ -339,6 +339,12 @@ def melting_parameters(config: RunConfig) -> SurfaceMeltingParameters:
         raise ConfigError(f"melting: {err}") from None
 
 
+def liquid_driving_force(config: RunConfig, nd: Nondimensional, T_K: float) -> float:
+    """q = L_v (1 - T/T_m) of ``[melting]`` at ``T_K``, in the run's energy unit (the run's
+    fixed scales: a schedule keeps them)."""
+    return float(melting_parameters(config).q_J_m3(T_K)) / nd.scales.energy_J_m3
+
+
 def _liquid_mobility(config: RunConfig, mob) -> LiquidMobility:
     """Wang's mobility of the run plus the liquid path ``M_liq = factor * M_surf``."""
     factor = config["melting"]["liquid_mobility_factor"]
@@ -383,7 +389,7 @@ def _melt(config: RunConfig, nd: Nondimensional, state0: State):
             f"model: {err}"
         ) from None
     T0 = config.temperature_schedule().start_K
-    q = float(params.q_J_m3(T0)) / nd.scales.energy_J_m3
+    q = liquid_driving_force(config, nd, T0)
     liquid = eqx.tree_at(lambda x: x.q, liquid, q)
     model = SinterModel(liquid, _liquid_mobility(config, nd.model.mobility), nd.model.L)
     seed = 1e-6 * state0.rho

@@ -5,23 +5,12 @@ import json
 
 import numpy as np
 import pytest
+from test_shell import CASE  # the shell tests' small PbSe pair (same base case)
 
 from sintersim import _run
 from sintersim._materials import get_material
 from sintersim.config import ConfigError, example_config, loads_config
 from sintersim.io import read_run
-
-CASE = """
-[grid]
-shape = [48, 32]
-spacing_nm = 0.25
-dtype = "{dtype}"
-[particles]
-radius_nm = 2.0
-[time]
-end_s = {end}
-n_saves = {n}
-"""
 
 
 def case(extra="", dtype="float64", end=0.01, n=4):
