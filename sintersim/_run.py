@@ -116,8 +116,19 @@ def build(config: RunConfig) -> Setup:
     gap = p["gap_nm"] / dx_nm
     # tanh(x/w) has w_s = 2w: start from the requested surface width (relaxes in a few steps).
     w = 0.5 * config["model"]["interface_width_nm"] / dx_nm
+    try:
+        centres = two_particle_centres(grid, r1, r2, gap)
+    except ValueError:
+        box = [n * dx_nm for n in grid.shape]
+        raise ConfigError(
+            f"particles.radius_nm = {p['radius_nm']:g}, radius2_nm = {p['radius2_nm']}, gap_nm = "
+            f"{p['gap_nm']:g}: the pair does not fit in the box grid.shape x grid.spacing_nm = "
+            f"{' x '.join(f'{b:g}' for b in box)} nm; allowed: centre distance (radius + "
+            f"radius2 + gap = {(r1 + r2) * dx_nm + p['gap_nm']:g} nm) + 2 x the larger radius "
+            f"({2 * max(r1, r2) * dx_nm:g} nm) <= the first length, 2 x the larger radius <= "
+            "each other length (the pair is centred)"
+        ) from None
     state0 = two_particles(grid, r1, r2, gap, width=w, dtype=dtype)
-    centres = two_particle_centres(grid, r1, r2, gap)
     if config["orientation"]["enabled"]:
         nd, state0 = _orient(config, nd, state0, grid.ndim)
     if config["melting"]["enabled"]:

@@ -79,6 +79,15 @@ def test_cli_config_error_is_one_line(tmp_path, capsys):
     assert "grid.spacing_nm" in err and "Traceback" not in err
 
 
+def test_pair_that_does_not_fit_is_a_config_error(tmp_path, capsys):
+    """Found by the fuzz test: a pair longer than the box raised a bare ValueError in build."""
+    bad = tmp_path / "big.toml"
+    bad.write_text(_merge(BASE, "[particles]\nradius2_nm = 3.625\ngap_nm = 3.75"))
+    assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "particles.radius_nm" in err and "does not fit" in err and "Traceback" not in err
+
+
 def test_cli_run_writes_outputs(tmp_path):
     cfg = tmp_path / "case.toml"
     cfg.write_text(BASE)
