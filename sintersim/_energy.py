@@ -105,6 +105,16 @@ class WangEnergy(eqx.Module):
             return jnp.zeros((), state.rho.dtype)
         return self.anisotropy.energy(state.rho, state.eta, o, grid, self.kappa_rho)
 
+    def stitch(
+        self, eta: Float[Array, "P *grid"], orientation: Array, cell_volume: float
+    ) -> tuple[Array, Array]:
+        """Merge touching, aligned grains (`GrainBoundaryLaw.stitch`); unchanged without a
+        boundary law. The stepper calls this after each step, so an energy whose fields are
+        not all crystals (`LiquidEnergy`) decides which of them may stitch."""
+        if self.boundaries is None:
+            return eta, orientation
+        return self.boundaries.stitch(eta, orientation, cell_volume)
+
     def orientation_energy(
         self, state: State, grid: Grid, orientation: Array | None
     ) -> Float[Array, ""]:

@@ -109,8 +109,13 @@ class LiquidEnergy(WangEnergy):
     a_l: liquid-surface reduction (sets gamma_lv; 0 <= a_l <= A).
     q: bulk driving force for melting, L_v (1 - T/T_m) in internal units (energy / volume).
 
-    A pair matrix from a boundary law (orientations) acts only among the solids: its liquid row
-    and column are ignored (the liquid has no orientation).
+    With orientations (``boundaries`` from `make_boundary_law`), the pair matrix acts only among
+    the solids: its liquid row and column are ignored, so a solid-liquid interface has
+    gamma_sl whatever the orientations; whether the melt enters a grain boundary is decided by
+    gamma_gb(theta) against 2 gamma_sl (and q: in the 1D bicrystal check of
+    experiments/surface_melting a boundary fills only close to melting). The anisotropic term and
+    stitching also see the solids only; the liquid's orientation entry is a placeholder that
+    feels no torque.
     """
 
     c_sl: Float[Array, ""] | float = 1.0
@@ -139,6 +144,25 @@ class LiquidEnergy(WangEnergy):
         r = jnp.clip(rho, 0.0, 1.0)
         s = jnp.clip(liq, 0.0, 1.0)
         return base + self.q * _phi(r) * _phi(s) - self.a_l * _g(s) * r**2 * (1.0 - r) ** 2
+
+    def anisotropic_energy(self, state, grid, orientation=None) -> Array:
+        """The orientation-dependent surface term of the solids only: the liquid has no crystal
+        frame, so its field neither weights the anisotropy nor feels a torque from it."""
+        o = state.orientation if orientation is None else orientation
+        if self.anisotropy is None or o is None:
+            return jnp.zeros((), state.rho.dtype)
+        return self.anisotropy.energy(state.rho, state.eta[:-1], o[:-1], grid, self.kappa_rho)
+
+    def stitch(self, eta, orientation, cell_volume) -> tuple[Array, Array]:
+        """Stitch aligned solids only; the liquid (last field, orientation kept as given) never
+        merges with a crystal, whatever its nominal orientation."""
+        if self.boundaries is None:
+            return eta, orientation
+        solids, o = self.boundaries.stitch(eta[:-1], orientation[:-1], cell_volume)
+        return (
+            jnp.concatenate([solids, eta[-1:]], axis=0),
+            jnp.concatenate([o, orientation[-1:]], axis=0),
+        )
 
 
 class LiquidMobility(Mobility):

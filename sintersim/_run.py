@@ -365,18 +365,14 @@ def _liquid_mobility(config: RunConfig, mob) -> LiquidMobility:
 
 
 def _melt(config: RunConfig, nd: Nondimensional, state0: State):
-    """Add the liquid of ``[melting]``: the last order parameter, seeded at 1e-6 rho.
+    """Add the liquid of ``[melting]``: the last order parameter, seeded at 1e-6 rho (with
+    ``[orientation]``, its orientation entry is a placeholder, see `LiquidEnergy`).
 
     The run's Wang shape (A, B, kappas in grid units) gets the pair coefficient c_sl and the
     liquid-surface term a_l that give the parameters' gamma_lv / gamma_sv and gamma_sl / gamma_sv
     (`solve_liquid_coefficients`, cached); q = L_v (1 - T/T_m) / E0 at the start temperature
     (`model_at` follows a schedule).
     """
-    if config["orientation"]["enabled"]:
-        raise ConfigError(
-            "melting.enabled = true with orientation.enabled = true: a run cannot have both yet "
-            "(the liquid carries no orientation); allowed: one of the two"
-        )
     params = melting_parameters(config)
     if not params.wets:
         raise ConfigError(
@@ -402,10 +398,27 @@ def _melt(config: RunConfig, nd: Nondimensional, state0: State):
     T0 = config.temperature_schedule().start_K
     q = liquid_driving_force(config, nd, T0)
     liquid = eqx.tree_at(lambda x: x.q, liquid, q)
-    model = SinterModel(liquid, _liquid_mobility(config, nd.model.mobility), nd.model.L)
+    # with [orientation] (applied first): the boundary law and the anisotropy act among the
+    # solids only (LiquidEnergy masks the liquid), the rotation stays on the model
+    liquid = eqx.tree_at(
+        lambda x: (x.boundaries, x.anisotropy),
+        liquid,
+        (e.boundaries, e.anisotropy),
+        is_leaf=lambda x: x is None,
+    )
+    model = eqx.tree_at(
+        lambda m: (m.energy, m.mobility),
+        nd.model,
+        (liquid, _liquid_mobility(config, nd.model.mobility)),
+    )
     seed = 1e-6 * state0.rho
     eta = jnp.concatenate([state0.eta, seed[None]], axis=0)
-    return dataclasses.replace(nd, model=model), State(state0.rho, eta, state0.orientation)
+    orient = state0.orientation
+    if orient is not None:  # a placeholder for the liquid: it feels no torque, never stitches
+        orient = jnp.concatenate([orient, jnp.zeros_like(orient[:1])], axis=0)
+        if orient.ndim == 2:  # quaternions: the identity
+            orient = orient.at[-1, 0].set(1.0)
+    return dataclasses.replace(nd, model=model), State(state0.rho, eta, orient)
 
 
 def make_stepper(config: RunConfig, nd: Nondimensional) -> SemiImplicitFourier:
@@ -453,7 +466,10 @@ def observables_row(setup: Setup, t: float, state: State) -> dict[str, float]:
     for i, v in enumerate(volumes):
         row[f"grain{i + 1}_volume_{vol}"] = float(v) * (L / NM) ** setup.grid.ndim
     if state.orientation is not None and setup.model.energy.boundaries is not None:
-        ori = jax.device_get(_observe_orientation(setup.model, setup.grid, state))
+        crystals = state
+        if setup.config["melting"]["enabled"]:  # grains and boundaries among the solids only
+            crystals = State(state.rho, state.eta[:-1], state.orientation[:-1])
+        ori = jax.device_get(_observe_orientation(setup.model, setup.grid, crystals))
         area = "boundary_length_nm" if setup.grid.ndim == 2 else "boundary_area_nm2"
         # NaN once one grain is gone (stitched, or consumed by boundary migration): no pair.
         row["misorientation_deg"] = float(ori["misorientation_deg"][0, 1])

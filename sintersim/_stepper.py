@@ -155,7 +155,7 @@ class SemiImplicitFourier(eqx.Module):
         if model.rigid_body is not None:
             rho_new, eta_new = self._rigid_motion(model, grid, state, rho_new, eta_new, omega, dt)
         if orient is not None and en.boundaries is not None:
-            eta_new, orient = en.boundaries.stitch(eta_new, orient, grid.cell_volume)
+            eta_new, orient = en.stitch(eta_new, orient, grid.cell_volume)
         return State(rho_new.astype(rho.dtype), eta_new.astype(eta.dtype), orient)
 
     @staticmethod

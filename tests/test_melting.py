@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -242,3 +243,22 @@ def test_physical_units_reject_bad_input(change, T, match):
     p = SurfaceMeltingParameters(1.0e9, 600.0, 0.4, 0.048, 0.196, 0.3e-9).replace(**change)
     with pytest.raises(ValueError, match=match):
         physical_liquid(p, T, shape=WangEnergy(30.0, 1.0, 10.0, 1.0), length_m=0.25e-9)
+
+
+def test_liquid_has_no_crystal_frame():
+    """With orientations the anisotropic surface term and its torque see the solids only: the
+    liquid's weight and orientation entry change nothing (2D, angles)."""
+    from sintersim._anisotropy import SurfaceAnisotropy
+
+    aniso = SurfaceAnisotropy(1.2, blur=2.0)
+    en = eqx.tree_at(lambda e: e.anisotropy, WET, aniso, is_leaf=lambda x: x is None)
+    grid = Grid((32, 32), 1.0)
+    s = particles(grid, [(12.0, 16.0), (21.0, 16.0)], [5.0, 4.0], width=1.5, n_fields=3)
+    liq = 0.5 * s.rho
+    o = jnp.asarray([0.1, 0.5, 0.0])
+    st = State(s.rho, s.eta.at[2].set(liq), o)
+    ref = aniso.energy(s.rho, st.eta[:2], o[:2], grid, en.kappa_rho)
+    assert float(en.anisotropic_energy(st, grid)) == pytest.approx(float(ref), rel=1e-12)
+    turned = State(st.rho, st.eta, o.at[2].set(0.7))
+    assert float(en.anisotropic_energy(turned, grid)) == float(en.anisotropic_energy(st, grid))
+    assert float(ref) != pytest.approx(float(aniso.energy(s.rho, st.eta, o, grid, en.kappa_rho)))

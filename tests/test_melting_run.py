@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from sintersim._rotation import torque
 from sintersim._run import build, model_at, simulate
 from sintersim.config import ConfigError, loads_config
 
@@ -73,3 +75,37 @@ def test_melting_config_errors_name_the_field(extra, words):
     text = text.replace("gamma_lv_J_m2 = 0.185\n", "").replace("gamma_sl_J_m2 = 0.042\n", "")
     with pytest.raises(ConfigError, match=words):
         build(loads_config(text))
+
+
+def test_melting_with_orientations_rotates_the_solids_only(tmp_path):
+    """[melting] with [orientation]: the 8-degree pair turns towards alignment before and after
+    the layer forms (90 -> 200 C at 10 ms); the liquid's orientation entry is a placeholder
+    with zero torque that never stitches; grain count and boundary length are the solids'."""
+    cfg = _config(
+        90.0,
+        '[temperature]\nschedule = "steps"\ntimes_s = [0.0, 0.01]\nvalues_C = [90.0, 200.0]\n'
+        "[orientation]\nenabled = true\nmisorientation_deg = 8.0\n"
+        "rotational_mobility_m3_Js = 2e-9\n",
+    )
+    setup = build(cfg)
+    assert setup.state0.orientation.shape == (3,)  # two grains + the liquid's placeholder
+    out = simulate(setup, tmp_path, log=lambda m: None)
+    assert out.status == "complete"
+    rows = list(csv.DictReader(open(tmp_path / "observables.csv")))
+    col = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    print({k: col[k] for k in ("liquid_fraction", "misorientation_deg", "grain_count")})
+    assert col["liquid_fraction"][-1] > 0.05 and col["liquid_fraction"][2] < 1e-3
+    assert np.all(np.diff(col["misorientation_deg"]) < 0)  # the solids align, throughout
+    assert np.all(col["grain_count"] == 2)  # the liquid is not counted as a grain
+    assert np.max(np.abs(col["mass_nm2"] / col["mass_nm2"][0] - 1)) < 1e-9
+    end = out.state
+    assert float(end.orientation[-1]) == 0.0
+    tau = np.asarray(torque(setup.model.energy, end, setup.grid))
+    assert tau[-1] == 0.0 and abs(tau[0]) > 0.0
+    # stitching: the liquid, aligned with grain 1 and sharing more of it than grain 2 does
+    # (so it would be the pair picked if it counted), stays a separate field
+    eta = jnp.stack([end.eta[0], 0.5 * end.eta[0], end.eta[0]])
+    same = jnp.zeros(3, end.orientation.dtype)
+    eta2, o2 = setup.model.energy.stitch(eta, same, setup.grid.cell_volume)
+    np.testing.assert_array_equal(np.asarray(eta2[-1]), np.asarray(eta[-1]))
+    assert float(jnp.sum(eta2[1])) == 0.0  # the two aligned solids did merge
