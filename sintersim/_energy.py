@@ -96,24 +96,38 @@ class WangEnergy(eqx.Module):
         grad = grad + self.kappa_eta * grid.gradient_energy(state.eta)
         return self.orientation_energy(state, grid, state.orientation) + grad
 
+    def crystal_count(self, n_fields: int) -> int:
+        """How many of the ``n_fields`` order parameters (the first ones) are crystals with an
+        orientation: all of them here; `LiquidEnergy` keeps its last field, the liquid, out of
+        the anisotropy, stitching and the grain observables."""
+        return n_fields
+
     def anisotropic_energy(
         self, state: State, grid: Grid, orientation: Array | None = None
     ) -> Float[Array, ""]:
-        """The orientation-dependent surface term (0 without `anisotropy` or orientations)."""
+        """The orientation-dependent surface term of the crystals (0 without `anisotropy` or
+        orientations)."""
         o = state.orientation if orientation is None else orientation
         if self.anisotropy is None or o is None:
             return jnp.zeros((), state.rho.dtype)
-        return self.anisotropy.energy(state.rho, state.eta, o, grid, self.kappa_rho)
+        k = self.crystal_count(state.eta.shape[0])
+        return self.anisotropy.energy(state.rho, state.eta[:k], o[:k], grid, self.kappa_rho)
 
     def stitch(
         self, eta: Float[Array, "P *grid"], orientation: Array, cell_volume: float
     ) -> tuple[Array, Array]:
-        """Merge touching, aligned grains (`GrainBoundaryLaw.stitch`); unchanged without a
-        boundary law. The stepper calls this after each step, so an energy whose fields are
-        not all crystals (`LiquidEnergy`) decides which of them may stitch."""
+        """Merge touching, aligned crystals (`GrainBoundaryLaw.stitch`); the other fields and
+        everything without a boundary law stay unchanged."""
         if self.boundaries is None:
             return eta, orientation
-        return self.boundaries.stitch(eta, orientation, cell_volume)
+        k = self.crystal_count(eta.shape[0])
+        crystals, o = self.boundaries.stitch(eta[:k], orientation[:k], cell_volume)
+        if k == eta.shape[0]:
+            return crystals, o
+        return (
+            jnp.concatenate([crystals, eta[k:]], axis=0),
+            jnp.concatenate([o, orientation[k:]], axis=0),
+        )
 
     def orientation_energy(
         self, state: State, grid: Grid, orientation: Array | None

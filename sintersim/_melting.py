@@ -84,7 +84,9 @@ __all__ = [
     "premelt_layer",
     "premelt_sphere",
     "solve_liquid_coefficients",
+    "melting_q_bracket",
     "sphere_melting_point",
+    "sphere_start_radius",
 ]
 
 C_SL_MIN = 2.0 ** (1.0 / 3.0) - 1.0  # below: eta_i = l = 1/(1+c) has negative energy
@@ -145,24 +147,10 @@ class LiquidEnergy(WangEnergy):
         s = jnp.clip(liq, 0.0, 1.0)
         return base + self.q * _phi(r) * _phi(s) - self.a_l * _g(s) * r**2 * (1.0 - r) ** 2
 
-    def anisotropic_energy(self, state, grid, orientation=None) -> Array:
-        """The orientation-dependent surface term of the solids only: the liquid has no crystal
-        frame, so its field neither weights the anisotropy nor feels a torque from it."""
-        o = state.orientation if orientation is None else orientation
-        if self.anisotropy is None or o is None:
-            return jnp.zeros((), state.rho.dtype)
-        return self.anisotropy.energy(state.rho, state.eta[:-1], o[:-1], grid, self.kappa_rho)
-
-    def stitch(self, eta, orientation, cell_volume) -> tuple[Array, Array]:
-        """Stitch aligned solids only; the liquid (last field, orientation kept as given) never
-        merges with a crystal, whatever its nominal orientation."""
-        if self.boundaries is None:
-            return eta, orientation
-        solids, o = self.boundaries.stitch(eta[:-1], orientation[:-1], cell_volume)
-        return (
-            jnp.concatenate([solids, eta[-1:]], axis=0),
-            jnp.concatenate([o, orientation[-1:]], axis=0),
-        )
+    def crystal_count(self, n_fields: int) -> int:
+        """All fields but the last, the liquid: it has no crystal frame, so it neither weights
+        the anisotropic surface term nor feels a torque from it, and never stitches."""
+        return n_fields - 1
 
 
 class LiquidMobility(Mobility):
@@ -627,8 +615,8 @@ def premelt_sphere(
     once ``V > (4 pi / 9) (A + B) R^4 / gamma_sv``, and the minimiser can land there; such
     (evaporated) relaxations are discarded. Even in a small box the vapour takes up some mass
     at the Laplace chemical potential, so the relaxed ``radius`` (rho = 1/2) comes out a little
-    below the requested one (by ~0.1-0.6 internal units on CDSE_SEED003_PF_SHAPE; correct the
-    start radius if R matters, as experiments/surface_melting/phase_field_table.py does).
+    below the requested one (by ~0.1-0.6 internal units on CDSE_SEED003_PF_SHAPE; if R matters,
+    start from `sphere_start_radius`).
 
     Starts, the lowest minimum kept: the dry particle (``dry``; l = 0 is stationary, so it stays
     dry: without wetting a seeded film can stay trapped above it), a liquid Gaussian of height
@@ -672,6 +660,20 @@ class SphereMelting:
     solid: PremeltSphere
     liquid: PremeltSphere
     spinodal: bool
+
+
+def sphere_start_radius(energy: LiquidEnergy, radius: float) -> float:
+    """Start radius for `premelt_sphere` / `sphere_melting_point` whose relaxed particle has
+    rho = 1/2 at ``radius``: one dry relaxation (q = 1e3, no liquid) measures how far the vapour's
+    uptake and the diffuse profile pull the edge in, and the start is pushed out by as much."""
+    dry = premelt_sphere(energy, 1e3, radius, seed=0.0, molten=False)
+    return radius + (radius - dry.radius)
+
+
+def melting_q_bracket(interfaces: InterfaceEnergies, radius: float) -> float:
+    """An upper end q_hi for `sphere_melting_point`: 1.5 x Pawlow's 3 (gamma_sv - gamma_lv) / R
+    (the dry particle's melting driving force), above which a particle keeps its solid core."""
+    return 1.5 * 3.0 * (interfaces.sv - interfaces.lv) / radius
 
 
 def sphere_melting_point(

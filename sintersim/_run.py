@@ -458,17 +458,16 @@ def observables_row(setup: Setup, t: float, state: State) -> dict[str, float]:
         "free_energy_J": float(obs["free_energy"]) * e_unit,
         f"mass_{vol}": float(obs["mass"]) * (L / NM) ** setup.grid.ndim,
     }
-    volumes = np.atleast_1d(obs["grain_volume"])
-    if setup.config["melting"]["enabled"]:  # the last field is the liquid, not a grain
-        volumes = volumes[:-1]
+    # grains = the crystal fields (with [melting] the last field is the liquid)
+    k = setup.model.energy.crystal_count(state.eta.shape[0])
+    volumes = np.atleast_1d(obs["grain_volume"])[:k]
+    if setup.config["melting"]["enabled"]:
         rho, liquid = np.asarray(state.rho), np.asarray(state.eta[-1])
         row["liquid_fraction"] = float(np.sum(rho * np.clip(liquid, 0, 1)) / np.sum(rho))
     for i, v in enumerate(volumes):
         row[f"grain{i + 1}_volume_{vol}"] = float(v) * (L / NM) ** setup.grid.ndim
     if state.orientation is not None and setup.model.energy.boundaries is not None:
-        crystals = state
-        if setup.config["melting"]["enabled"]:  # grains and boundaries among the solids only
-            crystals = State(state.rho, state.eta[:-1], state.orientation[:-1])
+        crystals = State(state.rho, state.eta[:k], state.orientation[:k])
         ori = jax.device_get(_observe_orientation(setup.model, setup.grid, crystals))
         area = "boundary_length_nm" if setup.grid.ndim == 2 else "boundary_area_nm2"
         # NaN once one grain is gone (stitched, or consumed by boundary migration): no pair.

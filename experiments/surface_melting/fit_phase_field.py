@@ -23,8 +23,8 @@ starts; delta(q) interpolated linearly, the "no layer" row counted as delta / 0.
 l0 of the scan is kept. gamma_sv = 0.35 J/m^2 sets the energy unit E0 = gamma_sv / (l0
 gamma_sv^int), so L_v = a E0; xi_m = l0 xi_int (`measure_xi`), the form `physical_liquid`
 maps back to the same l0. Prints a `SurfaceMeltingParameters(...)` to paste as CDSE_SEED003_PF
-and writes out/fit_phase_field.md. Radii are corrected as in phase_field_table.py (the start
-radius is offset so the relaxed particle has rho = 1/2 at R).
+and writes out/fit_phase_field.md. Radii are corrected by `sphere_start_radius` (the start
+radius is offset so the relaxed particle has rho = 1/2 at R), as in phase_field_table.py.
 """
 
 from __future__ import annotations
@@ -50,9 +50,11 @@ from sintersim._melting import (  # noqa: E402
     CDSE_SEED003_PF_SHAPE,
     _params,
     _xi_cached,
+    melting_q_bracket,
     premelt_sphere,
     solved_liquid,
     sphere_melting_point,
+    sphere_start_radius,
 )
 from sintersim._melting_theory import CELSIUS_ZERO_K, SurfaceMeltingParameters  # noqa: E402
 
@@ -85,15 +87,9 @@ class Curve:
     q_melt1: float
 
 
-def start_radius(energy, R_int: float) -> float:
-    """Start radius whose relaxed dry particle has rho = 1/2 at R_int (as phase_field_table)."""
-    dry = premelt_sphere(energy, 1e3, R_int, seed=0.0, molten=False)
-    return R_int + (R_int - dry.radius)
-
-
 def curve(energy, g, l0_nm: float, qs: np.ndarray) -> Curve:
     """delta(q) of R = 3 nm over ``qs`` and the melting q of R = 1 and 3 nm, at length unit l0."""
-    r3 = start_radius(energy, 3.0 / l0_nm)
+    r3 = sphere_start_radius(energy, 3.0 / l0_nm)
     prev, da, ds = None, [], []
     for q in np.sort(qs)[::-1]:  # cold to hot: warm start from the thinner layer
         s = premelt_sphere(energy, float(q), r3, start=prev)
@@ -106,9 +102,8 @@ def curve(energy, g, l0_nm: float, qs: np.ndarray) -> Curve:
         ds.append(s.delta * l0_nm)
     qm = []
     for R_nm in (3.0, 1.0):
-        r0 = start_radius(energy, R_nm / l0_nm)
-        q_hi = 1.5 * 3.0 * (g.sv - g.lv) / r0  # 1.5 x Pawlow (dry particle)
-        qm.append(sphere_melting_point(energy, r0, q_hi, xtol=1e-4).q_melt)
+        r0 = sphere_start_radius(energy, R_nm / l0_nm)
+        qm.append(sphere_melting_point(energy, r0, melting_q_bracket(g, r0), xtol=1e-4).q_melt)
     return Curve(l0_nm, np.sort(qs), np.array(da)[::-1], np.array(ds)[::-1], qm[0], qm[1])
 
 

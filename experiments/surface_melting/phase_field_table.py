@@ -44,10 +44,12 @@ from sintersim._melting import (  # noqa: E402
     CDSE_SEED003_PF,
     CDSE_SEED003_PF_SHAPE,
     _default_spacing,
+    melting_q_bracket,
     physical_liquid,
     premelt_layer,
     premelt_sphere,
     sphere_melting_point,
+    sphere_start_radius,
 )
 from sintersim._melting_theory import (  # noqa: E402
     CELSIUS_ZERO_K,
@@ -70,9 +72,7 @@ class Particle:
 
     def __init__(self, pl, R_nm: float):
         self.pl, self.R_nm = pl, R_nm
-        target = R_nm * NM / pl.scales.length_m
-        dry = premelt_sphere(pl.at(CELSIUS_ZERO_K), 1e3, target, seed=0.0, molten=False)
-        self.start_radius = target + (target - dry.radius)
+        self.start_radius = sphere_start_radius(pl.energy, R_nm * NM / pl.scales.length_m)
         self.prev = None
 
     def at(self, T_K: float):
@@ -83,8 +83,7 @@ class Particle:
         return s
 
     def melting_K(self) -> tuple[float, bool]:
-        g = self.pl.interfaces
-        q_hi = 1.5 * 3.0 * (g.sv - g.lv) / self.start_radius  # 1.5 x Pawlow (dry particle)
+        q_hi = melting_q_bracket(self.pl.interfaces, self.start_radius)
         m = sphere_melting_point(self.pl.energy, self.start_radius, q_hi, xtol=1e-4)
         return float(self.pl.temperature_K(m.q_melt)), m.spinodal
 
