@@ -1052,6 +1052,16 @@ def physical_liquid(
 # run at the default dt_internal = 0.1 then drives rho to -0.34 in the vapour (-0.03 at dt =
 # 0.02; -0.013 with this coupling at dt = 0.1); a_l phi(l) (a first-order onset) reached 1.14
 # and would need a liquid nucleus in runs.
+# Also measured (2026-12-02, same script): a softer liquid density well, a_l up to A + 0.95 B
+# (f0(rho, l = 1) = (1 - rho)^2 (B - (a_l - A) rho^2) stays >= 0; xi_int 1.37 -> 1.97 at
+# c_sl = 0.3, gamma_lv / gamma_sv down to 0.444): 1.30 with this coupling, 1.25 with
+# q phi(rho) g(l) (whose dry onset, q ~ 1.8, still lies above R = 1 nm's melting q ~ 1.0); wider
+# liquid interfaces (kappa_eta 2, 3) raise the floors of gamma_lv / gamma_sv and gamma_sl /
+# gamma_sv to 0.51 / 0.11 and 0.52 / 0.13, narrower ones (kappa_eta 0.5, 0.7: floors 0.47 /
+# 0.061 and 0.48 / 0.071) score 1.67-1.83. The sharp Kofman model with this preset's ratios
+# needs xi >= 0.42 nm (1.01 at 0.42, 0.97 with xi free at 0.45 nm); the phase field's layer
+# grows with an effective xi of 0.19-0.34 nm between 0.1 and 0.54 nm, whatever its
+# thick-layer xi.
 # Why the table misses: every variant's R = 3 nm layer thickens convexly with T and the
 # particle melts soon after the layer passes ~0.5 nm, where the seed's layer appears late
 # (90-140 C), grows fast and is held at 0.54 nm for 40 K before melting.

@@ -4,28 +4,12 @@ phase-field solve: the sphere relaxations are covered by tests/test_melting.py).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _scripts import load_experiment
 
-ROOT = Path(__file__).resolve().parents[1]
+fit = load_experiment("surface_melting", "fit_phase_field")
 
-
-def _load():
-    name = "surface_melting_fit_phase_field"
-    if name not in sys.modules:
-        path = ROOT / "experiments" / "surface_melting" / "fit_phase_field.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses need the module registered while it executes
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fit = _load()
 K0 = 273.15
 
 

@@ -8,33 +8,17 @@ which only removes stabiliser damping; see fusion.model).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import jax
 import numpy as np
 import pytest
+from _scripts import load_experiment
 
 jax.config.update("jax_enable_x64", True)
 
-ROOT = Path(__file__).resolve().parents[1]
 SHAPE, RADIUS, T_END = (64, 48), 10.0, 60.0
 
 
-def _load_script():
-    name = "surface_melting_fusion"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = ROOT / "experiments" / "surface_melting" / "fusion.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses need the module registered while it executes
-    spec.loader.exec_module(module)
-    return module
-
-
-fusion = _load_script()
+fusion = load_experiment("surface_melting", "fusion")
 
 
 @pytest.fixture(scope="module")

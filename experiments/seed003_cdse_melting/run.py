@@ -1,6 +1,6 @@
 """Seed 003 (CdSe surface melting and fusion): the molten-layer table and the degree of fusion.
 
-    python experiments/seed003_cdse_melting/run.py            # reduced (make experiments, ~4 min)
+    python experiments/seed003_cdse_melting/run.py            # reduced (make experiments, 229 s)
     python experiments/seed003_cdse_melting/run.py --smoke    # smallest setting (tests)
     python experiments/seed003_cdse_melting/run.py --full     # all temperatures and cases
 
@@ -14,6 +14,9 @@ B. Two touching 2D particles (two grains + the liquid) over a range of driving f
    growth, liquid bridge, grain-boundary fate, coalescence of a molten pair, and the degree of
    fusion (neck / diameter at a fixed time) vs temperature (fusion.py). Its temperature axis is a
    unit map of q, not the CdSe fit of part A (see the notes in results.md).
+C. Two touching 3D CdSe spheres of R = 1 nm with the calibrated liquid of part A at a series of
+   temperatures (fusion_cdse.py): where the fused pair loses its solid core, against the seed's
+   jump of small CdSe from isolated particles to nearly coalesced dimers between 120 and 140 C.
 """
 
 from __future__ import annotations
@@ -141,6 +144,26 @@ def fusion_rows(fusion, out: dict) -> tuple[list[Row], list[str]]:
     return rows, notes
 
 
+def cdse_row(cdse, out: dict) -> Row:
+    """The calibrated pair's melting bracket against the seed's 120 -> 140 C jump."""
+    res, tr = out["results"], out["transition"]
+    lo, hi = cdse.SEED_BAND_C
+    states = ", ".join(f"{r['T_C']:g} C: {cdse.state_of(r)}" for r in res)
+    if tr is None:
+        sim, agree = f"no melting bracket ({states})", "no (no transition in the range run)"
+    else:
+        sim = f"solid core kept up to {tr[0]:g} C, molten drop from {tr[1]:g} C ({states})"
+        overlap = tr[0] < hi and tr[1] > lo
+        agree = (f"yes (bracket {tr[0]:g}-{tr[1]:g} C overlaps {lo:g}-{hi:g} C)" if overlap
+                 else f"no (bracket {tr[0]:g}-{tr[1]:g} C)")  # fmt: skip
+    return Row(
+        "small CdSe pair (R = 1 nm, 3D, calibrated liquid): fusion jump",
+        f"isolated -> nearly coalesced dimers between {lo:g} and {hi:g} C",
+        sim,
+        agree,
+    )
+
+
 def main(argv=None) -> int:
     args = parse_args(__doc__, HERE, argv)
     clock = Clock()
@@ -169,6 +192,19 @@ def main(argv=None) -> int:
         out = fusion.main((["--quick"] if args.size == "reduced" else []) + opts[:2])
         figures = ["fusion.png", "delta_vs_T_phase_field.png"]
     f_rows, f_notes = fusion_rows(fusion, out)
+
+    # C. calibrated small-CdSe pair (3D) vs temperature
+    clock.log("C: calibrated R = 1 nm pair vs T")
+    cdse = _load("fusion_cdse")
+    c_opts = ["--out", str(args.out)]
+    if args.size == "smoke":
+        c_opts += ["--temps-C", "100", "200", "--t-end", "20"]
+    elif args.size == "reduced":
+        c_opts += ["--temps-C", "100", "120", "130", "140", "160"]
+    c_out = cdse.main(c_opts)
+    if args.size != "smoke":
+        figures.append("fusion_cdse.png")
+    f_rows.append(cdse_row(cdse, c_out))
     misses = [r.quantity for r in rows if r.agreement.startswith("no")]
     notes = [
         "Part A: delta is the issue's measure, the integrated liquid volume per unit particle "
