@@ -96,6 +96,11 @@ class WangEnergy(eqx.Module):
         grad = grad + self.kappa_eta * grid.gradient_energy(state.eta)
         return self.orientation_energy(state, grid, state.orientation) + grad
 
+    def solid(self) -> WangEnergy:
+        """The energy of the crystals alone (itself here; `LiquidEnergy` drops its liquid): what
+        the unit mapping's surface and grain-boundary checks measure."""
+        return self
+
     def crystal_count(self, n_fields: int) -> int:
         """How many of the ``n_fields`` order parameters (the first ones) are crystals with an
         orientation: all of them here; `LiquidEnergy` keeps its last field, the liquid, out of

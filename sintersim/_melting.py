@@ -147,6 +147,14 @@ class LiquidEnergy(WangEnergy):
         s = jnp.clip(liq, 0.0, 1.0)
         return base + self.q * _phi(r) * _phi(s) - self.a_l * _g(s) * r**2 * (1.0 - r) ** 2
 
+    def solid(self) -> WangEnergy:
+        """The dry crystal: `WangEnergy` with this shape, boundary law and anisotropy (a
+        one-field state would otherwise be read as pure liquid)."""
+        return WangEnergy(
+            A=self.A, B=self.B, kappa_rho=self.kappa_rho, kappa_eta=self.kappa_eta,
+            boundaries=self.boundaries, anisotropy=self.anisotropy,
+        )  # fmt: skip
+
     def crystal_count(self, n_fields: int) -> int:
         """All fields but the last, the liquid: it has no crystal frame, so it neither weights
         the anisotropic surface term nor feels a torque from it, and never stitches."""

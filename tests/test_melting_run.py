@@ -109,3 +109,74 @@ def test_melting_with_orientations_rotates_the_solids_only(tmp_path):
     eta2, o2 = setup.model.energy.stitch(eta, same, setup.grid.cell_volume)
     np.testing.assert_array_equal(np.asarray(eta2[-1]), np.asarray(eta[-1]))
     assert float(jnp.sum(eta2[1])) == 0.0  # the two aligned solids did merge
+
+
+def test_mapping_check_measures_the_dry_crystal():
+    """The unit-mapping check relaxes the crystal without its liquid: a one-field slab read by
+    `LiquidEnergy` would be pure liquid (measured before the fix: gamma_s 1.78 J/m^2 requested
+    0.35, gamma_gb ~0)."""
+    from sintersim._units import check_mapping
+
+    cfg = _config()
+    got = check_mapping(build(cfg).nd, cfg.physical_parameters())
+    for name, (want, measured) in got.items():
+        assert float(measured) == pytest.approx(want, rel=0.05), name
+
+
+def test_energy_rise_rule():
+    """An isothermal, noise-free interval whose F rose beyond the tolerance is unstable; a fall,
+    a temperature change or thermal noise is not judged."""
+    import equinox as eqx
+
+    from sintersim._run import ENERGY_RISE_TOL, _energy_rose
+    from sintersim._stepper import ThermalNoise
+
+    setup = build(_config())
+    T = 363.15
+    chunks = [(0.0, 1.0, T), (1.0, 2.0, T)]
+    before = {"temperature_K": T, "free_energy_J": 2.0e-18}
+    rose = {"free_energy_J": 2.0e-18 * (1 + 3 * ENERGY_RISE_TOL)}
+    fell = {"free_energy_J": 1.5e-18}
+    assert _energy_rose(setup, chunks, before, rose)
+    assert not _energy_rose(setup, chunks, before, fell)
+    assert not _energy_rose(setup, chunks, before, {"free_energy_J": 2.0e-18 * (1 + 1e-5)})
+    assert not _energy_rose(setup, [(0.0, 2.0, T + 10.0)], before, rose)  # after a T step
+    import dataclasses
+
+    import jax
+
+    noise = ThermalNoise(1.0, jax.random.PRNGKey(0))
+    stepper = eqx.tree_at(lambda s: s.noise, setup.stepper, noise, is_leaf=lambda x: x is None)
+    noisy = dataclasses.replace(setup, stepper=stepper)
+    assert not _energy_rose(noisy, chunks, before, rose)
+
+
+CALIBRATED = "experiments/surface_melting/configs/cdse_seed003_pair.toml"
+
+
+# ~1 min (two coefficient solves and two short 3D runs): in `make test-slow`
+@pytest.mark.slow
+def test_calibrated_pair_config_is_the_table_model_and_stops_when_unstable(tmp_path):
+    """The example config's run has the fitted liquid (same c_sl, a_l; q at 140 C within 0.5 %),
+    and at dt_internal = 0.1 it stops on the energy rise with its last good state saved."""
+    from pathlib import Path
+
+    from sintersim._melting import CDSE_SEED003_PF, physical_liquid
+    from sintersim.config import load_config
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = load_config(root / CALIBRATED)
+    setup = build(cfg)
+    e = setup.model.energy
+    ref = physical_liquid(CDSE_SEED003_PF, 413.15).energy
+    assert float(e.c_sl) == pytest.approx(float(ref.c_sl), rel=1e-3)
+    assert float(e.a_l) == pytest.approx(float(ref.a_l), rel=1e-3)
+    assert float(e.q) == pytest.approx(float(ref.q), rel=5e-3)
+    assert float(e.kappa_rho) == pytest.approx(4.0 * float(ref.kappa_rho), rel=1e-3)  # l0 / 2
+    text = cfg.to_toml().replace("dt_internal = 0.01", "dt_internal = 0.1")
+    unstable = build(loads_config(text))
+    out = simulate(unstable, tmp_path, log=lambda m: None)
+    assert out.status.startswith("failed: the free energy rose"), out.status
+    F = [r["free_energy_J"] for r in out.rows]
+    assert all(b <= a for a, b in zip(F, F[1:], strict=False))  # the kept rows all descend
+    assert float(jnp.min(out.state.rho)) > -0.05  # the last good state, before the drift
