@@ -1066,7 +1066,7 @@ def physical_liquid(
 # q phi(rho) g(l) (whose dry onset, q ~ 1.8, still lies above R = 1 nm's melting q ~ 1.0); wider
 # liquid interfaces (kappa_eta 2, 3) raise the floors of gamma_lv / gamma_sv and gamma_sl /
 # gamma_sv to 0.51 / 0.11 and 0.52 / 0.13, narrower ones (kappa_eta 0.5, 0.7: floors 0.47 /
-# 0.061 and 0.48 / 0.071) score 1.67-1.83. The sharp Kofman model with this preset's ratios
+# 0.061 and 0.48 / 0.071) score 1.57-1.83. The sharp Kofman model with this preset's ratios
 # needs xi >= 0.42 nm (1.01 at 0.42, 0.97 with xi free at 0.45 nm); the phase field's layer
 # grows with an effective xi of 0.19-0.34 nm between 0.1 and 0.54 nm, whatever its
 # thick-layer xi.
