@@ -120,8 +120,10 @@ class Clock:
 
 
 def load_script(path: Path, name: str):
-    """Import an experiment script by path as module ``name`` (a plain ``import run`` would find
-    the calling script itself, whose folder is first on sys.path)."""
+    """Import an experiment script by path as module ``name``, once (a plain ``import run`` would
+    find the calling script itself, whose folder is first on sys.path)."""
+    if name in sys.modules:
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses need the module registered while it executes

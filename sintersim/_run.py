@@ -531,8 +531,11 @@ def _energy_rose(setup: Setup, chunks, before: dict, after: dict) -> bool:
     m = setup.model
     if setup.stepper.noise is not None or m.sublimation is not None or m.rigid_body is not None:
         return False
-    T0, f0, f1 = (d.get(k) for d, k in ((before, "temperature_K"), (before, "free_energy_J"),
-                                          (after, "free_energy_J")))  # fmt: skip
+    T0, f0, f1 = (
+        before.get("temperature_K"),
+        before.get("free_energy_J"),
+        after.get("free_energy_J"),
+    )
     if T0 is None or f0 is None or f1 is None:  # a file from an older version
         return False
     if not all(np.isclose(T, T0, rtol=1e-9, atol=0.0) for *_, T in chunks):

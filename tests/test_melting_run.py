@@ -4,7 +4,10 @@ liquid's driving force q = L_v (1 - T/T_m), and a schedule changes it during the
 from __future__ import annotations
 
 import csv
+import dataclasses
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -126,8 +129,6 @@ def test_mapping_check_measures_the_dry_crystal():
 def test_energy_rise_rule():
     """An isothermal, noise-free interval whose F rose beyond the tolerance is unstable; a fall,
     a temperature change or thermal noise is not judged."""
-    import equinox as eqx
-
     from sintersim._run import ENERGY_RISE_TOL, _energy_rose
     from sintersim._stepper import ThermalNoise
 
@@ -141,10 +142,6 @@ def test_energy_rise_rule():
     assert not _energy_rose(setup, chunks, before, fell)
     assert not _energy_rose(setup, chunks, before, {"free_energy_J": 2.0e-18 * (1 + 1e-5)})
     assert not _energy_rose(setup, [(0.0, 2.0, T + 10.0)], before, rose)  # after a T step
-    import dataclasses
-
-    import jax
-
     noise = ThermalNoise(1.0, jax.random.PRNGKey(0))
     stepper = eqx.tree_at(lambda s: s.noise, setup.stepper, noise, is_leaf=lambda x: x is None)
     noisy = dataclasses.replace(setup, stepper=stepper)

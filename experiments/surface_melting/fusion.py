@@ -51,7 +51,7 @@ from sintersim._interfaces import grain_boundary_profile
 from sintersim._melting import LiquidEnergy, LiquidMobility, _minimise, interface_energies
 from sintersim._melting_theory import CDSE_SEED003, CELSIUS_ZERO_K
 from sintersim._model import SinterModel
-from sintersim._observables import neck_size
+from sintersim._observables import cross_sections, neck_size
 from sintersim._state import State
 
 jax.config.update("jax_enable_x64", True)
@@ -159,15 +159,16 @@ def contact_plane(grid: Grid, xs: list[float]) -> tuple[np.ndarray, float]:
 
 
 def neck_width(state: State, grid: Grid, xs: list[float]) -> float:
-    """Neck width: `neck_size` while a boundary exists (the cross-section at the boundary), else
-    the cross-section at the contact plane. (`neck_size` without a boundary takes the narrowest
-    plane between the initial centres, which for a pair fused into one round drop is near its
-    ends, not at the neck.)"""
+    """Neck width (2D) or radius (3D, as `neck_size`): `neck_size` while a boundary exists (the
+    cross-section at the boundary), else the cross-section at the contact plane. (`neck_size`
+    without a boundary takes the narrowest plane between the initial centres, which for a pair
+    fused into one round drop is near its ends, not at the neck.)"""
     e = np.asarray(state.eta)
     if np.sum(e[0] * e[1]) > 1e-3:
         return float(neck_size(state, grid, xs[0], xs[1]))
     x, x_mid = contact_plane(grid, xs)
-    return float(np.interp(x_mid, x, np.sum(np.asarray(state.rho), axis=1)))
+    a = float(np.interp(x_mid, x, np.asarray(cross_sections(state, grid))))
+    return a if grid.ndim <= 2 else float(np.sqrt(a / np.pi))
 
 
 def neck_liquid(state: State, grid: Grid, xs: list[float], half: float = 2.5) -> dict:

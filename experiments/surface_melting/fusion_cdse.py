@@ -33,6 +33,7 @@ to melt. Writes DIR/fusion_cdse.md and DIR/fusion_cdse.png (default DIR: out/ be
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -54,13 +55,17 @@ from sintersim._melting import (
 )
 from sintersim._melting_theory import CELSIUS_ZERO_K
 from sintersim._model import SinterModel
-from sintersim._observables import cross_sections, neck_size
 from sintersim._state import State
 
 jax.config.update("jax_enable_x64", True)
 
 HERE = Path(__file__).resolve().parent
-MOBILITY = dict(M_vol=0.01, M_vap=0.01, M_surf=1.0, M_gb=0.1, M_liq=5.0)  # as fusion.py
+sys.path.insert(0, str(HERE.parent))  # experiments/: seedlib
+import seedlib  # noqa: E402
+
+# fusion.py's mobilities and neck measure (same module name as the seed experiment and tests)
+fusion = seedlib.load_script(HERE / "fusion.py", "surface_melting_fusion")
+MOBILITY = fusion.MOBILITY
 DT = 0.01
 TIMES = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0)
 TEMPS_C = (60.0, 90.0, 100.0, 110.0, 120.0, 130.0, 140.0, 160.0)
@@ -94,12 +99,7 @@ def measure(state: State, grid: Grid, xs: list[float], radius: float) -> dict:
     rho = np.asarray(state.rho)
     e0, e1, liq = (np.asarray(e) for e in state.eta)
     mass = float(rho.sum())
-    if np.sum(e0 * e1) > 1e-3:  # a boundary: the cross-section there
-        neck = float(neck_size(state, grid, xs[0], xs[1]))
-    else:  # none (fused or molten): the cross-section at the contact plane
-        x = np.asarray(grid.coordinates()[0]).ravel()
-        a = np.asarray(cross_sections(state, grid))
-        neck = float(np.sqrt(np.interp(0.5 * (xs[0] + xs[1]), x, a) / np.pi))
+    neck = fusion.neck_width(state, grid, xs)
     w = np.clip(rho, 0.0, None) * (rho > 0.5)  # the body, not the vapour
     coords = np.meshgrid(*(np.arange(k, dtype=float) for k in rho.shape), indexing="ij")
     c = [np.sum(w * x) / w.sum() for x in coords]
