@@ -9,12 +9,20 @@ Energy (`LiquidEnergy`, dimensionless, as `WangEnergy`)
 .. math::
     f_0 = f_{Wang}(\rho, \eta_1..\eta_{P-1}, l)
         + 6B\,(c_{sl} - 1)\,l^2\sum_{i<P}\eta_i^2
-        + q\,\phi(\bar\rho)\,\phi(\bar l) - a_l\,g(\bar l)\,\bar\rho^2(1-\bar\rho)^2,
+        + q\,g(\bar\rho)\,g(\bar l) - a_l\,g(\bar l)\,\bar\rho^2(1-\bar\rho)^2,
 
-    \phi(u) = u^3(10 - 15u + 6u^2),\qquad g(u) = 1 - (1-u)^3(1+3u) = 6u^2 - 8u^3 + 3u^4,
+    g(u) = 1 - (1-u)^3(1+3u) = 6u^2 - 8u^3 + 3u^4,
 
-with ``bar u = clip(u, 0, 1)`` (phi and g have zero slope at 0 and 1, so the clipped terms are
-C^1; unclipped, the quintic/quartic would make f0 unbounded below for rho or l outside [0, 1]).
+with ``bar u = clip(u, 0, 1)`` (g has zero slope at 0 and 1, so the clipped terms are C^1;
+unclipped, the quartic would make f0 unbounded below for rho or l outside [0, 1]).
+
+* ``h_l = g(bar rho) g(bar l) = df0/dq`` is the local liquid share (`liquid_fraction`): the
+  amount of liquid is the quantity conjugate to the driving force, ``V_l = dF/dq = int h_l dV``,
+  as in the Kofman model's ``Delta G = q V_l + ...``. g rises as 6u^2 (curvature 12 at u = 0,
+  where the quintic interpolation u^3(10 - 15u + 6u^2) is flat): a trace of l on a dry surface
+  pays the bulk penalty at once, so below the wetting onset the surface is exactly dry (l = 0)
+  rather than carrying a small liquid tail, and the onset comes later, as in seed 003's table
+  (see CDSE_SEED003_PF).
 
 * Wang's potential treats l like a grain: the liquid bulk (rho = 1, l = 1) is a minimum like a
   crystal, and a solid-liquid interface is a "grain boundary" with the pair coefficient
@@ -38,11 +46,11 @@ gamma_sl / gamma_sv on a given Wang shape (A, B, kappas).
 
 Layer thickness (`premelt_layer`): a periodic 1D solid slab in vapour, all fields free, minimised
 at fixed q (non-conserved in rho: the grand-canonical equilibrium at mu = 0, where solid and
-vapour coexist); ``delta = int rho l dx / 2`` (liquid amount per surface). Flat-surface Kofman
+vapour coexist); ``delta = int h_l dx / 2`` (liquid amount per surface). Flat-surface Kofman
 law for comparison (`sintersim._melting_theory.flat_layer_thickness`, `kofman_fit`):
 ``delta = xi ln(Delta gamma / (xi q))``.
 
-Mobility (`LiquidMobility`): Wang's mobility of the solids plus ``M_liq rho l``.
+Mobility (`LiquidMobility`): Wang's mobility of the solids plus ``M_liq rho phi(l)``.
 """
 
 from __future__ import annotations
@@ -78,6 +86,7 @@ __all__ = [
     "SphereMelting",
     "interface_energies",
     "kofman_fit",
+    "liquid_fraction",
     "measure_xi",
     "min_pair_coefficient",
     "physical_liquid",
@@ -100,12 +109,20 @@ def _g(u):
     return u**2 * (6.0 - 8.0 * u + 3.0 * u**2)
 
 
+def liquid_fraction(rho: Float[Array, "*grid"], liquid: Float[Array, "*grid"]) -> Array:
+    """Local liquid share ``h_l = g(clip(rho)) g(clip(l))``, ``df0/dq`` of `LiquidEnergy` (1 in
+    the melt, 0 in solid and vapour): ``int h_l dV`` is the liquid volume, the quantity
+    conjugate to the driving force q. Works on numpy and jax arrays."""
+    xp = jnp if isinstance(rho, jax.Array) or isinstance(liquid, jax.Array) else np
+    return _g(xp.clip(rho, 0.0, 1.0)) * _g(xp.clip(liquid, 0.0, 1.0))
+
+
 class LiquidEnergy(WangEnergy):
     r"""`WangEnergy` with the last order parameter as the liquid (see the module docstring).
 
     .. math::
         f_0 = f_{Wang}(\rho,\eta) + 6B(c_{sl}-1)\,l^2\sum_{i<P}\eta_i^2
-            + q\,\phi(\bar\rho)\phi(\bar l) - a_l\,g(\bar l)\,\bar\rho^2(1-\bar\rho)^2
+            + q\,g(\bar\rho)g(\bar l) - a_l\,g(\bar l)\,\bar\rho^2(1-\bar\rho)^2
 
     c_sl: solid-liquid pair coefficient (sets gamma_sl; C_SL_MIN < c_sl; 1 = a grain boundary).
     a_l: liquid-surface reduction (sets gamma_lv; 0 <= a_l <= A).
@@ -145,7 +162,7 @@ class LiquidEnergy(WangEnergy):
         base = base + 6.0 * self.B * (self.c_sl - 1.0) * l2 * solids2
         r = jnp.clip(rho, 0.0, 1.0)
         s = jnp.clip(liq, 0.0, 1.0)
-        return base + self.q * _phi(r) * _phi(s) - self.a_l * _g(s) * r**2 * (1.0 - r) ** 2
+        return base + self.q * _g(r) * _g(s) - self.a_l * _g(s) * r**2 * (1.0 - r) ** 2
 
     def solid(self) -> WangEnergy:
         """The dry crystal: `WangEnergy` with this shape, boundary law and anisotropy (a
@@ -334,8 +351,8 @@ def interface_energies(energy: LiquidEnergy, n: int = 801, span: float = 60.0) -
 class PremeltLayer:
     """A relaxed periodic 1D slab (two surfaces) at driving force q.
 
-    delta: layer thickness, ``int rho l dx / 2`` (liquid amount per unit surface area; the
-    factor rho discards the liquid field's tail in the vapour, which carries no matter).
+    delta: layer thickness, ``int h_l dx / 2`` with h_l = `liquid_fraction` (liquid volume per
+    unit surface area, ``dF/dq / 2``; h_l vanishes in the vapour, which carries no matter).
     energy: F of the relaxed slab. x, rho, solid, liquid: the profile.
     """
 
@@ -368,7 +385,7 @@ def premelt_layer(
     seeded layer can stay trapped as a metastable film (solid | thin liquid | vapour) above the
     dry energy. All fields are
     free; F is minimised by L-BFGS (grand canonical in rho: solid and vapour coexist at mu = 0).
-    ``delta = int rho l dx / 2``.
+    ``delta = int h_l dx / 2`` (`liquid_fraction`).
     """
     w = _natural_width(energy)
     h = 0.25 * w if h is None else float(h)
@@ -386,7 +403,7 @@ def premelt_layer(
         _minimise(energy, h, s, free, periodic=True, q=q, gtol=gtol, newton=newton) for s in starts
     ]
     f, u = min(best, key=lambda item: item[0])
-    delta = float(np.sum(u[0] * u[2]) * h / 2.0)
+    delta = float(np.sum(liquid_fraction(u[0], u[2])) * h / 2.0)
     return PremeltLayer(float(q), delta, f, x, u[0], u[1], u[2])
 
 
@@ -498,7 +515,7 @@ class PremeltSphere:
 
     radius: R, where rho = 1/2 (the relaxed particle can be a little smaller than the uniform
     sphere of the start's mass: the vapour takes up some, see `_sphere_result`).
-    liquid_volume: ``V_l = int rho l dV`` (the factor rho discards the liquid field's tail in the
+    liquid_volume: ``V_l = int h_l dV = dF/dq`` with h_l = `liquid_fraction` (zero in the
     vapour, which carries no matter).
     delta_area: the issue's measure, liquid volume per unit particle surface area,
     ``V_l / (4 pi R^2)``; well defined when the layer is thinner than the diffuse interfaces.
@@ -530,7 +547,7 @@ def _sphere_result(energy, q, h, f, u) -> PremeltSphere:
     # at the Laplace chemical potential mu ~ 2 gamma_sv / R)
     k = max(int(np.argmax(u[0] < 0.5)), 1)
     radius = float(r[k - 1] + h * (u[0][k - 1] - 0.5) / (u[0][k - 1] - u[0][k]))
-    vol = float(np.sum(node_w * u[0] * np.clip(u[2], 0.0, None)))  # / (4 pi)
+    vol = float(np.sum(node_w * liquid_fraction(u[0], u[2])))  # / (4 pi)
     molten = bool(np.max(u[1]) < 0.5)
     if molten:
         delta = radius
@@ -703,7 +720,7 @@ def sphere_melting_point(
     is preferred; where the solid branch has gone (its relaxation ends molten) g is taken as
     slightly negative. Each branch is relaxed from its own last profile (warm start) plus the
     dry and seeded particle for the solid one. ``F`` of each branch is concave in q with slope
-    ``int phi(rho) phi(l) dV`` (the liquid amount), so g is smooth and nearly linear.
+    ``int g(rho) g(l) dV`` (the liquid amount), so g is smooth and nearly linear.
     Raises ValueError if g does not change sign on the bracket.
     """
     h, margin = _check_sphere_args(energy, radius, h, margin)
@@ -1038,47 +1055,34 @@ def physical_liquid(
 # The Kofman preset (CDSE_SEED003) has gamma_lv / gamma_sv = 0.199, gamma_sl / gamma_sv = 0.035:
 # reachable only at A = 300 (SEED003_SHAPE) with a_l ~ A, where the melt has almost no density
 # well (liquid-vapour width 2.8 internal vs 0.53 for the dry surface, an R = 1 nm particle is
-# a sub-interface blob) and the table fit of the phase field is worse (minimax 2.0 tolerances).
-# On A = 30 the ratios 0.49 / 0.12 (Delta gamma = 0.39 gamma_sv) are reachable with room to
-# spare and the sphere's melting points agree with the Kofman model to < 1 % in q (R >= 8).
+# a sub-interface blob). On A = 30 the ratios 0.49 / 0.085 are reachable (floors 0.486 / 0.083).
 #
 # Fitted by experiments/surface_melting/fit_phase_field.py (out/fit_phase_field.md): minimax
 # over the five seed rows, tolerances 0.1 nm and 15 K, delta = the issue's liquid volume per
-# unit surface area, "no layer at 90 C" read as delta <= 0.1 nm. Free: l0 (0.19-0.22 nm scanned),
-# a = L_v / E0 and T_m* (grid, then Nelder-Mead); ratios at the floor of what the A = 30 shape
-# reaches (gamma_lv / gamma_sv = 0.49, floor 0.486; gamma_sl / gamma_sv = 0.085, floor 0.083);
-# gamma_sv = 0.35 J/m^2 (the CdSe guess), so L_v = a E0. Kept l0 = 0.21 nm, a = 3.0229,
-# T_m* = 532.98 K: worst row 1.27 tolerances (the former preset, gamma_sl / gamma_sv = 0.12,
-# fitted on the shell thickness, scores 1.77 on this measure: 0.363 nm at 210 C). Other choices
-# measured with the same script (worst row / tolerance at the best l0 of the scan): this
-# coupling with gamma_sl / gamma_sv = 0.12: 1.37; with the q phi(rho) g(l) coupling below,
-# gamma_lv / gamma_sv = 0.6 and 0.75: 1.58 and 2.25, A = 100 (0.4 / 0.12) and A = 300
-# (0.35 / 0.05): 1.82 and 1.93 (their xi, 0.66 and 0.52 internal against 1.75, is shorter,
-# so a 3 nm particle melts with a thinner layer). Two other liquid couplings were
-# measured and not adopted: q phi(rho) g(l) and q g(rho) g(l) (the dry surface is then exactly
-# dry below a sharp onset temperature, no trace of liquid) reach 1.23 and 1.13, but a 2D CdSe
-# run at the default dt_internal = 0.1 then drives rho to -0.34 in the vapour (-0.03 at dt =
-# 0.02; -0.013 with this coupling at dt = 0.1); a_l phi(l) (a first-order onset) reached 1.14
-# and would need a liquid nucleus in runs.
-# Also measured (2026-12-02, same script): a softer liquid density well, a_l up to A + 0.95 B
-# (f0(rho, l = 1) = (1 - rho)^2 (B - (a_l - A) rho^2) stays >= 0; xi_int 1.37 -> 1.97 at
-# c_sl = 0.3, gamma_lv / gamma_sv down to 0.444): 1.30 with this coupling, 1.25 with
-# q phi(rho) g(l) (whose dry onset, q ~ 1.8, still lies above R = 1 nm's melting q ~ 1.0); wider
-# liquid interfaces (kappa_eta 2, 3) raise the floors of gamma_lv / gamma_sv and gamma_sl /
-# gamma_sv to 0.51 / 0.11 and 0.52 / 0.13, narrower ones (kappa_eta 0.5, 0.7: floors 0.47 /
-# 0.061 and 0.48 / 0.071) score 1.57-1.83. The sharp Kofman model with this preset's ratios
-# needs xi >= 0.42 nm (1.01 at 0.42, 0.97 with xi free at 0.45 nm); the phase field's layer
-# grows with an effective xi of 0.19-0.34 nm between 0.1 and 0.54 nm, whatever its
-# thick-layer xi.
-# Why the table misses: every variant's R = 3 nm layer thickens convexly with T and the
-# particle melts soon after the layer passes ~0.5 nm, where the seed's layer appears late
-# (90-140 C), grows fast and is held at 0.54 nm for 40 K before melting.
+# unit surface area (int g(rho) g(l) dV / 4 pi R^2, `liquid_fraction`), "no layer at 90 C" read
+# as delta <= 0.1 nm. Free: l0 (0.22-0.25 nm scanned; 0.25 is too coarse for R = 1 nm), a = L_v
+# / E0 and T_m* (grid, then Nelder-Mead); gamma_sv = 0.35 J/m^2 (the CdSe guess), so L_v = a E0.
+# Kept l0 = 0.23 nm, a = 2.9149, T_m* = 550.19 K: worst row 0.74 tolerances (90 C: 0.074 nm;
+# 140 C: 0.246 nm; 210 C: 0.492 nm; R = 3 nm melts at 239 C, R = 1 nm at 101 C).
+#
+# History (same script, worst row / tolerance). With the liquid coupling q phi(rho) phi(l)
+# (phi the quintic step, flat at 0) and the measure int rho l dV, the best fit scored 1.27: a
+# trace of liquid covered the surface at every temperature (0.126 nm at 90 C) and the layer
+# thickened too slowly; measuring that model by its own dF/dq (int phi phi dV) gave 1.12;
+# q phi(rho) g(l): 1.23 (int rho l); a_l phi(l) (first-order onset): 1.14 (int rho l), 1.62
+# (int phi phi); a softer liquid density well (a_l up to A + 0.95 B, gamma_lv / gamma_sv down to
+# 0.444): 1.25-1.30; kappa_eta 0.5, 0.7 (all order parameters): 1.57-1.83, kappa_eta 2 at its
+# floors (0.515 / 0.115): 1.43-1.59; gamma_sl / gamma_sv 0.1 with this coupling: 0.81 (l0 0.21).
+# This coupling (q g(rho) g(l), g with curvature 12 at 0) makes the dry surface exactly dry up
+# to a sharp onset. CLI runs whose liquid grows fast need dt_internal < 0.1 with either coupling
+# (a 2D CdSe disc melting at 240 C: rho -> -0.36 at 0.1, F falls steadily at 0.01; raising the
+# stepper's stabilisers S_rho x3, S_eta 30 or M_0 x2 did not cure it at 0.1).
 # Measured table: experiments/surface_melting/phase_field_table.py.
 CDSE_SEED003_PF = SurfaceMeltingParameters(
-    latent_heat_J_m3=1.0682e9,  # = 3.0229 E0, E0 = gamma_sv / (l0 gamma_sv^int) = 3.534e8 J/m^3
-    melting_point_K=532.98,
+    latent_heat_J_m3=9.4044e8,  # = 2.9149 E0, E0 = gamma_sv / (l0 gamma_sv^int) = 3.2263e8 J/m^3
+    melting_point_K=550.19,
     gamma_sv_J_m2=0.35,
     gamma_sl_J_m2=0.02975,  # 0.085 gamma_sv
     gamma_lv_J_m2=0.1715,  # 0.49 gamma_sv
-    xi_m=3.6744e-10,  # l0 = 0.21 nm x xi = 1.7497 (measure_xi)
+    xi_m=4.4327e-10,  # l0 = 0.23 nm x xi = 1.9273 (measure_xi)
 )

@@ -30,7 +30,7 @@ from ._grid import Grid
 from ._initial import two_particle_centres, two_particles
 from ._integrate import advance, plan_steps, state_ok
 from ._materials import get_material
-from ._melting import CDSE_SEED003_PF, LiquidMobility, solved_liquid
+from ._melting import CDSE_SEED003_PF, LiquidMobility, liquid_fraction, solved_liquid
 from ._melting_theory import SurfaceMeltingParameters
 from ._model import SinterModel
 from ._observables import orientation_observables, two_particle_observables
@@ -463,7 +463,8 @@ def observables_row(setup: Setup, t: float, state: State) -> dict[str, float]:
     volumes = np.atleast_1d(obs["grain_volume"])[:k]
     if setup.config["melting"]["enabled"]:
         rho, liquid = np.asarray(state.rho), np.asarray(state.eta[-1])
-        row["liquid_fraction"] = float(np.sum(rho * np.clip(liquid, 0, 1)) / np.sum(rho))
+        # liquid volume (dF/dq) over the matter's volume
+        row["liquid_fraction"] = float(np.sum(liquid_fraction(rho, liquid)) / np.sum(rho))
     for i, v in enumerate(volumes):
         row[f"grain{i + 1}_volume_{vol}"] = float(v) * (L / NM) ** setup.grid.ndim
     if state.orientation is not None and setup.model.energy.boundaries is not None:

@@ -1,7 +1,7 @@
 """Fusion of a particle pair with a premelted or molten surface (issue 8, "Effect on fusion").
 
 Runs the helpers of experiments/surface_melting/fusion.py on a small grid (float64): a dry pair
-(a_l = 0, no wetting), a premelted pair (q = 0.3: a thin layer on a solid core) and a molten pair
+(a_l = 0, no wetting), a premelted pair (q = 0.2: a layer on a solid core) and a molten pair
 (q = -0.3), all with the same mobilities (the dry pair has no liquid and runs with M_liq = 0,
 which only removes stabiliser damping; see fusion.model).
 """
@@ -25,7 +25,7 @@ fusion = load_experiment("surface_melting", "fusion")
 def runs():
     cases = {
         "dry": fusion.Case("dry", 0.3, a_l=0.0, m_liq=0.0),
-        "premelted": fusion.Case("premelted", 0.3),
+        "premelted": fusion.Case("premelted", 0.2),
         "molten": fusion.Case("molten", -0.3),
     }
     # gb_unit = 1: the boundary length is not checked here, skip its 1D relaxation
@@ -52,14 +52,17 @@ def test_neck_grows_faster_with_a_molten_layer(runs):
     dry, wet, hot = (runs[k]["neck"] for k in ("dry", "premelted", "molten"))
     # the same start, then at every later time: dry < premelted layer < molten
     assert dry[0] == pytest.approx(wet[0]) and dry[0] == pytest.approx(hot[0])
-    assert np.all(wet[1:] > 1.3 * dry[1:]), (dry, wet)
+    # (measured: 1.20x at the first frame, while the layer grows from its 1e-6 seed, 1.96x at the
+    # last)
+    assert np.all(wet[1:] > 1.15 * dry[1:]), (dry, wet)
+    assert wet[-1] > 1.6 * dry[-1], (dry, wet)
     assert np.all(hot[1:3] > wet[1:3]), (wet, hot)
 
 
 def test_premelted_pair_has_a_liquid_bridge(runs):
     wet, dry = runs["premelted"], runs["dry"]
     # a solid core is left (premelting, not melting), and the two layers join over the neck
-    assert wet["solid"][-1] > 0.6
+    assert wet["solid"][-1] > 0.5
     assert wet["bridge"][-1] and not dry["bridge"][-1]
     assert wet["bridge_fraction"][-1] > 0.1 and dry["bridge_fraction"][-1] < 1e-3
     # the boundary between the solid cores is kept (dry) at this q

@@ -42,18 +42,19 @@ def _config(T0=90.0, extra=""):
 
 
 def test_cold_then_hot_schedule_grows_a_liquid_layer(tmp_path):
-    """Steps 90 C -> 200 C at 10 ms: below the onset the liquid stays a trace; at 200 C a
-    premelted layer forms (measured: 8.5e-7 at 10 ms, 0.146 at 15 ms); mass conserved, q follows
-    T through `model_at`. The seed-003 ratios are raised to what this run's Wang shape reaches
-    (gamma_lv / gamma_sv 0.49 -> 0.53, gamma_sl / gamma_sv 0.085 -> 0.12).
+    """Steps 90 C -> 229 C at 10 ms: below the onset the liquid stays a trace; at 229 C (just
+    above this set's onset, ~225 C; the particle melts by 240 C) a premelted layer forms
+    (measured liquid share: 3.7e-12 at 10 ms, 0.035 at 15 ms, 0.032 at 20 ms); mass conserved,
+    q follows T through `model_at`. The seed-003 ratios are raised to what this run's Wang shape
+    reaches (gamma_lv / gamma_sv 0.49 -> 0.53, gamma_sl / gamma_sv 0.085 -> 0.12).
     """
     cfg = _config(
         90.0,
-        '[temperature]\nschedule = "steps"\ntimes_s = [0.0, 0.01]\nvalues_C = [90.0, 200.0]\n',
+        '[temperature]\nschedule = "steps"\ntimes_s = [0.0, 0.01]\nvalues_C = [90.0, 229.0]\n',
     )
     setup = build(cfg)
     q90, q200 = (float(model_at(setup, T).energy.q) for T in (363.15, 473.15))
-    assert q90 > q200 > 0  # below T_m* = 538 K both positive; hotter = weaker solid preference
+    assert q90 > q200 > 0  # below T_m* = 550 K both positive; hotter = weaker solid preference
     out = simulate(setup, tmp_path, log=lambda m: None)
     assert out.status == "complete"
     rows = list(csv.DictReader(open(tmp_path / "observables.csv")))
@@ -62,7 +63,7 @@ def test_cold_then_hot_schedule_grows_a_liquid_layer(tmp_path):
     mass = np.array([float(r["mass_nm2"]) for r in rows])
     print("t", t, "liquid fraction", liq)
     assert np.all(liq[t <= 0.01] < 1e-3)
-    assert liq[-1] > 0.05
+    assert liq[-1] > 0.02
     assert np.max(np.abs(mass / mass[0] - 1)) < 1e-9
 
 
@@ -82,11 +83,11 @@ def test_melting_config_errors_name_the_field(extra, words):
 
 def test_melting_with_orientations_rotates_the_solids_only(tmp_path):
     """[melting] with [orientation]: the 8-degree pair turns towards alignment before and after
-    the layer forms (90 -> 200 C at 10 ms); the liquid's orientation entry is a placeholder
+    the layer forms (90 -> 229 C at 10 ms); the liquid's orientation entry is a placeholder
     with zero torque that never stitches; grain count and boundary length are the solids'."""
     cfg = _config(
         90.0,
-        '[temperature]\nschedule = "steps"\ntimes_s = [0.0, 0.01]\nvalues_C = [90.0, 200.0]\n'
+        '[temperature]\nschedule = "steps"\ntimes_s = [0.0, 0.01]\nvalues_C = [90.0, 229.0]\n'
         "[orientation]\nenabled = true\nmisorientation_deg = 8.0\n"
         "rotational_mobility_m3_Js = 2e-9\n",
     )
@@ -97,7 +98,7 @@ def test_melting_with_orientations_rotates_the_solids_only(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "observables.csv")))
     col = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
     print({k: col[k] for k in ("liquid_fraction", "misorientation_deg", "grain_count")})
-    assert col["liquid_fraction"][-1] > 0.05 and col["liquid_fraction"][2] < 1e-3
+    assert col["liquid_fraction"][-1] > 0.02 and col["liquid_fraction"][2] < 1e-3
     assert np.all(np.diff(col["misorientation_deg"]) < 0)  # the solids align, throughout
     assert np.all(col["grain_count"] == 2)  # the liquid is not counted as a grain
     assert np.max(np.abs(col["mass_nm2"] / col["mass_nm2"][0] - 1)) < 1e-9

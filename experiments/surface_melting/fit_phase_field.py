@@ -2,7 +2,7 @@
 
     python experiments/surface_melting/fit_phase_field.py [--l0 0.19 0.2 ...] [--sl 0.085]
 
-The defaults reproduce the preset `CDSE_SEED003_PF` (about 2 min on one core).
+The defaults reproduce the preset `CDSE_SEED003_PF` (about 3 min on one core).
 
 Seed 003 (CdSe): R = 3 nm has no molten layer at 90 C, delta = 0.30 nm at 140 C and 0.54 nm at
 210 C, and is molten at 250 C; R = 1 nm is molten above ~90 C. Tolerances 0.1 nm and 15 K
@@ -152,7 +152,7 @@ def fit_temperature_map(c: Curve, measure: str = "area") -> tuple[float, float, 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--l0", type=float, nargs="+", default=[0.19, 0.20, 0.21, 0.22],
+    ap.add_argument("--l0", type=float, nargs="+", default=[0.22, 0.23, 0.24, 0.25],
                     help="length units to scan, nm")  # fmt: skip
     ap.add_argument("--lv", type=float, default=0.49, help="gamma_lv / gamma_sv")
     ap.add_argument("--sl", type=float, default=0.085, help="gamma_sl / gamma_sv")

@@ -236,10 +236,10 @@ def main(argv=None) -> list[tuple[str, ...]]:
         f"- Rows that miss: {'; '.join(misses) if misses else 'none'}. The parameters are a "
         "minimax fit over all five rows (experiments/surface_melting/fit_phase_field.py, see "
         "the comment at `CDSE_SEED003_PF`), so the misfit is spread over the rows. The "
-        "phase-field surface carries a trace of liquid at every temperature (R = 3 nm, 40 C: "
-        f"{trace_nm:.3f} nm) and the layer thickens convexly with T; the seed's table has none "
-        "at 90 C, then 0.30 and 0.54 nm, and its R = 3 nm particle holds 0.54 nm for 40 K "
-        "before it melts. The Kofman model's own best fit (`CDSE_SEED003`) misses every row by "
+        "liquid share g(rho) g(l) makes the surface dry below a sharp onset (R = 3 nm, 40 C: "
+        f"{trace_nm:.3f} nm of liquid); the layer then thickens convexly with T, where the "
+        "seed's R = 3 nm particle holds 0.54 nm for 40 K before it melts, which is what is left "
+        "of the misfit. The Kofman model's own best fit (`CDSE_SEED003`) misses every row by "
         "0.87 tolerances.",
         f"- R = 1 nm is {1.0 / nm(pl, pl.interfaces.width_lv):.1f} liquid-vapour interface "
         f"widths across ({1.0 / nm(pl, 1.0):.2f} internal units): there the diffuse particle is "
@@ -254,7 +254,8 @@ def main(argv=None) -> list[tuple[str, ...]]:
         "0.3-1.5 xi thick and the flat slab already departs from the flat law ("
         + ", ".join(f"{T:.0f} C: {d:.3f} vs {k:.3f} nm" for T, d, k in flat)
         + "). On the spheres the phase-field layer is thinner than the Kofman layer of the "
-        "same parameters where the layers are a few tenths of a nm; not diagnosed further. The "
+        "same parameters where the layers are a few tenths of a nm (and absent below its "
+        "onset); not diagnosed further. The "
         "two agree within 20 % for thick layers on large particles "
         "(tests/test_melting.py::test_sphere_agrees_with_kofman_reference).",
         "",
