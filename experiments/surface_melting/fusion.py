@@ -18,7 +18,7 @@ by lambda = sqrt(2) so every interface spans >= 2 cells, with a_l = 20 and c_sl 
 gamma_lv / gamma_sv = 0.73, spreading Delta gamma = 0.78 > 0 (the melt wets the solid), and
 gamma_gb / (2 gamma_sl) = 1.21 > 1 (the melt also wets the grain boundary). Not the tests' WET
 (a_l = 30 = A): with a_l = A the liquid has no density double well left
-(f0(rho, l = 1) = B (1 - rho)^2 + q phi(rho)), and a molten pair stops as a capsule instead of
+(f0(rho, l = 1) = B (1 - rho)^2 + q g(rho)), and a molten pair stops as a capsule instead of
 rounding into a drop; the script runs that case too (row "WET molten") to show it. Two control
 sets: a_l = 0 ("dry": gamma_lv = gamma_sv, no wetting, the plain Wang solid) and c_sl = 0.4
 (gamma_gb < 2 gamma_sl: the boundary should stay).
