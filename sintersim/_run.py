@@ -463,8 +463,10 @@ def observables_row(setup: Setup, t: float, state: State) -> dict[str, float]:
     volumes = np.atleast_1d(obs["grain_volume"])[:k]
     if setup.config["melting"]["enabled"]:
         rho, liquid = np.asarray(state.rho), np.asarray(state.eta[-1])
-        # liquid volume (dF/dq) over the matter's volume
-        row["liquid_fraction"] = float(np.sum(liquid_fraction(rho, liquid)) / np.sum(rho))
+        # liquid volume (dF/dq) over the particles' volume in the same interpolation, int g(rho)
+        # (over int rho it exceeds 1 for a small molten particle: g(rho) > rho in the surface)
+        body = liquid_fraction(rho, np.ones_like(rho))
+        row["liquid_fraction"] = float(np.sum(liquid_fraction(rho, liquid)) / np.sum(body))
     for i, v in enumerate(volumes):
         row[f"grain{i + 1}_volume_{vol}"] = float(v) * (L / NM) ** setup.grid.ndim
     if state.orientation is not None and setup.model.energy.boundaries is not None:
