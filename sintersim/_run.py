@@ -45,6 +45,8 @@ from .io import RunFile, read_run, write_csv, write_xdmf
 
 H5_NAME = "run.h5"
 MAX_DT_INTERNAL = 1.0  # matches the bound on time.dt_internal
+# Largest surface displacement by the (explicit) sublimation sink in one step, in cells.
+MAX_SUBLIMATION_CELLS = 0.1
 # Largest thermal kick of an order parameter in one step, sqrt(2 theta L dt / dV): beyond it the
 # noise throws fields out of [0, 1] faster than the potential pulls them back (measured: the
 # default PbSe pair runs at 0.58 and blows up at 1.05).
@@ -107,7 +109,10 @@ def build(config: RunConfig) -> Setup:
     dtype = jnp.float64 if config["grid"]["dtype"] == "float64" else jnp.float32
     if dtype == jnp.float64:
         jax.config.update("jax_enable_x64", True)
-    nd = nondimensionalize(config.physical_parameters())
+    try:
+        nd = nondimensionalize(config.physical_parameters())
+    except ValueError as err:  # e.g. no transport at all: no time unit
+        raise ConfigError(f"material: {err}") from None
     dx_nm = config["grid"]["spacing_nm"]
     grid = Grid(tuple(config["grid"]["shape"]), 1.0)
     p = config["particles"]
@@ -157,6 +162,18 @@ def build(config: RunConfig) -> Setup:
                     f"allowed: <= {MAX_DT_INTERNAL:g} unit = {_time_unit_s(setup, T):.3g} s for "
                     "this material, temperature and grid (the scheme's accuracy limit)"
                 )
+    if v_nm_s > 0:
+        # the sink is explicit: a step may move the surface by a fraction of a cell only
+        v = float(setup.model.sublimation.velocity)
+        cells = max(v * step_at(setup, T) for T in temps) / grid.spacing
+        if cells > MAX_SUBLIMATION_CELLS:
+            dt_max = MAX_SUBLIMATION_CELLS * grid.spacing / v
+            raise ConfigError(
+                f"material.sublimation_nm_s = {v_nm_s:g} nm/s moves the surface {cells:.3g} cells "
+                f"per step here (one internal time unit is {nd.scales.time_s:.3g} s); allowed: <= "
+                f"{MAX_SUBLIMATION_CELLS:g}: lower material.sublimation_nm_s or set time.dt_s <= "
+                f"{nd.scales.to_seconds(dt_max):.3g} s"
+            )
     n_total = sum(
         (b - a) / step_at(setup, T) for chunks in plan_chunks(setup) for a, b, T in chunks
     )

@@ -255,6 +255,13 @@ def nondimensionalize(p: PhysicalParameters) -> Nondimensional:
     m_vol = p.volume_diffusivity * omega / kt
     m_vap = p.vapour_diffusivity * omega / kt
     m_ref = max(m_surf, m_gb, m_vol, m_vap)
+    if not m_ref > 0:
+        raise ValueError(
+            f"every density mobility is 0 at {p.temperature_K:g} K (surface_diffusivity, "
+            "gb_diffusivity, volume_diffusivity and vapour_diffusivity are 0 or their Arrhenius "
+            "laws underflow), so nothing moves and there is no time unit; allowed: at least one "
+            "> 0 (raise the temperature or set a diffusivity)"
+        )
     t0 = l0**2 / (e0 * m_ref)
     to_internal = e0 * t0 / l0**2
     mobility = Mobility(

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -118,3 +119,24 @@ def test_fuzz_ran_some_valid_configs():
     # Guards against a strategy that only ever produces rejected configs (runs after the above).
     print("fuzz runs:", RAN)
     assert RAN["ran"] >= 2, RAN
+
+
+@pytest.mark.parametrize(
+    "material, words",
+    [
+        # found by test_valid_configs_run: at 19 K nothing diffuses, so the time unit is ~1e259 s
+        # and the explicit sublimation sink would move the surface ~1e259 cells per step
+        ({"sublimation_nm_s": 1.0, "temperature_K": 19.0}, "material.sublimation_nm_s"),
+        # at 17 K every Arrhenius mobility underflows to 0: no time unit (was ZeroDivisionError)
+        ({"gb_diffusivity_m2_s": 0.0, "temperature_K": 17.0}, "every density mobility is 0"),
+    ],
+)
+def test_frozen_material_is_refused_by_name(material, words):
+    from sintersim._run import build
+
+    raw = {
+        "material": {"surface_energy_J_m2": 1.0, "gb_energy_J_m2": 1.0, **material},
+        "time": {"end_s": 0.0078125},
+    }
+    with pytest.raises(ConfigError, match=words):
+        build(validate(raw))
