@@ -33,9 +33,11 @@ unclipped, the quartic would make f0 unbounded below for rho or l outside [0, 1]
   ``q = L_v (1 - T/T_m)`` in internal units (q > 0: solid stable; q < 0: above T_m). Vapour,
   solid and liquid stay stationary bulk phases (energies 0, 0, q; the liquid keeps rho = 1).
 * ``a_l`` lowers the liquid-vapour energy below the solid-vapour one. With l = 1 held,
-  ``f_0 = (A - a_l) rho^2 (1-rho)^2 + B (1-rho)^2``, so ``0 <= a_l <= A``. g has curvature 12
-  at l = 0, which makes the dry surface linearly unstable when a_l is large: a layer forms from
-  l = 0+ (no nucleation seed beyond round-off-size l is needed).
+  ``f_0 = (A - a_l) rho^2 (1-rho)^2 + B (1-rho)^2 + q g(rho)``, so ``0 <= a_l <= A``. At
+  l = 0 both l-terms have curvature 12: the surface term's ``-12 a_l rho^2 (1-rho)^2`` against
+  the bulk penalty's ``12 q g(rho)`` (plus Wang's). Where the first wins (large a_l, small q:
+  above the onset temperature) the dry surface is linearly unstable and a layer forms from
+  l = 0+ (no nucleation seed beyond round-off-size l is needed); below it l = 0 is stable.
 
 Interface energies (`interface_energies`): minima of the 1D functional at q = 0 between fixed
 ends (L-BFGS, float64, as `sintersim._interfaces`): solid|vapour with l = 0 held (the dry
