@@ -164,7 +164,9 @@ class LiquidEnergy(WangEnergy):
         base = base + 6.0 * self.B * (self.c_sl - 1.0) * l2 * solids2
         r = jnp.clip(rho, 0.0, 1.0)
         s = jnp.clip(liq, 0.0, 1.0)
-        return base + self.q * _g(r) * _g(s) - self.a_l * _g(s) * r**2 * (1.0 - r) ** 2
+        # the q term through liquid_fraction: the liquid volume is df0/dq by construction
+        surface = self.a_l * _g(s) * r**2 * (1.0 - r) ** 2
+        return base + self.q * liquid_fraction(rho, liq) - surface
 
     def solid(self) -> WangEnergy:
         """The dry crystal: `WangEnergy` with this shape, boundary law and anisotropy (a
