@@ -28,8 +28,10 @@ format: $(STAMP)
 	$(PYTHON) -m ruff check --fix sintersim tests scripts experiments
 
 # pytest exit code 5 (no tests collected) is a failure here: a suite that runs nothing must not pass.
+# Two workers (CI has 2 cores), each test file on one worker; the jaxtyping annotations are checked
+# at run time (pyproject.toml addopts).
 test: lint
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q -n 2 --dist loadfile tests
 
 test-slow: $(STAMP)
 	$(PYTHON) -m pytest -q -m slow tests

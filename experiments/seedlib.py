@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import importlib.util
-import inspect
 import math
 import sys
 import time
@@ -129,33 +127,3 @@ def load_script(path: Path, name: str):
     sys.modules[spec.name] = module  # dataclasses need the module registered while it executes
     spec.loader.exec_module(module)
     return module
-
-
-def cache_boundary_tables(folder: Path) -> None:
-    """Keep the Read-Shockley table (16 relaxed 1D boundaries, 25-110 s on this CPU) on disk.
-
-    make_boundary_law looks `boundary_table` up in its module at call time, so wrapping it there
-    is enough. The key holds the table's arguments and a hash of its source, so a changed
-    algorithm recomputes instead of reading a stale file.
-    """
-    import numpy as np
-
-    from sintersim import _rotation
-
-    if getattr(_rotation.boundary_table, "_disk_cached", False):
-        return
-    compute = _rotation.boundary_table
-    src = hashlib.sha1(inspect.getsource(compute.__wrapped__).encode()).hexdigest()[:10]
-
-    def cached(a: float, k: float, n: int = 14):
-        f = folder / f"boundary_table_a{a:.10g}_k{k:.10g}_n{n}_{src}.npz"
-        if f.exists():
-            z = np.load(f)
-            return z["ratios"], z["cs"], z["overlaps"]
-        out = compute(a, k, n)
-        folder.mkdir(parents=True, exist_ok=True)
-        np.savez(f, ratios=out[0], cs=out[1], overlaps=out[2])
-        return out
-
-    cached._disk_cached = True
-    _rotation.boundary_table = cached

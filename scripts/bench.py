@@ -4,11 +4,11 @@
 
 Sections (DESIGN.md section 5: optimise ratios measured in the same run, not absolute times):
 
-1. step time and throughput of `SemiImplicitFourier.step` (through a jitted `sintersim.advance`,
-   many steps per call, compilation excluded, median of repeats) for 2D and 3D grids, 2 and 8
-   grain fields, float32 and float64; next to it the FFT floor, the time of the real FFTs one step
-   needs (`fft_counts`, measured with jnp.fft.rfftn / irfftn on the same grid and dtype), and the
-   ratio step / floor;
+1. step time and throughput of `SemiImplicitFourier.step` (through a jitted
+   `sintersim.solver.advance`, many steps per call, compilation excluded, median of repeats) for
+   2D and 3D grids, 2 and 8 grain fields, float32 and float64; next to it the FFT floor, the time
+   of the real FFTs one step needs (`fft_counts`, measured with jnp.fft.rfftn / irfftn on the
+   same grid and dtype), and the ratio step / floor;
 2. scaling: fitted exponent of time vs cells, time vs number of fields, and a batch of 16 members
    (jax.vmap over initial states and over a model parameter) vs 16 sequential runs;
 3. gradient cost: reverse-mode jax.grad of the final neck size w.r.t. M_surf through
@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import sintersim as ss
-from sintersim._observables import neck_size
+from sintersim.observables import neck_size
 
 HERE = Path(__file__).resolve().parent
 CHILD_TAG = "BENCH_CHILD_RESULT "
@@ -156,10 +156,7 @@ def x64_for(dtype: str):
 
 
 def demo_setup():
-    from sintersim._run import build
-    from sintersim.config import load_config
-
-    return build(load_config(importlib.resources.files("sintersim") / "data" / "demo.toml"))
+    return ss.build(ss.load_config(importlib.resources.files("sintersim") / "data" / "demo.toml"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -268,7 +265,7 @@ def time_step(
         state = make_state(grid, P, dt_)
         n = jnp.asarray(1, jnp.int32)
         h = jnp.asarray(0.1, dt_)
-        fn = jax.jit(lambda m, s, n, h: ss.advance(m, grid, s, n, h))
+        fn = jax.jit(lambda m, s, n, h: ss.solver.advance(m, grid, s, n, h))
         t0 = time.perf_counter()
         compiled = fn.lower(model, state, n, h).compile()
         compile_s = time.perf_counter() - t0
@@ -430,10 +427,12 @@ def bench_batch(plan: Plan, dtype: str = "float32") -> dict:
         stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
         ms = jnp.asarray(demo_parameters()["M_surf"] * np.geomspace(0.5, 2.0, B), dt_)
 
-        single = jax.jit(lambda m, s: ss.advance(m, grid, s, n, 0.1))
-        over_states = jax.jit(jax.vmap(lambda s: ss.advance(model, grid, s, n, 0.1)))
+        single = jax.jit(lambda m, s: ss.solver.advance(m, grid, s, n, 0.1))
+        over_states = jax.jit(jax.vmap(lambda s: ss.solver.advance(model, grid, s, n, 0.1)))
         over_param = jax.jit(
-            jax.vmap(lambda v: ss.advance(make_model(dt_, M_surf=v), grid, states[0], n, 0.1))
+            jax.vmap(
+                lambda v: ss.solver.advance(make_model(dt_, M_surf=v), grid, states[0], n, 0.1)
+            )
         )
         jax.block_until_ready(single(model, states[0]))
         jax.block_until_ready(over_states(stacked))
@@ -498,7 +497,7 @@ def grad_problem(shape, n_steps: int, dtype: str = "float32"):
     grid = ss.Grid(tuple(shape))
     R = 0.2 * shape[0]
     s0 = ss.two_particles(grid, R, gap=-1.0, width=2.0, dtype=dt_)
-    x0, x1 = (c[0] for c in ss.two_particle_centres(grid, R, gap=-1.0))
+    x0, x1 = (c[0] for c in ss.initial.two_particle_centres(grid, R, gap=-1.0))
     saveat = ss.SaveAt(ts=(n_steps * 0.1,), fn=lambda t, s: neck_size(s, grid, x0, x1))
 
     def neck(M_surf, differentiable):
@@ -649,7 +648,7 @@ def time_piece(fn, st: ss.State, inner: int, repeats: int) -> float:
 
 def bench_pitfall(plan: Plan, P: int = 2, dtype: str = "float32", inner: int = 10) -> dict:
     """Per-call time of pieces of the step on one grid: sum over a stacked (P, *grid) axis vs the
-    same sum written per field; `WangEnergy.bulk_derivatives`; `Mobility.__call__`."""
+    same sum written per field; `SinterModel.bulk_derivatives`; `Mobility.__call__`."""
     shape = plan.pitfall_grid
     with x64_for(dtype):
         dt_ = jnp.dtype(dtype)
@@ -670,7 +669,7 @@ def bench_pitfall(plan: Plan, P: int = 2, dtype: str = "float32", inner: int = 1
             "baseline_s": looped(lambda r, e: (r, e)),
             "sum_stacked_axis0_s": looped(lambda r, e: (jnp.sum(e * e, axis=0), e)),
             "sum_per_field_s": looped(lambda r, e: (per_field(e), e)),
-            "bulk_derivatives_s": looped(lambda r, e: model.energy.bulk_derivatives(r, e)),
+            "bulk_derivatives_s": looped(lambda r, e: model.bulk_derivatives(r, e)),
             "mobility_s": looped(lambda r, e: (model.mobility(r, e), e)),
             "rfft_rho_s": looped(lambda r, e: (jnp.fft.rfftn(r)[..., :1].real, e)),
         }
@@ -716,7 +715,7 @@ def bench_profile(plan: Plan, dtype: str = "float32", inner: int = 10) -> list[d
                 "baseline_s": looped(lambda r, e: (r, e)),
                 "step_s": looped(step),
                 "ffts_s": looped(ffts),
-                "bulk_derivatives_s": looped(lambda r, e: model.energy.bulk_derivatives(r, e)),
+                "bulk_derivatives_s": looped(lambda r, e: model.bulk_derivatives(r, e)),
                 "mobility_s": looped(lambda r, e: (model.mobility(r, e), e)),
             }
             row["other_s"] = (
@@ -749,7 +748,7 @@ def bench_peer(plan: Plan, log=print) -> dict:
         s0 = setup.state0.astype(jnp.dtype(dtype))
         for h in plan.peer_ss_dts:
             n = max(1, int(math.ceil(T / h - 1e-9)))
-            fn = jax.jit(lambda m, s, h=h, n=n: ss.advance(m, setup.grid, s, n, T / n))
+            fn = jax.jit(lambda m, s, h=h, n=n: ss.solver.advance(m, setup.grid, s, n, T / n))
             t0 = time.perf_counter()
             out = jax.block_until_ready(fn(model, s0))
             first = time.perf_counter() - t0

@@ -28,7 +28,7 @@ MODEL = ss.SinterModel(ENERGY, ss.Mobility(M_vol=0.0, M_vap=0.0, M_surf=1.0, M_g
 
 
 def step_time(grid, state, n=20, repeats=5) -> float:
-    run = jax.jit(lambda s: ss.advance(MODEL, grid, s, n, 0.1))
+    run = jax.jit(lambda s: ss.solver.advance(MODEL, grid, s, n, 0.1))
     jax.block_until_ready(run(state))
     ts = []
     for _ in range(repeats):
@@ -50,10 +50,10 @@ def vs_particles(quick: bool, p_fields: int = 8) -> list[dict]:
     """Same 256 x 224 box (float32), 2..~200 particles of radius 6 on P = 8 fields."""
     rows = []
     grid = ss.Grid((256, 224))
-    full = ss.hex_monolayer(16, 18, 6.0, 2.0)  # 288 sites; a fixed box for all counts
+    full = ss.packing.hex_monolayer(16, 18, 6.0, 2.0)  # 288 sites; a fixed box for all counts
     counts = (2, 32, 128, 288) if not quick else (2, 128)
     for n in counts:
-        sub = ss.Packing(full.centres[:n], full.radii[:n], full.orientations[:n], full.box)
+        sub = ss.packing.Packing(full.centres[:n], full.radii[:n], full.orientations[:n], full.box)
         # Fill the 256 x 224 grid (the lattice box, 224 x 222, sits inside; vapour around it).
         state, fields = sub.to_state(sub.grid(), width=1.0, safety=4.0)
         rho = jnp.zeros(grid.shape).at[: state.rho.shape[0], : state.rho.shape[1]].set(state.rho)
@@ -74,7 +74,7 @@ def vs_grid(quick: bool, p_fields: int = 8) -> list[dict]:
     rows = []
     sizes = ((4, 4), (8, 8), (16, 16)) if not quick else ((4, 4), (8, 8))
     for nr, nc in sizes:
-        pk = ss.hex_monolayer(nr, nc, 6.0, 2.0)
+        pk = ss.packing.hex_monolayer(nr, nc, 6.0, 2.0)
         grid = pk.grid()
         state, _ = pk.to_state(grid, width=1.0, safety=4.0)
         st = pad_fields(state, p_fields)
@@ -102,7 +102,7 @@ def packing_3d(quick: bool) -> dict:
     spacing = 0.5
     box = (n_cells * spacing,) * 3
     n = 4 if quick else 100  # 100 spheres: 11 % of the box, many in contact
-    pk = ss.random_packing(
+    pk = ss.packing.random_packing(
         n,
         [b / spacing for b in box],
         8.1 / 2 / spacing,

@@ -159,7 +159,7 @@ def run_fipy(
 
 def neck_width(rho: np.ndarray, x_lo: float, x_hi: float, spacing: float = 1.0) -> float:
     """Narrowest material cross-section between the planes x_lo < x < x_hi (as
-    `sintersim._observables.neck_size` in 2D)."""
+    `sintersim.observables.neck_size` in 2D)."""
     a = rho.sum(axis=1) * spacing
     x = (np.arange(rho.shape[0]) + 0.5) * spacing
     inside = (x > x_lo) & (x < x_hi)
@@ -167,7 +167,7 @@ def neck_width(rho: np.ndarray, x_lo: float, x_hi: float, spacing: float = 1.0) 
 
 
 def run_from_setup(setup, *, t_end: float, dt: float, sweeps: int = 1, solver: str = "lu"):
-    """`run_fipy` on a `sintersim._run.Setup` (model, grid, state0); returns (result, neck)."""
+    """`run_fipy` on a `sintersim.scenario.Setup` (model, grid, state0); returns (result, neck)."""
     m = setup.model
     en, mo = m.energy, m.mobility
     res = run_fipy(
@@ -196,8 +196,7 @@ if __name__ == "__main__":
     import argparse
     import importlib.resources
 
-    from sintersim._run import build
-    from sintersim.config import load_config
+    from sintersim.scenario import build, load_config
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--t-end", type=float, default=10.0)

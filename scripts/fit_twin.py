@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from sintersim import _fit as F
-from sintersim.config import loads_config
+import sintersim.fit as F
+from sintersim.scenario import loads_config
 
 TWIN_TOML = """
 [material]

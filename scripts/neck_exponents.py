@@ -67,19 +67,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sintersim import (
-    Grid,
-    Mobility,
-    SaveAt,
-    SinterModel,
-    State,
-    grid_energy,
-    integrate,
-    two_particle_centres,
-    two_particles,
-)
-from sintersim._observables import centre_distance, neck_size
-from sintersim._theory import herring_exponent, neck_exponent_classic
+from sintersim import Grid, Mobility, SaveAt, SinterModel, State, integrate, two_particles
+from sintersim.calibrate import grid_energy
+from sintersim.initial import two_particle_centres
+from sintersim.materials import herring_exponent, neck_exponent_classic
+from sintersim.observables import centre_distance, neck_size
 
 _THEORY_NAME = {"surface": "surface", "gb": "grain_boundary", "volume": "volume"}
 CLASSIC_N = {k: float(neck_exponent_classic(v)) for k, v in _THEORY_NAME.items()}  # 7, 6, 5

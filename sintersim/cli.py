@@ -13,8 +13,9 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from . import __version__
-from .config import ConfigError, example_config, load_config
+from sintersim._version import __version__
+from sintersim.scenario._config import example_config, load_config
+from sintersim.scenario._schema import ConfigError
 
 
 def _demo_config_path() -> Path:
@@ -50,8 +51,8 @@ def _figures(out: Path, quiet: bool = True) -> list[Path]:
     """(Re)make the PNGs of a run directory from its run.h5."""
     import numpy as np
 
-    from .io import read_frame, read_run
-    from .plot import plot_fields, plot_neck
+    from sintersim.io import read_frame, read_run
+    from sintersim.plot import plot_fields, plot_neck
 
     info = read_run(out / "run.h5")
     obs = info["observables"]
@@ -79,14 +80,14 @@ def _figures(out: Path, quiet: bool = True) -> list[Path]:
 
 
 def _title_from(cfg_text: str) -> str:
-    from .config import loads_config
+    from sintersim.scenario._config import loads_config
 
     c = loads_config(cfg_text)
     return f"{c['material']['preset']}, {c['material']['temperature_K']:g} K"
 
 
 def _execute(setup, out: Path, quiet: bool, start=None, stop_after=None) -> int:
-    from ._run import simulate
+    from sintersim.scenario._run import simulate
 
     t_start = 0.0 if start is None else start[1]
     bar = _Progress(t_start, float(setup.schedule[-1]), quiet)
@@ -98,7 +99,7 @@ def _execute(setup, out: Path, quiet: bool, start=None, stop_after=None) -> int:
             start=start,
             progress=bar,
             stop_after=stop_after,
-            retries=setup.config["time"]["retries"],
+            retries=setup.config.time.retries,
             log=(lambda m: None) if quiet else (lambda m: print(m, file=sys.stderr)),
         )
     finally:
@@ -124,8 +125,8 @@ def _execute(setup, out: Path, quiet: bool, start=None, stop_after=None) -> int:
 def _run(config_path: Path, out: Path, quiet: bool, stop_after: int | None = None) -> int:
     cfg = load_config(config_path)
     # Imported here so that `--help` and config errors answer without loading JAX.
-    from ._run import build
-    from ._units import check_mapping
+    from sintersim.calibrate._units import check_mapping
+    from sintersim.scenario._assemble import build
 
     if (out / "run.h5").exists():
         raise ConfigError(
@@ -160,7 +161,7 @@ def _run(config_path: Path, out: Path, quiet: bool, stop_after: int | None = Non
 
 
 def _resume(out: Path, end_s, dt_s, quiet: bool) -> int:
-    from ._run import load_for_resume
+    from sintersim.scenario._run import load_for_resume
 
     if not (out / "run.h5").exists():
         raise ConfigError(f"{out} holds no run.h5 to resume")
@@ -185,8 +186,8 @@ def _resume(out: Path, end_s, dt_s, quiet: bool) -> int:
 
 
 def _info(out: Path) -> int:
-    from .config import loads_config
-    from .io import read_run
+    from sintersim.io import read_run
+    from sintersim.scenario._config import loads_config
 
     h5 = out / "run.h5"
     if not h5.exists():
@@ -206,9 +207,9 @@ def _info(out: Path) -> int:
         f"progress:   frame {info['n_frames'] - 1} of {len(info['schedule'])}, "
         f"t = {t_now:.6g} s of {sched_end:.6g} s"
     )
-    g = cfg["grid"]
+    g = cfg.grid
     print(
-        f"grid:       {g['shape']} x {g['spacing_nm']} nm, {g['dtype']}, "
+        f"grid:       {g.shape} x {g.spacing_nm} nm, {g.dtype}, "
         f"dt = {a['dt_internal'] * a['time_s']:.4g} s"
     )
     print(
@@ -226,7 +227,7 @@ def _info(out: Path) -> int:
     return 0
 
 
-def _pairs(items: list[str], option: str, form: str) -> dict[str, tuple[float, ...]]:
+def _pairs(items: list[str] | None, option: str, form: str) -> dict[str, tuple[float, ...]]:
     """Parse repeated ``option`` values of the shape ``form`` (e.g. ``NAME=LO:HI``)."""
     n = form.count(":") + 1
     out = {}
@@ -246,8 +247,10 @@ def _fit(args) -> int:
     """`sintersim fit`: calibrate parameters against neck traces; writes fit.json and fit.png."""
     import json
 
-    from . import __version__
-    from ._fit import FitError, fit, plot_fit, read_trace
+    from sintersim._version import __version__
+    from sintersim.fit._optimise import fit
+    from sintersim.fit._plot import plot_fit
+    from sintersim.fit._traces import FitError, read_trace
 
     out = Path(args.out)
     if (out / "fit.json").exists():
@@ -357,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
-    from ._fit import FITTABLE
+    from sintersim.fit._problem import FITTABLE
 
     p = sub.add_parser(
         "fit",
@@ -429,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fit":
             return _fit(args)
         if args.command == "materials":
-            from ._materials import MATERIALS, get_material
+            from sintersim.materials._presets import MATERIALS, get_material
 
             if args.name:
                 print(get_material(args.name).describe())

@@ -10,8 +10,9 @@ import pytest
 jax.config.update("jax_enable_x64", True)
 
 import sintersim as ss  # noqa: E402
-from sintersim._advection import RigidBody, advect, grain_centres, velocities  # noqa: E402
-from sintersim._observables import centre_distance  # noqa: E402
+from sintersim.grains import weighted_centres  # noqa: E402
+from sintersim.model._rigid_body import RigidBody, advect, velocities  # noqa: E402
+from sintersim.observables._fields import centre_distance  # noqa: E402
 
 
 def _moments(w, x, y):
@@ -33,10 +34,7 @@ def test_rigid_velocity_field_moves_and_turns_a_shape_exactly():
 
     def step(c, _):
         r, e = c
-        vol = jnp.sum(e, axis=(1, 2))
-        v = velocities(
-            grid, e, jnp.asarray([vel]), jnp.asarray([omega]), grain_centres(e, grid, vol)
-        )
+        v = velocities(grid, e, jnp.asarray([vel]), jnp.asarray([omega]), weighted_centres(e, grid))
         return advect(r, e, grid, v, dt), None
 
     (r, e), _ = jax.lax.scan(step, (rho, eta), None, length=n)
@@ -52,19 +50,19 @@ def test_rigid_velocity_field_moves_and_turns_a_shape_exactly():
 def test_boundary_force_adds_shrinkage_and_conserves_mass():
     """Two discs with a boundary: Wang's force pulls them together, beyond what diffusion alone
     gives, and mass stays conserved."""
-    energy = ss.grid_energy(1 / 3, 3.0)
+    energy = ss.calibrate.grid_energy(1 / 3, 3.0)
     grid = ss.Grid((64, 40))
     nx, ny = grid.shape
-    p1 = ss.particle_profile(grid, [nx / 2 - 11.4, ny / 2], 12.0, 1.5)
-    p2 = ss.particle_profile(grid, [nx / 2 + 11.4, ny / 2], 12.0, 1.5)
+    p1 = ss.initial.particle_profile(grid, [nx / 2 - 11.4, ny / 2], 12.0, 1.5)
+    p2 = ss.initial.particle_profile(grid, [nx / 2 + 11.4, ny / 2], 12.0, 1.5)
     rho = np.maximum(p1, p2)
     left = 0.5 * (1 - np.tanh((grid.coordinates()[0] - nx / 2) / 1.5))
     state0 = ss.State(jnp.asarray(rho), jnp.asarray(np.stack([rho * left, rho * (1 - left)])))
     mob = ss.Mobility(0.0, 0.0, 1.0, 0.1)
     out = {}
     for name, body in (("diffusion", None), ("rigid", RigidBody(1.0, 1.0))):
-        model = ss.SinterModel(energy, mob, L=1.0, rigid_body=body)
-        s = jax.jit(lambda s, m=model: ss.advance(m, grid, s, 2000, 0.5))(state0)
+        model = ss.SinterModel(energy, mob, L=1.0, kinetics=() if body is None else (body,))
+        s = jax.jit(lambda s, m=model: ss.solver.advance(m, grid, s, 2000, 0.5))(state0)
         out[name] = float(centre_distance(s, grid))
         assert float(jnp.sum(s.rho)) == pytest.approx(float(jnp.sum(state0.rho)), rel=1e-12)
     d0 = float(centre_distance(state0, grid))

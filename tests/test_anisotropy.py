@@ -1,4 +1,4 @@
-"""Cubic surface-energy anisotropy (`sintersim._anisotropy`): particles facet into cubes.
+"""Cubic surface-energy anisotropy (`sintersim.model._anisotropy`): particles facet into cubes.
 
 An isolated 2D particle relaxing by surface diffusion takes the Wulff shape of the model's own
 surface energy gamma(n): a square with rounded corners whose flat facets are the crystal's {100}
@@ -23,15 +23,14 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import equinox as eqx  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import scipy.ndimage  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim._anisotropy import SurfaceAnisotropy, gauge, max_ratio  # noqa: E402
-from sintersim._rotation import quat_to_matrix  # noqa: E402
+from sintersim.model._anisotropy import SurfaceAnisotropy, gauge, max_ratio  # noqa: E402
+from sintersim.orientation import quat_to_matrix  # noqa: E402
 
 N, RADIUS, WIDTH, GB_TO_SURFACE = 64, 18.0, 3.0, 0.5
 RATIO = max_ratio()
@@ -41,19 +40,12 @@ N_PHI = 360
 PHI = 2 * np.pi * np.arange(N_PHI) / N_PHI  # 1-degree rays
 
 
-def _energy(ratio: float, gb_to_surface: float = GB_TO_SURFACE, width: float = WIDTH):
-    """Wang energy (gamma_gb/gamma_s, surface width in cells) with cubic anisotropy ``ratio``."""
-    energy = ss.grid_energy(gb_to_surface, width)
-    return eqx.tree_at(
-        lambda e: e.anisotropy,
-        energy,
-        SurfaceAnisotropy(ratio, blur=width),
-        is_leaf=lambda x: x is None,
-    )
-
-
-def _model(energy, mobility=None, L=1.0):
-    return ss.SinterModel(energy, mobility or ss.Mobility(0.0, 0.0, 1.0, 0.0), L=L)
+def _model(ratio: float, mobility=None, L=1.0, width: float = WIDTH):
+    """Wang energy (gamma_gb/gamma_s = GB_TO_SURFACE, surface width in cells) with the cubic
+    anisotropy term of ``ratio``."""
+    energy = ss.calibrate.grid_energy(GB_TO_SURFACE, width)
+    mobility = mobility or ss.Mobility(0.0, 0.0, 1.0, 0.0)
+    return ss.SinterModel(energy, mobility, L=L, terms=(SurfaceAnisotropy(ratio, blur=width),))
 
 
 @functools.partial(jax.jit, static_argnums=2)
@@ -66,7 +58,7 @@ def _relax(model, state, dt):
         state,
         t0=0.0,
         dt=dt,
-        saveat=ss.SaveAt(ts, lambda t, s: model.energy.total(s, GRID)),
+        saveat=ss.SaveAt(ts, lambda t, s: model.free_energy(s, GRID)),
         differentiable=False,
     )
     return sol.final, sol.ys, sol.ok
@@ -77,10 +69,10 @@ def _relaxed_particle(ratio: float, theta_deg: float):
     """A disc of one grain (eta = rho) with orientation theta, relaxed; the rho = 0.5 radius on
     1-degree rays from the centre of mass, and the run's history. The isotropic control
     (ratio 1, stiffness 1) takes steps of 20."""
-    p = ss.particle_profile(GRID, [N / 2, N / 2], RADIUS, WIDTH / 2)
+    p = ss.initial.particle_profile(GRID, [N / 2, N / 2], RADIUS, WIDTH / 2)
     state = ss.State(jnp.asarray(p), jnp.asarray(p[None]), jnp.asarray([np.radians(theta_deg)]))
     start = time.perf_counter()
-    final, f_hist, ok = _relax(_model(_energy(ratio)), state, DT if ratio > 1 else 20.0)
+    final, f_hist, ok = _relax(_model(ratio), state, DT if ratio > 1 else 20.0)
     f_hist = np.asarray(f_hist)
     seconds = time.perf_counter() - start
     rho = np.asarray(final.rho)
@@ -89,7 +81,7 @@ def _relaxed_particle(ratio: float, theta_deg: float):
     return {
         "rho": rho,
         "r": _ray_radius(rho, centre, PHI),
-        "F0": float(_model(_energy(ratio)).energy.total(state, GRID)),
+        "F0": float(_model(ratio).free_energy(state, GRID)),
         "F": f_hist,
         "ok": bool(np.all(np.asarray(ok))),
         "mass0": float(np.sum(p)),
@@ -163,7 +155,7 @@ def _wulff_radius(s_eff, theta_deg=0.0):
 
 @jax.jit
 def _relax_slab(model, state):
-    return ss.advance(model, GRID, state, 400, 1.0)
+    return ss.solver.advance(model, GRID, state, 400, 1.0)
 
 
 def _planar_gamma(ratio, diagonal):
@@ -174,10 +166,10 @@ def _planar_gamma(ratio, diagonal):
     u = np.mod(x + y if diagonal else x + 0.0 * y, N)  # period N along x, or along x + y
     slab = 0.5 * (np.tanh((u - N / 4) / 1.5) - np.tanh((u - 3 * N / 4) / 1.5))
     state = ss.State(jnp.asarray(slab), jnp.asarray(slab[None]), jnp.asarray([0.0]))
-    energy = _energy(ratio)
-    state = _relax_slab(_model(energy, ss.Mobility(1.0, 1.0, 1.0, 0.0)), state)
+    model = _model(ratio, ss.Mobility(1.0, 1.0, 1.0, 0.0))
+    state = _relax_slab(model, state)
     length = 2 * N * (np.sqrt(2.0) if diagonal else 1.0)  # two surfaces across the box
-    return float(energy.total(state, GRID)) / length
+    return float(model.free_energy(state, GRID)) / length
 
 
 @functools.cache
@@ -186,8 +178,8 @@ def _effective_anisotropy():
     isotropic gamma at 0 and 45 degrees, anisotropic gamma at 0 degrees)."""
     g0, g45 = _planar_gamma(RATIO, False), _planar_gamma(RATIO, True)
     iso0, iso45 = _planar_gamma(1.0, False), _planar_gamma(1.0, True)
-    base = eqx.tree_at(lambda e: e.anisotropy, _energy(1.0), None)
-    prof = ss.surface_profile(base)
+    base = ss.calibrate.grid_energy(GB_TO_SURFACE, WIDTH)
+    prof = ss.calibrate.surface_profile(base)
     drho = np.gradient(prof.rho, prof.x)
     gamma_rho = float(base.kappa_rho) * np.trapezoid(drho**2, prof.x)
     return (g45 / g0 - 1) / (RATIO - 1), gamma_rho / prof.gamma, iso0, iso45, g0
@@ -335,30 +327,27 @@ def test_stepper_chemical_potentials_are_the_gradient_of_F():
     Two touching grains with different orientations (so the weights w_i and the eta derivatives
     matter), grid spacing 0.7 (so dV != 1). Constant mobility M = 1 and a tiny step: then
     ``(rho' - rho)/dt = laplacian(mu_rho)`` and ``(eta' - eta)/dt = -L mu_eta`` up to O(dt), with
-    mu = `WangEnergy.variational_derivatives` (which is jax.grad of `total`, including the
+    mu = `SinterModel.variational_derivatives` (jax.grad of `free_energy`, including the
     anisotropic term). Measured: relative differences 6e-7 (rho) and 5e-6 (eta; round-off of the
     1e-10 step), the anisotropic part being 12% of max |mu_rho|.
     """
     grid = ss.Grid((40, 40), spacing=0.7)
     length = grid.lengths[0]
-    p1 = ss.particle_profile(grid, [0.33 * length, 0.5 * length], 0.2 * length, 1.2)
-    p2 = ss.particle_profile(grid, [0.67 * length, 0.55 * length], 0.18 * length, 1.2)
+    p1 = ss.initial.particle_profile(grid, [0.33 * length, 0.5 * length], 0.2 * length, 1.2)
+    p2 = ss.initial.particle_profile(grid, [0.67 * length, 0.55 * length], 0.18 * length, 1.2)
     rho = np.maximum(p1, p2)
     eta = np.stack([p1 * (1 - 0.5 * p2), p2 * (1 - 0.5 * p1)])
     state = ss.State(jnp.asarray(rho), jnp.asarray(eta), jnp.asarray([0.1, 0.6]))
-    energy = _energy(RATIO)
-    model = _model(energy, ss.Mobility(1.0, 1.0, 0.0, 0.0), L=1.0)
+    model = _model(RATIO, ss.Mobility(1.0, 1.0, 0.0, 0.0), L=1.0)
     dt = 1e-10
 
     @jax.jit
     def compare(model, state):
         new = ss.SemiImplicitFourier().step(model, grid, state, jnp.asarray(dt))
-        mu = model.energy.variational_derivatives(state, grid)
+        mu = model.variational_derivatives(state, grid)
         lap_mu = grid.irfft(-jnp.asarray(grid.k2()) * grid.rfft(mu.rho))
         aniso = jax.grad(
-            lambda r: model.energy.anisotropic_energy(
-                ss.State(r, state.eta, state.orientation), grid
-            )
+            lambda r: model.terms[0].energy(model, ss.State(r, state.eta, state.orientation), grid)
         )(state.rho)
         return (new.rho - state.rho) / dt, (new.eta - state.eta) / dt, lap_mu, mu.rho, mu.eta, aniso
 
@@ -408,12 +397,12 @@ def test_3d_particle_smoke():
     """
     n, radius, dt, steps = 32, 10.0, 1.0, 600
     grid = ss.Grid((n, n, n))
-    p = ss.particle_profile(grid, [n / 2] * 3, radius, WIDTH / 2)
+    p = ss.initial.particle_profile(grid, [n / 2] * 3, radius, WIDTH / 2)
     axis = np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)
     half = np.radians(30.0) / 2
     q = np.concatenate([[np.cos(half)], np.sin(half) * axis])
     state = ss.State(jnp.asarray(p), jnp.asarray(p[None]), jnp.asarray(q[None]))
-    model = _model(_energy(RATIO))
+    model = _model(RATIO)
     ts = dt * np.arange(100, steps + 1, 100)
     start = time.perf_counter()
     sol = jax.jit(
@@ -423,11 +412,11 @@ def test_3d_particle_smoke():
             s,
             t0=0.0,
             dt=dt,
-            saveat=ss.SaveAt(ts, lambda t, s: m.energy.total(s, grid)),
+            saveat=ss.SaveAt(ts, lambda t, s: m.free_energy(s, grid)),
             differentiable=False,
         )
     )(model, state)
-    f_hist = np.concatenate([[float(model.energy.total(state, grid))], np.asarray(sol.ys)])
+    f_hist = np.concatenate([[float(model.free_energy(state, grid))], np.asarray(sol.ys)])
     seconds = time.perf_counter() - start
     assert bool(jnp.all(sol.ok))
     assert float(jnp.sum(sol.final.rho)) == pytest.approx(float(np.sum(p)), rel=1e-10)

@@ -13,8 +13,8 @@ CHILD = textwrap.dedent(
     import json, jax, numpy as np
     jax.config.update("jax_enable_x64", True)
     import sintersim as ss
-    from sintersim._batch import run_batch
-    from sintersim._observables import neck_size
+    from sintersim.solver._batch import run_batch
+    from sintersim.observables._fields import neck_size
 
     grid = ss.Grid((40, 24))
     energy = ss.WangEnergy(A=5.0, B=1.0, kappa_rho=3.0, kappa_eta=3.0)

@@ -134,8 +134,8 @@ def test_fipy_peer_agrees_on_a_short_run():
     # mass is conserved by the finite-volume Cahn-Hilliard equation
     assert abs(res.rho.sum() - float(setup.state0.rho.sum())) < 1e-3
     model = setup.model
-    out = ss.advance(model, setup.grid, setup.state0, 5, 0.1)
-    from sintersim._observables import neck_size
+    out = ss.solver.advance(model, setup.grid, setup.state0, 5, 0.1)
+    from sintersim.observables._fields import neck_size
 
     ref = float(neck_size(out, setup.grid, setup.centres[0][0], setup.centres[1][0]))
     assert abs(neck - ref) < 1.0

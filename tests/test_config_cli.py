@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from sintersim.cli import main
-from sintersim.config import ConfigError, example_config, loads_config
+from sintersim.scenario._config import example_config, loads_config
+from sintersim.scenario._schema import ConfigError
 
 BASE = """
 [grid]

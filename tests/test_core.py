@@ -22,8 +22,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim import _theory  # noqa: E402
-from sintersim._observables import free_energy, mass, neck_size  # noqa: E402
+from sintersim.materials import _theory as _theory  # noqa: E402
+from sintersim.observables._fields import free_energy, mass, neck_size  # noqa: E402
 
 ENERGY = ss.WangEnergy(A=5.0, B=1.0, kappa_rho=3.0, kappa_eta=3.0)
 ALL_MOBILITIES = ss.Mobility(M_vol=0.01, M_vap=0.001, M_surf=1.0, M_gb=0.1)
@@ -54,14 +54,15 @@ def test_stepper_split_equals_variational_derivative():
     eta = jnp.asarray(_smooth_random(grid, rng, 3))
     state = ss.State(rho, eta)
     energy = ss.WangEnergy(A=4.3, B=1.2, kappa_rho=2.1, kappa_eta=1.7)
+    model = ss.SinterModel(energy, ss.Mobility(0.0, 0.0, 1.0, 0.0), 1.0)
 
     # Exactly the building blocks SemiImplicitFourier.step uses.
     k2 = jnp.asarray(grid.k2())
-    d_rho, d_eta = energy.bulk_derivatives(rho, eta)
+    d_rho, d_eta = model.bulk_derivatives(rho, eta)
     mu_rho = grid.irfft(grid.rfft(d_rho) + energy.kappa_rho * k2 * grid.rfft(rho))
     mu_eta = grid.irfft(grid.rfft(d_eta) + energy.kappa_eta * k2 * grid.rfft(eta))
 
-    ref = energy.variational_derivatives(state, grid)
+    ref = model.variational_derivatives(state, grid)
     scale_rho = float(jnp.max(jnp.abs(ref.rho)))
     scale_eta = float(jnp.max(jnp.abs(ref.eta)))
     assert scale_rho > 1e-2 and scale_eta > 1e-2  # a non-trivial state
@@ -113,7 +114,7 @@ def test_nyquist_mode_of_rho_relaxes():
     rho = 0.25 * (1 - np.tanh((y - 23.6) / 1.2)) * (1 + np.tanh((y - 8.3) / 1.2))
     state = ss.State(jnp.asarray(rho), jnp.asarray(rho[None]))
     model = _model(mobility=ss.Mobility(0.0, 0.0, 1.0, 0.0))
-    final = ss.advance(model, grid, state, 200, 0.05)
+    final = ss.solver.advance(model, grid, state, 200, 0.05)
     before, after = np.fft.rfft(rho, axis=1)[0, 16], np.fft.rfft(final.rho, axis=1)[0, 16]
     assert float(jnp.max(jnp.abs(final.rho - state.rho))) > 1e-3  # the profile did relax
     assert abs(after - before) > 1e-6
@@ -122,7 +123,7 @@ def test_nyquist_mode_of_rho_relaxes():
 # --- JAX transformations through integrate --------------------------------------------------
 
 _GRID_T = ss.Grid((40, 28))
-_X_LO, _X_HI = (c[0] for c in ss.two_particle_centres(_GRID_T, 8.0, gap=-1.0))
+_X_LO, _X_HI = (c[0] for c in ss.initial.two_particle_centres(_GRID_T, 8.0, gap=-1.0))
 _STATE_T = ss.two_particles(_GRID_T, radius=8.0, gap=-1.0, width=1.5)
 
 
@@ -204,7 +205,7 @@ _FLOAT32_SCRIPT = textwrap.dedent(
     import jax, jax.numpy as jnp, numpy as np
     assert not jax.config.jax_enable_x64
     import sintersim as ss
-    from sintersim._observables import mass, free_energy
+    from sintersim.observables._fields import mass, free_energy
     grid = ss.Grid((48, 32))
     state = ss.two_particles(grid, radius=8.0, gap=-1.0, width=1.5)
     assert state.rho.dtype == jnp.float32, state.rho.dtype
@@ -268,11 +269,11 @@ def test_theory_laws():
 def test_float32_mass_does_not_drift():
     """The float32 FFT round trip shifts the mean by a biased ~1e-8 per step; the stepper removes
     it, so mass over thousands of float32 steps stays at round-off (was 7e-5 after 8000)."""
-    p = ss.hex_monolayer(4, 4, 10.0, 1.0, size_spread=1.0, seed=0)
+    p = ss.packing.hex_monolayer(4, 4, 10.0, 1.0, size_spread=1.0, seed=0)
     grid = p.grid()
     state, _ = p.to_state(grid, width=1.5, safety=8.0, dtype=jnp.float32)
     model = _model(mobility=ss.Mobility(0.0, 0.0, 1.0, 0.1))
     m0 = np.sum(np.asarray(state.rho, np.float64))
-    final = jax.jit(lambda s: ss.advance(model, grid, s, 4000, 0.25))(state)
+    final = jax.jit(lambda s: ss.solver.advance(model, grid, s, 4000, 0.25))(state)
     assert final.rho.dtype == jnp.float32
     assert abs(np.sum(np.asarray(final.rho, np.float64)) / m0 - 1) < 1e-6

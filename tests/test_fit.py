@@ -10,9 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sintersim import _fit as F
+import sintersim.fit as F
 from sintersim.cli import main
-from sintersim.config import loads_config
+from sintersim.constants import K_B_EV
+from sintersim.scenario._config import loads_config
 
 # Small PbSe pair: growth of the neck from 2.4 nm to ~5 nm within half a second.
 TWIN_TOML = """
@@ -108,7 +109,9 @@ def test_grad_matches_central_differences_for_every_parameter():
     g = np.asarray(jax.grad(prob.loss)(q0))
     f = jax.jit(prob.loss)
     for i, s in enumerate(prob.specs):
-        h = 1e-4 if s.log else 1e-6
+        # FD steps where its noise (kinks of the neck measure, ~1e-7 of the loss) stays below the
+        # truncation error: at 1e-4 the gb_activation difference moved by 1e-4 between steps
+        h = 3e-4 if s.log else 1e-6
         e = jnp.zeros_like(q0).at[i].set(h)
         fd = (float(f(q0 + e)) - float(f(q0 - e))) / (2 * h)
         scale = max(abs(fd), 1e-8 * float(f(q0)))
@@ -290,7 +293,7 @@ def test_traces_at_two_temperatures_recover_the_activation_energy():
     c2 = loads_config(TWIN_TOML.replace("423.15", "443.15"))
     probe = F.Problem([_dummy([0.1, 0.2])], c1, ["surface_diffusivity", "surface_activation"])
     ds, q = (s.init for s in probe.specs)
-    ds2 = ds * math.exp(-q / F.K_B_EV * (1 / 443.15 - 1 / 423.15))
+    ds2 = ds * math.exp(-q / K_B_EV * (1 / 443.15 - 1 / 423.15))
     tr1 = twin_trace(c1, {"surface_diffusivity": ds}, np.geomspace(0.01, 0.5, 20), name="a")
     times2 = np.geomspace(0.01, 0.5, 20) * ds / ds2  # the same stages of growth, sooner
     tr2 = twin_trace(c2, {"surface_diffusivity": ds2}, times2, seed=2, name="b")

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from _scripts import load_experiment
 
-from sintersim._melting import LiquidEnergy, interface_energies
+from sintersim.calibrate._liquid import interface_energies
+from sintersim.model._liquid import LiquidEnergy
 
 fc = load_experiment("surface_melting", "fusion_cdse")
 

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sintersim.config import SCHEMA, ConfigError, validate
+from sintersim.scenario._config import validate
+from sintersim.scenario._schema import SCHEMA, ConfigError
 
 RAN = {"ran": 0, "rejected": 0}
 
@@ -93,7 +94,8 @@ def test_validation_accepts_or_names_the_problem(raw):
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(configs(malformed=False))
 def test_valid_configs_run(tmp_path_factory, raw):
-    from sintersim._run import build, simulate
+    from sintersim.scenario._assemble import build
+    from sintersim.scenario._run import simulate
 
     try:
         cfg = validate(raw)
@@ -132,7 +134,7 @@ def test_fuzz_ran_some_valid_configs():
     ],
 )
 def test_frozen_material_is_refused_by_name(material, words):
-    from sintersim._run import build
+    from sintersim.scenario._assemble import build
 
     raw = {
         "material": {"surface_energy_J_m2": 1.0, "gb_energy_J_m2": 1.0, **material},

@@ -1,4 +1,4 @@
-"""Tests for the material presets in sintersim._materials."""
+"""Tests for the material presets in sintersim.materials._presets."""
 
 from __future__ import annotations
 
@@ -9,13 +9,8 @@ import pickle
 import numpy as np
 import pytest
 
-from sintersim._materials import (
-    K_B_EV,
-    MATERIALS,
-    Arrhenius,
-    Material,
-    get_material,
-)
+from sintersim.constants import K_B_EV
+from sintersim.materials._presets import MATERIALS, Arrhenius, Material, get_material
 
 EXPECTED = {"PbSe", "CdSe", "CdS", "CsPbBr3"}
 NON_DATA = {"name", "structure", "symmetry", "sources", "guesses"}

@@ -1,4 +1,4 @@
-"""The liquid phase of the phase-field model (sintersim._melting), issue 8."""
+"""The liquid phase of the phase-field model (sintersim.model._liquid), issue 8."""
 
 from __future__ import annotations
 
@@ -8,30 +8,26 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sintersim._energy import WangEnergy
-from sintersim._grid import Grid
-from sintersim._initial import particles
-from sintersim._integrate import advance
-from sintersim._melting import (
-    LiquidEnergy,
-    LiquidMobility,
-    _sphere_geometry,
+from sintersim.calibrate._liquid import (
     bulk_minimum,
     interface_energies,
     kofman_fit,
     measure_xi,
     physical_liquid,
     premelt_layer,
-    premelt_sphere,
-    sphere_melting_point,
 )
-from sintersim._melting_theory import (
+from sintersim.calibrate._sphere import _sphere_geometry, premelt_sphere, sphere_melting_point
+from sintersim.grid import Grid
+from sintersim.initial import particles
+from sintersim.materials._melting import (
     SurfaceMeltingParameters,
     layer_thickness,
     melting_temperature,
 )
-from sintersim._model import SinterModel
-from sintersim._state import State
+from sintersim.model import LiquidEnergy, Mobility
+from sintersim.model._energy import WangEnergy
+from sintersim.solver._integrate import advance
+from sintersim.state import State
 
 jax.config.update("jax_enable_x64", True)
 
@@ -77,7 +73,7 @@ def test_layer_grows_monotonically_as_q_falls():
 def test_liquid_volume_is_conjugate_to_the_driving_force():
     """h_l = `liquid_fraction` is df0/dq pointwise, and the slab's delta = int h_l / 2 is
     dF/dq / 2 of the relaxed layer (envelope theorem; central difference in q)."""
-    from sintersim._melting import liquid_fraction
+    from sintersim.model._liquid import liquid_fraction
 
     rng = np.random.default_rng(1)
     rho, eta, liq = (jnp.asarray(rng.uniform(-0.1, 1.1, 40)) for _ in range(3))
@@ -98,8 +94,8 @@ def test_no_layer_without_wetting():
 def _particle_run(q, steps=2000, dt=0.01):
     lam2 = 2.0  # widths x sqrt(2): the dry surface spans ~2.3 cells
     en = LiquidEnergy(A=30.0, B=1.0, kappa_rho=10.0 * lam2, kappa_eta=lam2, c_sl=0.3, a_l=30.0, q=q)
-    mob = LiquidMobility(M_vol=0.01, M_vap=0.01, M_surf=1.0, M_gb=0.0, M_liq=1.0)
-    model = SinterModel(energy=en, mobility=mob, L=1.0)
+    mob = Mobility(M_vol=0.01, M_vap=0.01, M_surf=1.0, M_gb=0.0)
+    model = en.model(mob, L=1.0, M_liq=1.0)
     grid = Grid((64, 64), 1.0)
     s = particles(grid, [(32.0, 32.0)], [15.0], width=1.5, n_fields=2)
     s = State(s.rho, s.eta.at[1].set(1e-6 * s.rho))  # l = 0 is stationary: a round-off seed
@@ -140,8 +136,8 @@ def test_layer_follows_flat_kofman_law():
 
 
 def test_dry_state_is_wang_and_liquid_mobility_adds_transport():
-    from sintersim._energy import WangEnergy
-    from sintersim._mobility import Mobility
+    from sintersim.model._energy import WangEnergy
+    from sintersim.model._mobility import Mobility
 
     rng = np.random.default_rng(0)
     rho, eta = rng.uniform(0, 1, (2, 50))
@@ -149,13 +145,18 @@ def test_dry_state_is_wang_and_liquid_mobility_adds_transport():
     dry = [jnp.asarray(eta), jnp.zeros(50)]
     assert np.allclose(WET.bulk(jnp.asarray(rho), dry), wang.bulk(jnp.asarray(rho), dry[:1]))
     base = Mobility(0.1, 0.01, 1.0, 0.5)
-    mob = LiquidMobility(0.1, 0.01, 1.0, 0.5, M_liq=2.0)
+    model = WET.model(base, L=1.0, M_liq=2.0)
     liq = rng.uniform(0, 1, 50)
     e = jnp.asarray(np.stack([eta, liq]))
     phi = liq**3 * (10 - 15 * liq + 6 * liq**2)  # the liquid path switches on with a real layer
     expect = base(jnp.asarray(rho), e[:1]) + 2.0 * rho * phi
-    assert np.allclose(mob(jnp.asarray(rho), e), expect)
-    assert float(mob.upper_bound()) == pytest.approx(float(base.upper_bound()) + 2.0)
+    assert np.allclose(model.mobility_field(jnp.asarray(rho), e), expect)
+    assert float(model.mobility_bound()) == pytest.approx(float(base.upper_bound()) + 2.0)
+    # the model's bulk density (Wang + liquid term) is the bundle's
+    fields = [jnp.asarray(eta), jnp.asarray(liq)]
+    assert np.allclose(
+        model.bulk_density(jnp.asarray(rho), fields), WET.bulk(jnp.asarray(rho), fields)
+    )
 
 
 # Spheres (radially symmetric 1D) and physical units ------------------------------------------
@@ -264,20 +265,20 @@ def test_physical_units_reject_bad_input(change, T, match):
 def test_liquid_has_no_crystal_frame():
     """With orientations the anisotropic surface term and its torque see the solids only: the
     liquid's weight and orientation entry change nothing (2D, angles)."""
-    from sintersim._anisotropy import SurfaceAnisotropy
+    from sintersim.model._anisotropy import SurfaceAnisotropy
 
     aniso = SurfaceAnisotropy(1.2, blur=2.0)
-    en = eqx.tree_at(lambda e: e.anisotropy, WET, aniso, is_leaf=lambda x: x is None)
+    model = WET.model(Mobility(0.0, 0.0, 1.0, 0.0), 1.0, terms=(aniso,))
     grid = Grid((32, 32), 1.0)
     s = particles(grid, [(12.0, 16.0), (21.0, 16.0)], [5.0, 4.0], width=1.5, n_fields=3)
     liq = 0.5 * s.rho
     o = jnp.asarray([0.1, 0.5, 0.0])
     st = State(s.rho, s.eta.at[2].set(liq), o)
-    ref = aniso.energy(s.rho, st.eta[:2], o[:2], grid, en.kappa_rho)
-    assert float(en.anisotropic_energy(st, grid)) == pytest.approx(float(ref), rel=1e-12)
+    ref = aniso.excess(s.rho, st.eta[:2], o[:2], grid, WET.kappa_rho)
+    assert float(aniso.energy(model, st, grid)) == pytest.approx(float(ref), rel=1e-12)
     turned = State(st.rho, st.eta, o.at[2].set(0.7))
-    assert float(en.anisotropic_energy(turned, grid)) == float(en.anisotropic_energy(st, grid))
-    assert float(ref) != pytest.approx(float(aniso.energy(s.rho, st.eta, o, grid, en.kappa_rho)))
+    assert float(aniso.energy(model, turned, grid)) == float(aniso.energy(model, st, grid))
+    assert float(ref) != pytest.approx(float(aniso.excess(s.rho, st.eta, o, grid, WET.kappa_rho)))
 
 
 # ~1 min (coefficient solve, xi, three spheres and two melting points): in `make test-slow`
@@ -287,11 +288,8 @@ def test_phase_field_preset_meets_seed003_table():
     delta = liquid volume per unit surface area) reproduces seed 003's CdSe table within 0.1 nm
     and 15 K (measured: 0.075, 0.246, 0.485 nm; R = 3 nm melts at 238.9 C, R = 1 nm at 101.1 C;
     experiments/surface_melting/phase_field_table.py)."""
-    from sintersim._melting import (
-        CDSE_SEED003_PF,
-        melting_q_bracket,
-        sphere_start_radius,
-    )
+    from sintersim.calibrate._sphere import melting_q_bracket, sphere_start_radius
+    from sintersim.materials._liquid_presets import CDSE_SEED003_PF
 
     C, NM = 273.15, 1e-9
     pl = physical_liquid(CDSE_SEED003_PF, 140.0 + C)

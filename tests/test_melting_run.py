@@ -6,15 +6,18 @@ from __future__ import annotations
 import csv
 import dataclasses
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sintersim._rotation import torque
-from sintersim._run import build, model_at, simulate
-from sintersim.config import ConfigError, loads_config
+from sintersim.model import Liquid, Stitching
+from sintersim.model._rotation import torque
+from sintersim.scenario import build
+from sintersim.scenario._config import loads_config
+from sintersim.scenario._run import simulate
+from sintersim.scenario._schema import ConfigError
+from sintersim.state import State
 
 CASE = """
 [material]
@@ -45,15 +48,15 @@ def test_cold_then_hot_schedule_grows_a_liquid_layer(tmp_path):
     """Steps 90 C -> 229 C at 10 ms: below the onset the liquid stays a trace; at 229 C (just
     above this set's onset, ~225 C; the particle melts by 240 C) a premelted layer forms
     (measured liquid share: 3.5e-12 at 10 ms, 0.033 at 15 ms, 0.031 at 20 ms); mass conserved,
-    q follows T through `model_at`. The seed-003 ratios are raised to what this run's Wang shape
-    reaches (gamma_lv / gamma_sv 0.49 -> 0.53, gamma_sl / gamma_sv 0.085 -> 0.12).
+    q follows T through `Setup.model_at`. The seed-003 ratios are raised to what this run's Wang
+    shape reaches (gamma_lv / gamma_sv 0.49 -> 0.53, gamma_sl / gamma_sv 0.085 -> 0.12).
     """
     cfg = _config(
         90.0,
         '[temperature]\nschedule = "steps"\ntimes_s = [0.0, 0.01]\nvalues_C = [90.0, 229.0]\n',
     )
     setup = build(cfg)
-    q90, q200 = (float(model_at(setup, T).energy.q) for T in (363.15, 473.15))
+    q90, q200 = (float(setup.model_at(T).find(Liquid).q) for T in (363.15, 473.15))
     assert q90 > q200 > 0  # below T_m* = 550 K both positive; hotter = weaker solid preference
     out = simulate(setup, tmp_path, log=lambda m: None)
     assert out.status == "complete"
@@ -104,13 +107,15 @@ def test_melting_with_orientations_rotates_the_solids_only(tmp_path):
     assert np.max(np.abs(col["mass_nm2"] / col["mass_nm2"][0] - 1)) < 1e-9
     end = out.state
     assert float(end.orientation[-1]) == 0.0
-    tau = np.asarray(torque(setup.model.energy, end, setup.grid))
+    tau = np.asarray(torque(setup.model, end, setup.grid))
     assert tau[-1] == 0.0 and abs(tau[0]) > 0.0
     # stitching: the liquid, aligned with grain 1 and sharing more of it than grain 2 does
     # (so it would be the pair picked if it counted), stays a separate field
     eta = jnp.stack([end.eta[0], 0.5 * end.eta[0], end.eta[0]])
     same = jnp.zeros(3, end.orientation.dtype)
-    eta2, o2 = setup.model.energy.stitch(eta, same, setup.grid.cell_volume)
+    old = State(end.rho, eta, same)
+    stitched = Stitching().update(setup.model, setup.grid, old, old, 0.1)
+    eta2 = stitched.eta
     np.testing.assert_array_equal(np.asarray(eta2[-1]), np.asarray(eta[-1]))
     assert float(jnp.sum(eta2[1])) == 0.0  # the two aligned solids did merge
 
@@ -119,7 +124,7 @@ def test_mapping_check_measures_the_dry_crystal():
     """The unit-mapping check relaxes the crystal without its liquid: a one-field slab read by
     `LiquidEnergy` would be pure liquid (measured before the fix: gamma_s 1.78 J/m^2 requested
     0.35, gamma_gb ~0)."""
-    from sintersim._units import check_mapping
+    from sintersim.calibrate._units import check_mapping
 
     cfg = _config()
     got = check_mapping(build(cfg).nd, cfg.physical_parameters())
@@ -130,8 +135,8 @@ def test_mapping_check_measures_the_dry_crystal():
 def test_energy_rise_rule():
     """An isothermal, noise-free interval whose F rose beyond the tolerance is unstable; a fall,
     a temperature change or thermal noise is not judged."""
-    from sintersim._run import ENERGY_RISE_TOL, _energy_rose
-    from sintersim._stepper import ThermalNoise
+    from sintersim.model._noise import ThermalNoise
+    from sintersim.scenario._run import ENERGY_RISE_TOL, _energy_rose
 
     setup = build(_config())
     T = 363.15
@@ -144,8 +149,8 @@ def test_energy_rise_rule():
     assert not _energy_rose(setup, chunks, before, {"free_energy_J": 2.0e-18 * (1 + 1e-5)})
     assert not _energy_rose(setup, [(0.0, 2.0, T + 10.0)], before, rose)  # after a T step
     noise = ThermalNoise(1.0, jax.random.PRNGKey(0))
-    stepper = eqx.tree_at(lambda s: s.noise, setup.stepper, noise, is_leaf=lambda x: x is None)
-    noisy = dataclasses.replace(setup, stepper=stepper)
+    model = dataclasses.replace(setup.model, kinetics=(*setup.model.kinetics, noise))
+    noisy = dataclasses.replace(setup, nd=dataclasses.replace(setup.nd, model=model))
     assert not _energy_rose(noisy, chunks, before, rose)
 
 
@@ -159,17 +164,18 @@ def test_calibrated_pair_config_is_the_table_model_and_stops_when_unstable(tmp_p
     and at dt_internal = 0.1 it stops on the energy rise with its last good state saved."""
     from pathlib import Path
 
-    from sintersim._melting import CDSE_SEED003_PF, physical_liquid
-    from sintersim.config import load_config
+    from sintersim.calibrate._liquid import physical_liquid
+    from sintersim.materials._liquid_presets import CDSE_SEED003_PF
+    from sintersim.scenario._config import load_config
 
     root = Path(__file__).resolve().parents[1]
     cfg = load_config(root / CALIBRATED)
     setup = build(cfg)
-    e = setup.model.energy
+    e, liq = setup.model.energy, setup.model.find(Liquid)
     ref = physical_liquid(CDSE_SEED003_PF, 413.15).energy
-    assert float(e.c_sl) == pytest.approx(float(ref.c_sl), rel=1e-3)
-    assert float(e.a_l) == pytest.approx(float(ref.a_l), rel=1e-3)
-    assert float(e.q) == pytest.approx(float(ref.q), rel=5e-3)
+    assert float(liq.c_sl) == pytest.approx(float(ref.c_sl), rel=1e-3)
+    assert float(liq.a_l) == pytest.approx(float(ref.a_l), rel=1e-3)
+    assert float(liq.q) == pytest.approx(float(ref.q), rel=5e-3)
     assert float(e.kappa_rho) == pytest.approx(4.0 * float(ref.kappa_rho), rel=1e-3)  # l0 / 2
     text = cfg.to_toml().replace("dt_internal = 0.01", "dt_internal = 0.1")
     unstable = build(loads_config(text))

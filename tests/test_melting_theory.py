@@ -1,4 +1,4 @@
-"""Kofman-type surface melting of a sphere (sintersim._melting_theory), issue 8's analytic part."""
+"""Kofman-type surface melting of a sphere (sintersim.materials), issue 8's analytic part."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from sintersim._melting_theory import (
+from sintersim.materials._melting import (
     CDSE_SEED003,
     SEED003_TARGETS,
     MeltingTargets,
@@ -186,7 +186,7 @@ def test_preset_meets_seed003_table():
 def test_preset_fields_are_what_the_comment_says():
     assert math.isclose(P.delta_gamma_J_m2, 0.2684, rel_tol=1e-9)
     assert P.wets
-    from sintersim._materials import get_material
+    from sintersim.materials._presets import get_material
 
     cdse = get_material("CdSe")
     assert math.isclose(P.latent_heat_J_m3, cdse.latent_heat_J_m3, rel_tol=1e-3)

@@ -25,7 +25,7 @@ WORKER = textwrap.dedent(
     import numpy as np
     import sintersim as ss
 
-    energy = ss.grid_energy(1 / 3, 3.0)
+    energy = ss.calibrate.grid_energy(1 / 3, 3.0)
     grid = ss.Grid((32, 24))
     state = ss.two_particles(grid, 6.0, 6.0, -1.0, width=1.5)
     models = [ss.SinterModel(energy, ss.Mobility(0.0, 0.0, m, 0.0), L=1.0) for m in (0.5, 1, 1.5)]

@@ -1,5 +1,7 @@
 """Thermal noise: conserved, reproducible from its key, and of the right strength."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,9 +19,13 @@ def _pair():
     return grid, model, ss.two_particles(grid, 9.0, gap=1.0, width=2.0)
 
 
+def _noisy(model, theta, key):
+    return dataclasses.replace(model, kinetics=(ss.model.ThermalNoise(theta, key),))
+
+
 def _run(grid, model, state, key, theta=0.05, steps=200, step0=0):
-    stepper = ss.SemiImplicitFourier(noise=ss.ThermalNoise(theta, key))
-    f = jax.jit(lambda s: ss.advance(model, grid, s, steps, 0.05, stepper, step0=step0))
+    noisy = _noisy(model, theta, key)
+    f = jax.jit(lambda s: ss.solver.advance(noisy, grid, s, steps, 0.05, step0=step0))
     return f(state)
 
 
@@ -32,7 +38,7 @@ def test_noise_conserves_mass_and_is_reproducible():
     assert np.array_equal(np.asarray(a.rho), np.asarray(b.rho))
     assert not np.allclose(np.asarray(a.rho), np.asarray(c.rho))
     # The noise moved the fields (not a no-op) ...
-    quiet = jax.jit(lambda s: ss.advance(model, grid, s, 200, 0.05))(s0)
+    quiet = jax.jit(lambda s: ss.solver.advance(model, grid, s, 200, 0.05))(s0)
     assert float(jnp.abs(a.eta - quiet.eta).max()) > 1e-3
     # ... and splitting a run keeps the same random numbers (global step index).
     half = _run(grid, model, s0, jax.random.key(1), steps=100)
@@ -50,9 +56,9 @@ def test_grain_fluctuations_follow_equipartition():
         ss.WangEnergy(17.0, B, 12.0, kappa), ss.Mobility(0.0, 0.0, 0.0, 0.0), 1.0
     )
     s = ss.State(jnp.ones(grid.shape), jnp.stack([jnp.ones(grid.shape), jnp.zeros(grid.shape)]))
-    stepper = ss.SemiImplicitFourier(noise=ss.ThermalNoise(theta, jax.random.key(0)))
+    model = _noisy(model, theta, jax.random.key(0))
     dt = 0.005
-    adv = jax.jit(lambda s, i0: ss.advance(model, grid, s, 400, dt, stepper, step0=i0))
+    adv = jax.jit(lambda s, i0: ss.solver.advance(model, grid, s, 400, dt, step0=i0))
     s = adv(s, 0)  # equilibrate (relaxation time 1/(L a) ~ 0.1)
     var = []
     for j in range(1, 11):
@@ -65,18 +71,14 @@ def test_grain_fluctuations_follow_equipartition():
     assert abs(np.mean(var) / expected - 1) < 0.1, (np.mean(var), expected)
 
 
-def test_batch_with_a_stepper_per_member_draws_its_own_noise():
-    """run_batch(stepper=[...]): each member uses its own noise key, and equals the member run on
-    its own (a single shared stepper would give every member the same random numbers)."""
+def test_batch_with_a_noise_key_per_member_draws_its_own_noise():
+    """run_batch over models that differ only in their noise key: each member draws its own
+    noise, and equals the member run on its own."""
     grid, model, s0 = _pair()
-    steppers = [
-        ss.SemiImplicitFourier(noise=ss.ThermalNoise(0.05, jax.random.key(k))) for k in (1, 2, 1)
-    ]
+    models = [_noisy(model, 0.05, jax.random.key(k)) for k in (1, 2, 1)]
     save = ss.SaveAt(np.array([5.0]), lambda t, s: s.rho)
-    sol = ss.run_batch(model, grid, s0, t0=0.0, dt=0.05, saveat=save, stepper=steppers)
+    sol = ss.run_batch(models, grid, s0, t0=0.0, dt=0.05, saveat=save)
     rho = np.asarray(sol.ys)[:, 0]
     assert np.array_equal(rho[0], rho[2]) and not np.allclose(rho[0], rho[1])
-    alone = ss.integrate(
-        model, grid, s0, t0=0.0, dt=0.05, saveat=save, stepper=steppers[1], differentiable=False
-    )
+    alone = ss.integrate(models[1], grid, s0, t0=0.0, dt=0.05, saveat=save, differentiable=False)
     assert np.allclose(rho[1], np.asarray(alone.ys)[0], atol=1e-10)

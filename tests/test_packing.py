@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sintersim._packing import (
+from sintersim.packing._layouts import (
     PackingError,
     chain,
     colour_graph,
@@ -74,8 +74,8 @@ def test_packing_observables_of_a_square_superlattice():
     """4 x 4 periodic square array of overlapping discs: after the boundaries relax, 16 grains,
     4 contacts each, necks close to the chord of the overlap, density conserved."""
     import sintersim as ss
-    from sintersim._interfaces import grain_boundary_profile
-    from sintersim._packing_obs import packing_observables
+    from sintersim.calibrate._profiles import grain_boundary_profile
+    from sintersim.observables._packing import packing_observables
 
     energy = ss.WangEnergy(A=5.0, B=1.0, kappa_rho=3.0, kappa_eta=3.0)
     i_gb = grain_boundary_profile(energy).gb_integral
@@ -84,7 +84,7 @@ def test_packing_observables_of_a_square_superlattice():
     state, fields = p.to_state(grid, width=1.0, safety=2.0)
     assert state.eta.shape[0] == 2  # a chequerboard
     model = ss.SinterModel(energy, ss.Mobility(0.0, 0.0, 1.0, 0.1), 1.0)
-    state = ss.advance(model, grid, state, 200, 0.05)
+    state = ss.solver.advance(model, grid, state, 200, 0.05)
     o = packing_observables(state, grid, i_gb)
     assert o.grain_count == 16 and len(o.contacts) == 32
     assert np.all(o.coordination == 4)
@@ -102,23 +102,23 @@ def test_packing_observables_of_a_square_superlattice():
 def test_contact_neck_is_the_two_particle_neck():
     """For a single pair, the packing neck reads the same as `neck_size` (same definition)."""
     import sintersim as ss
-    from sintersim._interfaces import grain_boundary_profile
-    from sintersim._observables import neck_size
-    from sintersim._packing_obs import packing_observables
+    from sintersim.calibrate._profiles import grain_boundary_profile
+    from sintersim.observables._fields import neck_size
+    from sintersim.observables._packing import packing_observables
 
     energy = ss.WangEnergy(A=5.0, B=1.0, kappa_rho=3.0, kappa_eta=3.0)
     grid = ss.Grid((48, 32))
     state = ss.two_particles(grid, 8.0, gap=-2.0, width=1.0)
     model = ss.SinterModel(energy, ss.Mobility(0.0, 0.0, 1.0, 0.1), 1.0)
-    state = ss.advance(model, grid, state, 200, 0.05)
-    c = ss.two_particle_centres(grid, 8.0, gap=-2.0)
+    state = ss.solver.advance(model, grid, state, 200, 0.05)
+    c = ss.initial.two_particle_centres(grid, 8.0, gap=-2.0)
     o = packing_observables(state, grid, grain_boundary_profile(energy).gb_integral)
     assert len(o.necks) == 1
     assert o.necks[0] == pytest.approx(float(neck_size(state, grid, c[0][0], c[1][0])), rel=0.01)
 
 
 def test_misorientation_is_reduced_by_cubic_symmetry():
-    from sintersim._orientation import axis_angle, cubic_symmetry, misorientation
+    from sintersim.orientation import axis_angle, cubic_symmetry, misorientation
 
     assert cubic_symmetry().shape == (24, 4)
     # 88 degrees between cubic crystals counts as 2 degrees, in 2D and in 3D.
@@ -126,7 +126,7 @@ def test_misorientation_is_reduced_by_cubic_symmetry():
     q0, q88 = axis_angle([0, 0, 1], 0.0), axis_angle([0, 0, 1], 88.0)
     assert misorientation(q0, q88) == pytest.approx(2.0)
     assert misorientation(axis_angle([1, 1, 1], 10), axis_angle([1, 1, 1], 130)) < 1e-6
-    from sintersim._packing import random_quaternions
+    from sintersim.packing._layouts import random_quaternions
 
     q = random_quaternions(4000, np.random.default_rng(0))
     m = misorientation(q[:2000], q[2000:])
@@ -135,15 +135,15 @@ def test_misorientation_is_reduced_by_cubic_symmetry():
 
 def test_contacts_carry_particle_misorientations():
     import sintersim as ss
-    from sintersim._interfaces import grain_boundary_profile
-    from sintersim._packing_obs import packing_observables
+    from sintersim.calibrate._profiles import grain_boundary_profile
+    from sintersim.observables._packing import packing_observables
 
     energy = ss.WangEnergy(A=5.0, B=1.0, kappa_rho=3.0, kappa_eta=3.0)
     p = square_superlattice(2, 4, 8.0, -2.0, orientation=10.0, seed=3)
     grid = p.grid()
     state, _ = p.to_state(grid, width=1.0, safety=2.0)
     model = ss.SinterModel(energy, ss.Mobility(0.0, 0.0, 1.0, 0.1), 1.0)
-    state = ss.advance(model, grid, state, 100, 0.05)
+    state = ss.solver.advance(model, grid, state, 100, 0.05)
     o = packing_observables(
         state,
         grid,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import sintersim as ss
-from sintersim._observables import mass
-from sintersim._reassign import (
+from sintersim.observables._fields import mass
+from sintersim.packing._reassign import (
     ReassignError,
     close_pairs,
     fields_at,
@@ -81,18 +81,18 @@ def test_200_particle_packing_runs_on_at_most_12_fields():
     """A 2D hexagonal monolayer of 200 discs (gap one cell: they neck), surface diffusion and
     boundary migration; re-assigned between save-points. Mass is conserved, at most 12 fields
     are used, and at no save-point do two touching grains share a field."""
-    p = ss.hex_monolayer(10, 20, 4.0, 1.0, size_spread=0.4, seed=5)
+    p = ss.packing.hex_monolayer(10, 20, 4.0, 1.0, size_spread=0.4, seed=5)
     grid = p.grid()
     safety = 6.0
     state, fields = p.to_state(grid, width=1.0, safety=safety, max_fields=12)
-    run = jax.jit(lambda s: ss.advance(MODEL, grid, s, 100, 0.1))
+    run = jax.jit(lambda s: ss.solver.advance(MODEL, grid, s, 100, 0.1))
     m0 = float(mass(state, grid))
     n_moves = 0
     assert np.array_equal(fields_at(state, p.centres), fields)
     moved_particles = 0
     for _ in range(4):
         state = run(state)
-        assert bool(ss.state_ok(state))
+        assert bool(ss.solver.state_ok(state))
         fields = fields_at(state, p.centres)  # boundary migration may hand a centre over
         state, moves = reassign(state, safety=safety, max_fields=12)
         n_moves += len(moves)
@@ -118,10 +118,10 @@ def test_200_particle_packing_runs_on_at_most_12_fields():
 
 
 def test_run_packing_driver_records_history():
-    from sintersim._interfaces import grain_boundary_profile
-    from sintersim._packing_run import run_packing
+    from sintersim.calibrate._profiles import grain_boundary_profile
+    from sintersim.packing._run import run_packing
 
-    p = ss.hex_monolayer(4, 4, 4.0, 1.0, size_spread=0.4, seed=1)
+    p = ss.packing.hex_monolayer(4, 4, 4.0, 1.0, size_spread=0.4, seed=1)
     grid = p.grid()
     state, fields = p.to_state(grid, width=1.0, safety=6.0)
     i_gb = grain_boundary_profile(ENERGY).gb_integral

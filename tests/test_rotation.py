@@ -11,22 +11,18 @@ import pytest
 jax.config.update("jax_enable_x64", True)
 
 import sintersim as ss  # noqa: E402
-from sintersim import _orientation  # noqa: E402
-from sintersim._interfaces import relax_on_grid  # noqa: E402
-from sintersim._observables import orientation_observables  # noqa: E402
-from sintersim._rotation import (  # noqa: E402
-    Rotation,
-    make_boundary_law,
-    misorientation_matrix,
-    rotate,
-    torque,
-)
+from sintersim import orientation as _orientation  # noqa: E402
+from sintersim.calibrate._boundaries import make_boundary_law  # noqa: E402
+from sintersim.calibrate._profiles import relax_on_grid  # noqa: E402
+from sintersim.model import Rotation, Stitching, torque  # noqa: E402
+from sintersim.observables._fields import orientation_observables  # noqa: E402
+from sintersim.orientation import misorientation_matrix, rotate  # noqa: E402
 
 WIDTH = 3.0
 
 
 def _energy(gb_to_surface: float = 1 / 3, width: float = WIDTH) -> ss.WangEnergy:
-    energy = ss.grid_energy(gb_to_surface, width)
+    energy = ss.calibrate.grid_energy(gb_to_surface, width)
     return _with(energy, boundaries=make_boundary_law(energy))
 
 
@@ -42,8 +38,8 @@ def _pair_2d(radius: float, theta_deg: float):
     grid = ss.Grid((n + n % 2, int(2 * radius + 16)))
     nx, ny = grid.shape
     d0 = 0.9 * radius
-    p1 = ss.particle_profile(grid, [nx / 2 - d0, ny / 2], radius, WIDTH / 2)
-    p2 = ss.particle_profile(grid, [nx / 2 + d0, ny / 2], radius, WIDTH / 2)
+    p1 = ss.initial.particle_profile(grid, [nx / 2 - d0, ny / 2], radius, WIDTH / 2)
+    p2 = ss.initial.particle_profile(grid, [nx / 2 + d0, ny / 2], radius, WIDTH / 2)
     rho = np.maximum(p1, p2)
     left = 0.5 * (1 - np.tanh((grid.coordinates()[0] - nx / 2) / (WIDTH / 2)))
     eta = np.stack([rho * left, rho * (1 - left)])
@@ -76,7 +72,7 @@ def test_jax_misorientation_matches_numpy_and_cubic_symmetry():
 
 def test_boundary_energy_follows_read_shockley_in_physical_units():
     """gamma_gb(theta) from the solver's own relaxed 1D boundary, against Read-Shockley (5%)."""
-    p = ss.PhysicalParameters(
+    p = ss.calibrate.PhysicalParameters(
         surface_energy=0.2,
         gb_energy=0.2 / 3,
         interface_width_nm=0.75,
@@ -85,7 +81,7 @@ def test_boundary_energy_follows_read_shockley_in_physical_units():
         atomic_volume_m3=5e-29,
         surface_diffusivity=1e-12,
     )
-    nd = ss.nondimensionalize(p)
+    nd = ss.calibrate.nondimensionalize(p)
     law = make_boundary_law(nd.model.energy, cutoff_deg=15.0)
     model = _with(nd.model, **{"energy": _with(nd.model.energy, boundaries=law)})
     to_si = nd.scales.interface_energy_J_m2
@@ -117,15 +113,16 @@ def test_torque_by_autodiff_matches_finite_difference(dim):
     else:
         grid = ss.Grid((40, 24, 24))
         rho = np.maximum(
-            ss.particle_profile(grid, [13.0, 12, 12], 7.0, WIDTH / 2),
-            ss.particle_profile(grid, [27.0, 12, 12], 7.0, WIDTH / 2),
+            ss.initial.particle_profile(grid, [13.0, 12, 12], 7.0, WIDTH / 2),
+            ss.initial.particle_profile(grid, [27.0, 12, 12], 7.0, WIDTH / 2),
         )
         left = 0.5 * (1 - np.tanh((grid.coordinates()[0] - 20.0) / (WIDTH / 2)))
         q = np.stack([[1.0, 0, 0, 0], _orientation.axis_angle([1, 2, 3], 7.0)])
         state = ss.State(
             jnp.asarray(rho), jnp.asarray(np.stack([rho * left, rho * (1 - left)])), jnp.asarray(q)
         )
-    tau = np.asarray(torque(energy, state, grid)).reshape(-1)
+    tau = np.asarray(torque(ss.SinterModel(energy, ss.Mobility(0, 0, 0, 0), 1.0), state, grid))
+    tau = tau.reshape(-1)
     assert np.max(np.abs(tau)) > 0
     o = state.orientation
     h = 1e-6
@@ -147,8 +144,10 @@ def test_torque_by_autodiff_matches_finite_difference(dim):
 def _run_pair(theta_deg, radius=12.0, m_r=0.02, t_end=200.0, dt=0.5, n_save=20):
     energy = _energy()
     grid, state = _pair_2d(radius, theta_deg)
-    model = ss.SinterModel(energy, ss.Mobility(0.0, 0.0, 0.02, 0.0), L=1.0, rotation=Rotation(m_r))
-    chunk = jax.jit(lambda s: ss.advance(model, grid, s, int(t_end / n_save / dt), dt))
+    model = ss.SinterModel(
+        energy, ss.Mobility(0.0, 0.0, 0.02, 0.0), L=1.0, kinetics=(Rotation(m_r), Stitching())
+    )
+    chunk = jax.jit(lambda s: ss.solver.advance(model, grid, s, int(t_end / n_save / dt), dt))
     rows = []
     for k in range(n_save + 1):
         obs = orientation_observables(state, grid, model)
@@ -191,9 +190,9 @@ def _rotation_time(radius, m_r=0.005, dt=0.5, chunk=10, target=3.0):
     grid, state = _pair_2d(radius, 6.0)
     mob = ss.Mobility(0.0, 0.0, 0.02, 0.0)
     still = ss.SinterModel(energy, mob, L=1.0)
-    state = jax.jit(lambda s: ss.advance(still, grid, s, 200, dt))(state)
-    model = ss.SinterModel(energy, mob, L=1.0, rotation=Rotation(m_r))
-    step = jax.jit(lambda s: ss.advance(model, grid, s, chunk, dt))
+    state = jax.jit(lambda s: ss.solver.advance(still, grid, s, 200, dt))(state)
+    model = ss.SinterModel(energy, mob, L=1.0, kinetics=(Rotation(m_r), Stitching()))
+    step = jax.jit(lambda s: ss.solver.advance(model, grid, s, chunk, dt))
     t, prev = 0.0, (0.0, 6.0)
     while t < 2000:
         state = step(state)
@@ -220,13 +219,15 @@ def test_3d_quaternion_rotation_aligns_and_88_degrees_behaves_like_2():
     energy = _energy()
     grid = ss.Grid((40, 24, 24))
     rho = np.maximum(
-        ss.particle_profile(grid, [13.0, 12, 12], 7.0, WIDTH / 2),
-        ss.particle_profile(grid, [27.0, 12, 12], 7.0, WIDTH / 2),
+        ss.initial.particle_profile(grid, [13.0, 12, 12], 7.0, WIDTH / 2),
+        ss.initial.particle_profile(grid, [27.0, 12, 12], 7.0, WIDTH / 2),
     )
     left = 0.5 * (1 - np.tanh((grid.coordinates()[0] - 20.0) / (WIDTH / 2)))
     eta = jnp.asarray(np.stack([rho * left, rho * (1 - left)]))
-    model = ss.SinterModel(energy, ss.Mobility(0.0, 0.0, 0.02, 0.0), L=1.0, rotation=Rotation(0.01))
-    run = jax.jit(lambda s: ss.advance(model, grid, s, 40, 0.5))
+    model = ss.SinterModel(
+        energy, ss.Mobility(0.0, 0.0, 0.02, 0.0), L=1.0, kinetics=(Rotation(0.01), Stitching())
+    )
+    run = jax.jit(lambda s: ss.solver.advance(model, grid, s, 40, 0.5))
 
     def history(q2):
         s = ss.State(jnp.asarray(rho), eta, jnp.asarray(np.stack([[1.0, 0, 0, 0], q2])))

@@ -155,8 +155,9 @@ def test_killed_run_leaves_readable_file(tmp_path):
 def test_unstable_run_stops_and_keeps_last_good_state(tmp_path):
     import equinox as eqx
 
-    from sintersim._run import build, simulate
-    from sintersim.config import load_config
+    from sintersim.scenario._assemble import build
+    from sintersim.scenario._config import load_config
+    from sintersim.scenario._run import simulate
 
     setup = build(load_config(write_case(tmp_path, dtype="float32", n=5)))
     # A negative surface mobility (backward diffusion) blows the run up in the first interval.

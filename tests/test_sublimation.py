@@ -1,4 +1,4 @@
-"""Sublimation (`sintersim._sublimation`): a surface sink that removes v x area per time."""
+"""Sublimation (`sintersim.model._sublimation`): a surface sink that removes v x area per time."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim._run import build, simulate  # noqa: E402
-from sintersim._sublimation import Sublimation, hertz_knudsen_velocity  # noqa: E402
-from sintersim.config import loads_config  # noqa: E402
+from sintersim.model._sublimation import Sublimation, hertz_knudsen_velocity  # noqa: E402
+from sintersim.scenario._assemble import build  # noqa: E402
+from sintersim.scenario._config import loads_config  # noqa: E402
+from sintersim.scenario._run import simulate  # noqa: E402
 
 
 def test_flat_slab_recedes_at_v():
@@ -28,10 +29,13 @@ def test_flat_slab_recedes_at_v():
     state = ss.State(jnp.asarray(slab), jnp.asarray(slab[None]))
     v = 0.01
     model = ss.SinterModel(
-        ss.grid_energy(0.5, 3.0), ss.Mobility(0.0, 0.0, 1.0, 0.0), 1.0, sublimation=Sublimation(v)
+        ss.calibrate.grid_energy(0.5, 3.0),
+        ss.Mobility(0.0, 0.0, 1.0, 0.0),
+        1.0,
+        kinetics=(Sublimation(v),),
     )
     t = 200.0
-    final = jax.jit(lambda s: ss.advance(model, grid, s, 400, 0.5))(state)
+    final = jax.jit(lambda s: ss.solver.advance(model, grid, s, 400, 0.5))(state)
     lost = float(jnp.sum(state.rho) - jnp.sum(final.rho))
     rate = lost / t / (2 * v * 32)
     print(f"slab: lost {lost:.4f}, rate / (2 v Ly) = {rate:.5f}")

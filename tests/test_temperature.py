@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from test_shell import CASE  # the shell tests' small PbSe pair (same base case)
 
-from sintersim import _run
-from sintersim._materials import get_material
-from sintersim.config import ConfigError, example_config, loads_config
 from sintersim.io import read_run
+from sintersim.materials._presets import get_material
+from sintersim.scenario import _run, build
+from sintersim.scenario._config import example_config, loads_config
+from sintersim.scenario._schema import ConfigError
 
 
 def case(extra="", dtype="float64", end=0.01, n=4):
@@ -109,11 +110,11 @@ def test_step_schedule_equals_two_constant_runs_chained(tmp_path):
     """423.15 K for 5 ms, then 453.15 K for 5 ms == a run at 423.15 K whose final state starts a
     run at 453.15 K: the same steps on the same physics, in other time units (round-off)."""
     T1, T2 = 423.15, 453.15
-    sched = _run.build(loads_config(case(schedule("steps", [0, 0.005], [T1, T2]), end=0.01)))
+    sched = build(loads_config(case(schedule("steps", [0, 0.005], [T1, T2]), end=0.01)))
     _run.simulate(sched, tmp_path / "s")
-    first = _run.build(loads_config(case(f"[material]\ntemperature_K = {T1}\n", end=0.005, n=2)))
+    first = build(loads_config(case(f"[material]\ntemperature_K = {T1}\n", end=0.005, n=2)))
     o1 = _run.simulate(first, tmp_path / "c1")
-    second = _run.build(loads_config(case(f"[material]\ntemperature_K = {T2}\n", end=0.005, n=2)))
+    second = build(loads_config(case(f"[material]\ntemperature_K = {T2}\n", end=0.005, n=2)))
     second.state0 = o1.state
     _run.simulate(second, tmp_path / "c2")
     info_s, rho_s = _final(tmp_path / "s")
@@ -141,7 +142,7 @@ def test_ramp_grows_the_neck_between_the_constant_runs(tmp_path):
     }
     compiled = []
     for name, extra in cfgs.items():
-        setup = _run.build(loads_config(case(extra, dtype="float32", n=2)))
+        setup = build(loads_config(case(extra, dtype="float32", n=2)))
         out = _run.simulate(setup, tmp_path / name)
         necks[name] = out.rows[-1]["neck_width_nm"]
         compiled.append(_run._advance._cache_size())
@@ -162,8 +163,8 @@ def test_resume_mid_schedule_is_bit_identical(tmp_path):
     extra = schedule("ramp", [0, 0.006, 0.01], [423.15, 463.15, 443.15])
     extra += "[noise]\nenabled = true\nseed = 3\nscale = 0.1\n"
     cfg = loads_config(case(extra))
-    _run.simulate(_run.build(cfg), tmp_path / "a")
-    stopped = _run.simulate(_run.build(cfg), tmp_path / "b", stop_after=2)
+    _run.simulate(build(cfg), tmp_path / "a")
+    stopped = _run.simulate(build(cfg), tmp_path / "b", stop_after=2)
     assert stopped.status == "stopped"
     setup, start = _run.load_for_resume(tmp_path / "b")
     assert start[0] == 2

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import sintersim as ss
-from sintersim._units import check_mapping
+from sintersim.calibrate._units import check_mapping
 
 CASES = [
     # gamma_s, gamma_gb (J/m^2), width (nm), dx (nm)
@@ -18,8 +18,8 @@ CASES = [
 
 @pytest.mark.parametrize("gs, gb, width, dx", CASES)
 def test_measured_interfaces_match_requested(gs, gb, width, dx):
-    p = ss.PhysicalParameters(gs, gb, width, dx, 400.0, 5e-29, 1e-18)
-    nd = ss.nondimensionalize(p)
+    p = ss.calibrate.PhysicalParameters(gs, gb, width, dx, 400.0, 5e-29, 1e-18)
+    nd = ss.calibrate.nondimensionalize(p)
     got = check_mapping(nd, p)
     for key, tol in (
         ("surface_energy_J_m2", 0.03),
@@ -32,16 +32,16 @@ def test_measured_interfaces_match_requested(gs, gb, width, dx):
 
 def test_mullins_coefficient_round_trip():
     """B_s of the dimensionless model, converted back to SI, is D_s delta_s Omega gamma_s/(kT)."""
-    p = ss.PhysicalParameters(
+    p = ss.calibrate.PhysicalParameters(
         0.3, 0.1, 1.0, 0.25, 500.0, 6e-29, 3e-17, surface_layer_nm=0.4, gb_diffusivity=1e-18
     )
-    nd = ss.nondimensionalize(p)
+    nd = ss.calibrate.nondimensionalize(p)
     e = nd.model.energy
-    prof = ss.surface_profile(e)
+    prof = ss.calibrate.surface_profile(e)
     b_internal = prof.gamma * nd.model.mobility.M_surf * prof.surface_integral
     sc = nd.scales
     b_si = b_internal * sc.length_m**4 / sc.time_s
-    assert math.isclose(b_si, ss.mullins_coefficient(p), rel_tol=1e-3)
+    assert math.isclose(b_si, ss.calibrate.mullins_coefficient(p), rel_tol=1e-3)
     # The largest density mobility sets the time unit.
     m = nd.model.mobility
     assert math.isclose(max(m.M_surf, m.M_gb, m.M_vol, m.M_vap), 1.0, rel_tol=1e-12)
@@ -49,16 +49,18 @@ def test_mullins_coefficient_round_trip():
 
 def test_shape_solution_hits_requested_ratio():
     for r in (0.2, 0.5, 1.0, 1.5):
-        sh = ss.solve_shape(r)
+        sh = ss.calibrate.solve_shape(r)
         assert math.isclose(sh.gamma_gb / sh.gamma_s, r, rel_tol=1e-5)
         assert math.isclose(sh.width_gb / sh.width_s, 1.0, rel_tol=1e-4)
 
 
 def test_unreachable_ratio_is_a_clear_error():
     with pytest.raises(ValueError, match="gb_energy"):
-        ss.PhysicalParameters(0.2, 0.5, 1.0, 0.25, 400.0, 5e-29, 1e-18)  # > 2 gamma_s
+        ss.calibrate.PhysicalParameters(0.2, 0.5, 1.0, 0.25, 400.0, 5e-29, 1e-18)  # > 2 gamma_s
     with pytest.raises(ValueError, match="outside what the model reaches"):
-        ss.nondimensionalize(ss.PhysicalParameters(0.2, 0.38, 1.0, 0.25, 400.0, 5e-29, 1e-18))
+        ss.calibrate.nondimensionalize(
+            ss.calibrate.PhysicalParameters(0.2, 0.38, 1.0, 0.25, 400.0, 5e-29, 1e-18)
+        )
 
 
 @pytest.mark.parametrize(
@@ -82,9 +84,9 @@ def test_bad_physical_parameter_names_field(field, value):
     )
     kw[field] = value
     with pytest.raises(ValueError, match=field):
-        ss.PhysicalParameters(**kw)
+        ss.calibrate.PhysicalParameters(**kw)
 
 
 def test_scales_round_trip():
-    sc = ss.Scales(2.5e-10, 1e8, 1e-3)
+    sc = ss.calibrate.Scales(2.5e-10, 1e8, 1e-3)
     assert np.allclose(sc.to_seconds(sc.to_internal_time(np.array([0.5, 2.0]))), [0.5, 2.0])

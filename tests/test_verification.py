@@ -1,4 +1,4 @@
-"""Verification against sharp-interface theory (analytic laws in `sintersim._theory`).
+"""Verification against sharp-interface theory (analytic laws in `sintersim.materials._theory`).
 
 * Mullins (1957): a sinusoidal surface relaxing by surface diffusion decays at B_s k^4, with the
   phase-field coefficient B_s = gamma_s * M_surf * int rho^2 (1-rho)^2 dn (Cahn, Elliott &
@@ -24,13 +24,13 @@ import scipy.ndimage  # noqa: E402
 import scipy.optimize  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim import _theory  # noqa: E402
-from sintersim._observables import grain_centres  # noqa: E402
+from sintersim.materials import _theory as _theory  # noqa: E402
+from sintersim.observables._fields import grain_centres  # noqa: E402
 
 
 def _energy(gb_to_surface: float, width: float) -> ss.WangEnergy:
     """Wang energy with gamma_gb/gamma_s = ``gb_to_surface`` and surface width ``width`` cells."""
-    return ss.grid_energy(gb_to_surface, width)
+    return ss.calibrate.grid_energy(gb_to_surface, width)
 
 
 # --- Mullins surface-diffusion relaxation ---------------------------------------------------
@@ -52,7 +52,7 @@ def test_mullins_surface_diffusion_decay_rate():
     """
     width, wavelength, ny, dt = 4.0, 96, 32, 2.0
     energy = _energy(1.0, width)
-    prof = ss.surface_profile(energy)
+    prof = ss.calibrate.surface_profile(energy)
     b_s = prof.gamma * 1.0 * prof.surface_integral  # M_surf = 1
     k = 2 * np.pi / wavelength
     rate_theory = _theory.mullins_rate(b_s, k)
@@ -105,7 +105,7 @@ def test_allen_cahn_shrinking_grain():
     energy = _energy(1.0, width)
     L = 1.0
     grid = ss.Grid((n, n))
-    inner = ss.particle_profile(grid, [n / 2, n / 2], r0, width / 2)
+    inner = ss.initial.particle_profile(grid, [n / 2, n / 2], r0, width / 2)
     state = ss.State(jnp.ones((n, n)), jnp.asarray(np.stack([inner, 1.0 - inner])))
     model = ss.SinterModel(energy, ss.Mobility(0.0, 0.0, 0.0, 0.0), L=L)
 
@@ -219,11 +219,12 @@ def test_dihedral_angle_two_particles(gb_to_surface, psi0, theta_deg):
     theta_deg: a misorientation below the Read-Shockley cut-off (15 degrees): the boundary energy
     is gamma_gb * RS(theta) (5 degrees: 0.70 gamma_gb, so 1.0 -> 0.70 and psi 120 -> 139.1 deg).
     """
-    from sintersim._rotation import make_boundary_law, read_shockley
+    from sintersim.calibrate._boundaries import make_boundary_law
+    from sintersim.model._boundaries import read_shockley
 
     width, radius, dt, chunk, n_chunks = 4.0, 16.0, 10.0, 5000.0, 30
     energy = _energy(gb_to_surface, width)
-    shape = ss.solve_shape(gb_to_surface)
+    shape = ss.calibrate.solve_shape(gb_to_surface)
     orient, ratio = None, 1.0
     if theta_deg is not None:
         law = make_boundary_law(energy)
@@ -235,8 +236,8 @@ def test_dihedral_angle_two_particles(gb_to_surface, psi0, theta_deg):
     grid = ss.Grid((96, 64))
     nx, ny = grid.shape
     d0 = radius * np.cos(np.radians(psi0) / 2)
-    p1 = ss.particle_profile(grid, [nx / 2 - d0, ny / 2], radius, width / 2)
-    p2 = ss.particle_profile(grid, [nx / 2 + d0, ny / 2], radius, width / 2)
+    p1 = ss.initial.particle_profile(grid, [nx / 2 - d0, ny / 2], radius, width / 2)
+    p2 = ss.initial.particle_profile(grid, [nx / 2 + d0, ny / 2], radius, width / 2)
     rho = np.maximum(p1, p2)
     left = 0.5 * (1 - np.tanh((grid.coordinates()[0] - nx / 2) / (width / 2)))
     eta = jnp.asarray(np.stack([rho * left, rho * (1 - left)]))
@@ -246,14 +247,14 @@ def test_dihedral_angle_two_particles(gb_to_surface, psi0, theta_deg):
 
     @jax.jit
     def run_chunk(s):
-        s = ss.advance(model, grid, s, int(round(chunk / dt)), dt)
+        s = ss.solver.advance(model, grid, s, int(round(chunk / dt)), dt)
         eta = 0.5 * (s.eta + s.eta[::-1, ::-1])  # mirror x and swap the two grains
         return ss.State(0.5 * (s.rho + s.rho[::-1]), eta, s.orientation)
 
     history = []
     for _ in range(n_chunks):
         state = run_chunk(state)
-        assert bool(ss.state_ok(state))
+        assert bool(ss.solver.state_ok(state))
         history.append(_measure_dihedral(state, grid))
 
     x_gb, fits = history[-1]

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import sintersim
-from sintersim.config import load_config, validate
+from sintersim.scenario import load_config, validate
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / "data" / "seed001_pbse_neck.csv"
@@ -67,7 +67,7 @@ def forward(trace, cfg, ds: float):
     """Loss and curve at D_s = ds (no optimisation), with the fit's own forward model."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # identifiability notes are meaningless at lm_steps=0
-        return sintersim.fit([trace], cfg, [PARAM], init={PARAM: ds}, lm_steps=0)
+        return sintersim.fit.fit([trace], cfg, [PARAM], init={PARAM: ds}, lm_steps=0)
 
 
 def lm_fit(trace, cfg, ds: float, lm_steps: int, n_dense: int):
@@ -76,7 +76,7 @@ def lm_fit(trace, cfg, ds: float, lm_steps: int, n_dense: int):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = sintersim.fit(
+        res = sintersim.fit.fit(
             [trace],
             cfg,
             [PARAM],
@@ -108,7 +108,7 @@ def main(argv=None) -> int:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
 
-    trace = sintersim.read_trace(args.trace)
+    trace = sintersim.fit.read_trace(args.trace)
     base_cfg = load_config(args.config)
     base_raw = base_cfg.values  # validated, defaults filled; validate() accepts it again
     dt = 0.5 if args.quick else None

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import inspect
 import json
 import time
 from pathlib import Path
@@ -42,16 +44,12 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim._anisotropy import SurfaceAnisotropy, max_ratio  # noqa: E402
-from sintersim._observables import orientation_observables  # noqa: E402
-from sintersim._rotation import (  # noqa: E402
-    Rotation,
-    grain_volumes,
-    make_boundary_law,
-    misorientation_matrix,
-    torque,
-)
-from sintersim.config import material_parameters  # noqa: E402
+from sintersim.calibrate import boundary_table, make_boundary_law  # noqa: E402
+from sintersim.grains import grain_volumes  # noqa: E402
+from sintersim.model import Rotation, Stitching, SurfaceAnisotropy, max_ratio, torque  # noqa: E402
+from sintersim.observables import orientation_observables  # noqa: E402
+from sintersim.orientation import misorientation_matrix  # noqa: E402
+from sintersim.scenario import material_parameters  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -80,22 +78,74 @@ def log(msg: str) -> None:
 
 
 # ------------------------------------------------------------------------------------ physics
-def physics(preset: str, temperature_k: float, spacing_nm: float) -> ss.Nondimensional:
+def physics(preset: str, temperature_k: float, spacing_nm: float) -> ss.calibrate.Nondimensional:
     """Dimensionless model and scales of a material preset."""
-    return ss.nondimensionalize(material_parameters(preset, temperature_k, WIDTH_NM, spacing_nm))
+    return ss.calibrate.nondimensionalize(
+        material_parameters(preset, temperature_k, WIDTH_NM, spacing_nm)
+    )
+
+
+class Oriented(eqx.Module):
+    """The energy of these runs, as the parts of a `SinterModel`: Wang's energy with
+    Read-Shockley boundaries, and the extra terms (cubic surface anisotropy, or none)."""
+
+    energy: ss.WangEnergy
+    terms: tuple = ()
+
+    def model(self, mobility: ss.Mobility, L, m_r=None) -> ss.SinterModel:
+        """The model with these kinetics: rotation at internal m_r (none if None), then
+        stitching of touching, aligned grains (always on)."""
+        rotation = () if m_r is None else (Rotation(m_r),)
+        return ss.SinterModel(
+            self.energy, mobility, L, terms=self.terms, kinetics=(*rotation, Stitching())
+        )
+
+
+LAW_CACHE: Path | None = None  # where `boundary_law` keeps its laws (`cache_boundary_laws`)
+
+
+def cache_boundary_laws(folder: Path) -> None:
+    """Keep the boundary laws (each a table of 16 relaxed 1D boundaries, 25-110 s on a CPU) on
+    disk in ``folder`` (the seed experiments' out/cache)."""
+    global LAW_CACHE
+    LAW_CACHE = Path(folder)
+
+
+def boundary_law(energy: ss.WangEnergy) -> ss.model.GrainBoundaryLaw:
+    """`make_boundary_law` with this experiment's cut-off and stitch angle; read from / written
+    to LAW_CACHE if set. The file key holds the energy's coefficients, the angles and a hash of
+    the source of `make_boundary_law` and `boundary_table`, so a changed algorithm recomputes
+    instead of reading a stale file."""
+    if LAW_CACHE is None:
+        return make_boundary_law(energy, cutoff_deg=CUTOFF_DEG, stitch_deg=STITCH_DEG)
+    coeffs = [float(x) for x in (energy.A, energy.B, energy.kappa_rho, energy.kappa_eta)]
+    src = "".join(inspect.getsource(f) for f in (make_boundary_law, inspect.unwrap(boundary_table)))
+    key = hashlib.sha1(repr((coeffs, CUTOFF_DEG, STITCH_DEG, src)).encode()).hexdigest()[:12]
+    path = LAW_CACHE / f"boundary_law_{key}.npz"
+    if path.exists():
+        z = np.load(path)
+        values = {
+            k: str(v) if v.dtype.kind == "U" else float(v) if v.ndim == 0 else jnp.asarray(v)
+            for k, v in z.items()
+        }
+        return ss.model.GrainBoundaryLaw(**values)
+    law = make_boundary_law(energy, cutoff_deg=CUTOFF_DEG, stitch_deg=STITCH_DEG)
+    LAW_CACHE.mkdir(parents=True, exist_ok=True)
+    fields = {f.name: np.asarray(getattr(law, f.name)) for f in dataclasses.fields(law)}
+    np.savez(path, **fields)
+    return law
 
 
 def oriented(
     energy: ss.WangEnergy, ratio: float | None = None, spacing_nm: float = 1.0
-) -> ss.WangEnergy:
+) -> Oriented:
     """The energy with Read-Shockley boundaries (and cubic surface anisotropy if ratio: the
     <110>/<100> ratio of the gradient gauge; the weights' blur spans the surface width)."""
-    law = make_boundary_law(energy, cutoff_deg=CUTOFF_DEG, stitch_deg=STITCH_DEG)
+    law = boundary_law(energy)
     out = eqx.tree_at(lambda e: e.boundaries, energy, law, is_leaf=lambda x: x is None)
-    if ratio is not None:
-        aniso = SurfaceAnisotropy(ratio, blur=WIDTH_NM / spacing_nm)
-        out = eqx.tree_at(lambda e: e.anisotropy, out, aniso, is_leaf=lambda x: x is None)
-    return out
+    if ratio is None:
+        return Oriented(out)
+    return Oriented(out, (SurfaceAnisotropy(ratio, blur=WIDTH_NM / spacing_nm),))
 
 
 FROZEN = ss.Mobility(0.0, 0.0, 0.0, 0.0)  # stage 2: the density (neck) stays in place
@@ -103,7 +153,7 @@ FROZEN = ss.Mobility(0.0, 0.0, 0.0, 0.0)  # stage 2: the density (neck) stays in
 
 @jax.jit
 def _advance(model, grid, state, n, dt):
-    return ss.advance(model, grid, state, n, dt)
+    return ss.solver.advance(model, grid, state, n, dt)
 
 
 @jax.jit
@@ -114,14 +164,14 @@ def _observe(model, grid, state):
         o["total_boundary_area"],
         o["grain_count"],
         grain_volumes(state.eta, grid.cell_volume),
-        ss.state_ok(state),
+        ss.solver.state_ok(state),
     )
 
 
 @jax.jit
 def _rate_per_mobility(energy, grid, state):
-    """d(misorientation)/dt per unit internal m_r: sum_i |tau_i| / V_i."""
-    tau = torque(energy, state, grid)
+    """d(misorientation)/dt per unit internal m_r: sum_i |tau_i| / V_i (energy: `Oriented`)."""
+    tau = torque(energy.model(FROZEN, 1.0), state, grid)
     vol = jnp.maximum(grain_volumes(state.eta, grid.cell_volume), 1.0)
     return jnp.sum(jnp.abs(tau) / vol)
 
@@ -154,8 +204,8 @@ def disc_pair(grid: ss.Grid, radius: float, width: float, theta_deg: float) -> s
     """Two discs, centres CENTRE_DISTANCE * radius apart on x, eta split by a tanh plane."""
     nx, ny = grid.shape
     d = 0.5 * CENTRE_DISTANCE * radius
-    p1 = ss.particle_profile(grid, [nx / 2 - d, ny / 2], radius, width / 2)
-    p2 = ss.particle_profile(grid, [nx / 2 + d, ny / 2], radius, width / 2)
+    p1 = ss.initial.particle_profile(grid, [nx / 2 - d, ny / 2], radius, width / 2)
+    p2 = ss.initial.particle_profile(grid, [nx / 2 + d, ny / 2], radius, width / 2)
     rho = np.maximum(p1, p2)
     left = 0.5 * (1 - np.tanh((grid.coordinates()[0] - nx / 2) / (width / 2)))
     eta = np.stack([rho * left, rho * (1 - left)])
@@ -168,8 +218,7 @@ def attach(nd, energy, grid, state, m_r_si, spacing_nm, *, target_nm, t_max_s, d
     """Stage 1: the full model (preset kinetics) with rotation at m_r_si until the boundary is
     target_nm long, the pair stitches, a grain vanishes, or t_max_s. Returns (state, track)."""
     sc = nd.scales
-    rot = Rotation(sc.rotational_mobility(m_r_si))
-    model = ss.SinterModel(energy, nd.model.mobility, nd.model.L, rotation=rot)
+    model = energy.model(nd.model.mobility, nd.model.L, m_r=sc.rotational_mobility(m_r_si))
     chunk = max(1, int(round(sc.to_internal_time(t_max_s) / dt / 4000)))
     chunk = min(chunk, 40)
     track, t = Track(), 0.0
@@ -191,7 +240,7 @@ def rotate_frozen(nd, energy, grid, state, spacing_nm, n0_units, dt=1.0):
     if rate <= 0:
         raise RuntimeError("no torque at the start of stage 2 (misorientation above cut-off?)")
     m_sim = np.radians(theta) / (n0_units * rate)
-    model = ss.SinterModel(energy, FROZEN, nd.model.L, rotation=Rotation(m_sim))
+    model = energy.model(FROZEN, nd.model.L, m_r=m_sim)
     chunk = max(1, int(round(n0_units / 2000 / dt)))
     track, t = Track(), 0.0
     track.add(0.0, _observe(model, grid, state), spacing_nm)
@@ -368,11 +417,11 @@ def cube_run(
     s0 = cube_pair(
         grid, half, 0.5 * WIDTH_NM / spacing_nm, misorientation_deg, CUBE_OVERLAP_NM / spacing_nm
     )
-    model = ss.SinterModel(energy, nd.model.mobility, nd.model.L)  # rotation off
+    model = energy.model(nd.model.mobility, nd.model.L)  # rotation off
     sc = nd.scales
     t_end = float(sc.to_internal_time(t_end_s))
     ts = np.geomspace(t_end * 1e-5, t_end, n_saves)
-    n, h = ss.plan_steps(0.0, ts, dt)
+    n, h = ss.solver.plan_steps(0.0, ts, dt)
     track, state = Track(), s0
     track.add(0.0, _observe(model, grid, state), spacing_nm)
     t = 0.0
@@ -591,7 +640,7 @@ def main(argv=None) -> int:
     r6, _ = pair_run(nd1, en1, grid, sp, 6.0, T_EVENT1_K, m_r, n0)
     log(f"    stitches at {r6.t_stitch_s() / 60:.3f} min (attachment {r6.t_attach_s:.3g} s)")
 
-    mat = ss.get_material("PbSe")
+    mat = ss.materials.get_material("PbSe")
     arr = (mat.gb_diffusion(T_EVENT1_K) / T_EVENT1_K) / (mat.gb_diffusion(T_EVENT4_K) / T_EVENT4_K)
     log(f"A4: 6-degree pair with m_r scaled like D_gb/T (x {arr:.3g})")
     r6a, _ = pair_run(nd1, en1, grid, sp, 6.0, T_EVENT1_K, m_r * arr, n0)

@@ -24,8 +24,8 @@ import jax
 import numpy as np
 
 import sintersim as ss
-from sintersim._packing_run import run_packing
-from sintersim.config import material_parameters
+from sintersim.packing import run_packing
+from sintersim.scenario import material_parameters
 
 HERE = Path(__file__).resolve().parent
 FIT = HERE.parent / "fit_seed001" / "out" / "fit.json"
@@ -33,7 +33,7 @@ FIT = HERE.parent / "fit_seed001" / "out" / "fit.json"
 
 def physics(temperature_k: float, spacing_nm: float, width_nm: float, **material):
     """Model and scales from the PbSe preset (``material`` overrides preset fields)."""
-    return ss.nondimensionalize(
+    return ss.calibrate.nondimensionalize(
         material_parameters("PbSe", temperature_k, width_nm, spacing_nm, **material)
     )
 
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     sp_a, w_a = 0.5, 1.5
     nd_a = physics(423.15, sp_a, w_a)
     rows_a, cols_a = (4, 4) if args.quick else (6, 8)
-    pk_a = ss.hex_monolayer(
+    pk_a = ss.packing.hex_monolayer(
         rows_a, cols_a, 5.0 / sp_a, 0.5 / sp_a, size_spread=0.5 / sp_a, orientation="random", seed=0
     )
     t_a = 0.3 * nd_a.scales.to_seconds(1.0) * (5.0 / sp_a) ** 4  # a few neck times
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     extra = {"surface_diffusivity_m2_s": ds} if ds else {}
     nd_b = physics(298.15, sp_b, w_b, **extra)
     n_b = 4
-    pk_b = ss.square_superlattice(n_b, n_b, 3.1 / sp_b, 0.55 / sp_b)
+    pk_b = ss.packing.square_superlattice(n_b, n_b, 3.1 / sp_b, 0.55 / sp_b)
     grid_b, s0_b, h_b, wall_b = scenario("B", pk_b, nd_b, sp_b, w_b, 20.0, 20, 8)
 
     fig_path = args.out / "packings.png"

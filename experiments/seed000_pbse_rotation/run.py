@@ -33,8 +33,8 @@ import jax.numpy as jnp  # noqa: E402
 import seedlib  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim._reassign import fields_at  # noqa: E402
-from sintersim._rotation import Rotation, misorientation_matrix  # noqa: E402
+from sintersim.orientation import misorientation_matrix  # noqa: E402
+from sintersim.packing import fields_at  # noqa: E402
 
 # the reused pair protocol (functions, not copies); importing it enables float64
 orun = seedlib.load_script(HERE.parent / "orientation" / "run.py", "orientation_run")
@@ -88,14 +88,14 @@ def attach_time(T_k: float, sp: float, pair_grid, m_r: float, neck_nm: float, t_
     st = ss.State(st.rho, st.eta, jnp.radians(jnp.asarray([0.0, HIGH_ANGLE_DEG])))
     # Both eta are 1 in the overlap lens at first, which reads as a long boundary: let the grain
     # fields settle (density frozen, a few eta relaxation times) before the clock starts.
-    st = orun._advance(ss.SinterModel(en, orun.FROZEN, nd.model.L), grid, st, 100, 1.0)
+    st = orun._advance(en.model(orun.FROZEN, nd.model.L), grid, st, 100, 1.0)
     _, tr = orun.attach(nd, en, grid, st, m_r, sp, target_nm=neck_nm, t_max_s=t_max_s)
     reached = tr.boundary_nm[-1] >= neck_nm
     return (tr.t[-1] if reached else np.inf), tr.boundary_nm[-1]
 
 
 def dot_array(rows: int, cols: int, sp: float, seed: int):
-    pk = ss.hex_monolayer(
+    pk = ss.packing.hex_monolayer(
         rows,
         cols,
         radius=orun.DOT_RADIUS_NM / sp,
@@ -113,8 +113,8 @@ def rotate_array(pk, grid, state, energy, L, m_sim: float, t_int_end: float, n_r
     """Frozen density; eta and orientations evolve (rotation at internal m_sim, stitching).
 
     Returns records (t_internal, grain count, dot -> field, misorientation matrix, state)."""
-    relax = ss.SinterModel(energy, orun.FROZEN, L)  # first let the overlapping lenses relax
-    model = ss.SinterModel(energy, orun.FROZEN, L, rotation=Rotation(m_sim))
+    relax = energy.model(orun.FROZEN, L)  # first let the overlapping lenses relax
+    model = energy.model(orun.FROZEN, L, m_r=m_sim)
     state = orun._advance(relax, grid, state, 100, 1.0)
     chunk = max(1, int(np.ceil(t_int_end / n_rec)))
     recs, t = [], 0.0
@@ -222,7 +222,7 @@ def main(argv=None) -> int:
     clock = seedlib.Clock()
     sp, pair_grid, (rows, cols), seeds = SIZES[args.size]
     check_config(sp)
-    seedlib.cache_boundary_tables(HERE / "out" / "cache")
+    orun.cache_boundary_laws(HERE / "out" / "cache")
     grid = ss.Grid(pair_grid)
     n0 = 1000.0 * (orun.WIDTH_NM / sp) ** 2  # the reused stage-2 time scale
 
@@ -234,7 +234,7 @@ def main(argv=None) -> int:
     target_s = STITCH_TARGET_MIN * 60
     m_r, r13, _, history = orun.calibrate(nd4, en4, grid, sp, n0, target_s)
     r6, _ = orun.pair_run(nd1, en1, grid, sp, PAIR2_DEG, PAIR2_T_K, m_r, n0)
-    mat = ss.get_material("PbSe")
+    mat = ss.materials.get_material("PbSe")
 
     def arrhenius(T_k):  # m_r scaled like D_gb / T from the calibration temperature
         T4 = orun.T_EVENT4_K

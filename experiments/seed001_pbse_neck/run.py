@@ -7,7 +7,7 @@
 The base case is config.toml (two 6.2 nm PbSe discs, 0.75 nm gap, 25 °C, D_s from
 experiments/fit_seed001, Cahn-Hilliard-Cook noise at 0.06 k_B T per cell). The batch runs that
 case with independent noise seeds, plus two noise-free controls (the same 0.75 nm gap, and the
-paper's 0.6 nm gap), in one `ss.run_batch` with a stepper per member.
+paper's 0.6 nm gap), in one `ss.run_batch` with a model (noise key) per member.
 
 Operational definitions (all from the rho field, in the columns of the initial gap, i.e. where
 rho < 0.5 on the axis at t = 0):
@@ -26,6 +26,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import matplotlib
@@ -40,9 +41,7 @@ sys.path.insert(0, str(HERE.parent))
 import seedlib  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim import _observables as obs  # noqa: E402
-from sintersim._run import build  # noqa: E402
-from sintersim.config import load_config, validate  # noqa: E402
+from sintersim import observables as obs  # noqa: E402
 
 SEED_FILE = "001_3817fe1102b2e54f.txt"
 DATA = HERE.parent / "data" / "seed001_pbse_neck.csv"
@@ -58,11 +57,17 @@ SIZES = {
 
 def setup_with(**over):
     """The CLI's setup of config.toml with ``section__key=value`` overrides."""
-    raw = {s: dict(v) for s, v in load_config(HERE / "config.toml").values.items()}
+    raw = {s: dict(v) for s, v in ss.load_config(HERE / "config.toml").values.items()}
     for k, v in over.items():
         sec, key = k.split("__")
         raw[sec][key] = v
-    return build(validate(raw))
+    return ss.build(ss.scenario.validate(raw))
+
+
+def with_noise(model, noise):
+    """The model with its `ThermalNoise` replaced by ``noise`` (the other kinetics kept)."""
+    kinetics = tuple(k for k in model.kinetics if not isinstance(k, ss.model.ThermalNoise))
+    return eqx.tree_at(lambda m: m.kinetics, model, (*kinetics, noise))
 
 
 def chords(cols: np.ndarray, thr: float = 0.5) -> np.ndarray:
@@ -75,7 +80,7 @@ def chords(cols: np.ndarray, thr: float = 0.5) -> np.ndarray:
 
 
 def batch(setup, states, thetas, keys, t_end_s, save_s):
-    """Integrate members (state, noise theta, key) in one batch (`ss.run_batch` with one stepper
+    """Integrate members (state, noise theta, key) in one batch (`ss.run_batch` with one model
     per member, so each draws its own noise); save the gap-region columns."""
     g = setup.grid
     nx = g.shape[0]
@@ -92,18 +97,17 @@ def batch(setup, states, thetas, keys, t_end_s, save_s):
             "mass": obs.mass(s, g),
         }
 
-    steppers = [
-        ss.SemiImplicitFourier(noise=ss.ThermalNoise(jnp.float32(th), k))
+    models = [
+        with_noise(setup.model, ss.model.ThermalNoise(jnp.float32(th), k))
         for th, k in zip(thetas, keys, strict=True)
     ]
     sol = ss.run_batch(
-        setup.model,
+        models,
         g,
         list(states),
         t0=0.0,
         dt=setup.dt,
         saveat=ss.SaveAt(ts, fn=fn),
-        stepper=steppers,
     )
     dx = setup.config["grid"]["spacing_nm"]
     out = jax.device_get(sol.ys)
@@ -153,13 +157,13 @@ def main(argv=None) -> int:
     base = setup_with()
     cfg = base.config
     gap = cfg["particles"]["gap_nm"]
-    theta = float(base.stepper.noise.temperature)
+    theta = float(base.model.find(ss.model.ThermalNoise).temperature)
     seed0 = cfg["noise"]["seed"]
     clock.log(
         f"{args.size}: {n_noisy} noisy members (gap {gap} nm, noise {cfg['noise']['scale']} k_B T"
         f" per cell) to {t_end} s; controls without noise; grid {cfg['grid']['shape']}"
     )
-    # The paper's gap, built as sintersim._run.build builds the base state.
+    # The paper's gap, built as ss.build builds the base state.
     dx = cfg["grid"]["spacing_nm"]
     r = cfg["particles"]["radius_nm"] / dx
     w = 0.5 * cfg["model"]["interface_width_nm"] / dx
@@ -324,7 +328,7 @@ def main(argv=None) -> int:
         f"{save_s:g} s, so filaments shorter than that are not resolved).",
         f"D_s = {cfg['material']['surface_diffusivity_m2_s']:.2g} m^2/s from "
         "experiments/fit_seed001 (fitted at a 1 nm interface; here 0.5 nm).",
-        "Members with different noise seeds run in one ss.run_batch with one stepper (noise "
+        "Members with different noise seeds run in one ss.run_batch with one model (noise "
         "key) per member.",
         f"Saves in bounds (noisy batch): {bool(noisy['ok'].all())}; controls: "
         f"{bool(ctrl['ok'].all())}.",
@@ -339,7 +343,7 @@ def main(argv=None) -> int:
     ax[0].axhline(0.9, color="grey", lw=0.6)
     ax[0].set(xlabel="time (s)", ylabel="neck width (nm)", title="neck width at the gap")
     ax[0].legend(fontsize=7)
-    data = ss.read_trace(DATA)
+    data = ss.fit.read_trace(DATA)
     for m, (w, ti) in enumerate(zip(noisy["neck"], inc, strict=True)):
         if np.isfinite(ti):
             ax[1].plot(t - ti, w, lw=0.8, color=f"C{m}")

@@ -42,9 +42,7 @@ sys.path.insert(0, str(HERE.parent))
 import seedlib  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim import _observables as obs  # noqa: E402
-from sintersim._run import build  # noqa: E402
-from sintersim.config import load_config, validate  # noqa: E402
+from sintersim import observables as obs  # noqa: E402
 
 SEED_FILE = "002_dd04da2fb17de1eb.txt"
 DATA = HERE.parent / "data" / "seed002_cdse_cds_neck.csv"
@@ -65,13 +63,13 @@ SIZES = {
 
 def setup_with(**over):
     """The CLI's setup of config.toml with ``section__key=value`` overrides."""
-    raw = {s: dict(v) for s, v in load_config(HERE / "config.toml").values.items()}
+    raw = {s: dict(v) for s, v in ss.load_config(HERE / "config.toml").values.items()}
     for k, v in over.items():
         sec, key = k.split("__")
         raw[sec][key] = v
         if key == "temperature_K":  # the validated config holds both; give one
             raw[sec].pop("temperature_C", None)
-    return build(validate(raw))
+    return ss.build(ss.scenario.validate(raw))
 
 
 def crossings(col: np.ndarray, thr: float = 0.5) -> np.ndarray:
@@ -153,7 +151,7 @@ def main(argv=None) -> int:
     dx = cfg["grid"]["spacing_nm"]
     g = base.grid
     r = cfg["particles"]["radius_nm"] / dx
-    w = 0.5 * cfg["model"]["interface_width_nm"] / dx  # as sintersim._run.build
+    w = 0.5 * cfg["model"]["interface_width_nm"] / dx  # as ss.build
     states = [ss.two_particles(g, r, r, gap / dx, width=w, dtype=jnp.float32) for gap in gaps]
     t_save = np.concatenate([np.geomspace(1.0, t_end, n_saves)])
     ts = np.asarray(base.nd.scales.to_internal_time(t_save))
@@ -312,7 +310,7 @@ def main(argv=None) -> int:
         "the diffuse tails of the two surfaces overlap and pull together, so the largest gap "
         "that closes scales with it.",
         "Sublimation: `[material] sublimation_nm_s` removes v x surface area per time "
-        f"(sintersim._sublimation); v = {SUBLIMATION_NM_S} nm/s is chosen (the paper gives no "
+        f"(sintersim.model.Sublimation); v = {SUBLIMATION_NM_S} nm/s is chosen (the paper gives no "
         "rate or duration), so the row shows that the dimer sublimes, not when.",
         f"Neck-curve time zero: contact of the {cfg['particles']['gap_nm']:g} nm gap at "
         f"{t_c:.0f} s; saves are log-spaced, so rates are coarse.",

@@ -7,7 +7,7 @@
 Two parts, both computed here (the scripts of experiments/surface_melting do the work):
 
 A. The molten layer of a CdSe sphere (R = 3 nm at 90, 140, 210 C; full melting of R = 3 nm and
-   R = 1 nm) from the phase-field liquid (`sintersim._melting.premelt_sphere`, radially
+   R = 1 nm) from the phase-field liquid (`ss.calibrate.premelt_sphere`, radially
    symmetric, parameters `CDSE_SEED003_PF` mapped by `physical_liquid`) next to the seed values
    and the analytic Kofman sphere with the same parameters (phase_field_table.py).
 B. Two touching 2D particles (two grains + the liquid) over a range of driving forces q: neck

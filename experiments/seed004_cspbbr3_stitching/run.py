@@ -33,9 +33,9 @@ import jax.numpy as jnp  # noqa: E402
 import seedlib  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim._anisotropy import max_ratio  # noqa: E402
-from sintersim._reassign import fields_at  # noqa: E402
-from sintersim._rotation import misorientation_matrix  # noqa: E402
+from sintersim.model import max_ratio  # noqa: E402
+from sintersim.orientation import misorientation_matrix  # noqa: E402
+from sintersim.packing import fields_at  # noqa: E402
 
 orun = seedlib.load_script(HERE.parent / "orientation" / "run.py", "orientation_run")
 
@@ -99,16 +99,16 @@ def classify(theta_deg: float, stitch: float, cut: float) -> int:
 def run_film(nd, energy, grid, state, t_end_s: float, n_rec: int, l_factor: float, dt=0.25):
     """Preset kinetics with the boundary mobility L scaled by l_factor, rotation off (the
     orientation experiment's cube protocol). Records (t_s, state) at n_rec log-spaced times."""
-    model = ss.SinterModel(energy, nd.model.mobility, nd.model.L * l_factor)
+    model = energy.model(nd.model.mobility, nd.model.L * l_factor)
     sc = nd.scales
     t_end = float(sc.to_internal_time(t_end_s))
     ts = np.geomspace(t_end * 1e-3, t_end, n_rec)
-    n, h = ss.plan_steps(0.0, ts, dt)
+    n, h = ss.solver.plan_steps(0.0, ts, dt)
     recs, t = [(0.0, state)], 0.0
     for n_i, h_i in zip(n, h, strict=True):
         state = orun._advance(model, grid, state, int(n_i), float(h_i))
         t += n_i * h_i
-        if not bool(ss.state_ok(state)):
+        if not bool(ss.solver.state_ok(state)):
             raise RuntimeError(f"film went unstable at t = {sc.to_seconds(t):.3g} s")
         recs.append((float(sc.to_seconds(t)), state))
     return model, recs
@@ -117,7 +117,7 @@ def run_film(nd, energy, grid, state, t_end_s: float, n_rec: int, l_factor: floa
 def film_stats(model, grid, state, centres, angle0, n: int, stitch: float, cut: float):
     """Contacts by class (stitched, kept boundary), domains, dots per domain, void fraction."""
     fmap = fields_at(state, centres, 1.0)
-    o = jax.device_get(ss.orientation_observables(state, grid, model))
+    o = jax.device_get(ss.observables.orientation_observables(state, grid, model))
     area = np.asarray(o["boundary_area"])
     th0 = np.degrees(np.asarray(misorientation_matrix(jnp.asarray(angle0))))
     stitched, kept = np.zeros(3, int), np.zeros(3, int)
@@ -196,7 +196,7 @@ def main(argv=None) -> int:
     assert CFG["model"]["interface_width_nm"] == orun.WIDTH_NM
     assert (o["cutoff_deg"], o["stitch_deg"]) == (orun.CUTOFF_DEG, orun.STITCH_DEG)
     stitch, cut = o["stitch_deg"], o["cutoff_deg"]
-    seedlib.cache_boundary_tables(HERE / "out" / "cache")
+    orun.cache_boundary_laws(HERE / "out" / "cache")
     nd = orun.physics(mat["preset"], mat["temperature_K"], sp)
     ratio = max_ratio()
     energy = orun.oriented(nd.model.energy, ratio=ratio, spacing_nm=sp)
@@ -221,7 +221,7 @@ def main(argv=None) -> int:
     t_lost = c_recs[i_lost][0] if i_lost is not None else None
     # Physical boundary mobility behind L: L = m_gb gamma_gb t0 / (kappa_eta l0^2).
     sc = nd.scales
-    gamma_gb = float(ss.get_material(mat["preset"]).gb_energy_J_m2)
+    gamma_gb = float(ss.materials.get_material(mat["preset"]).gb_energy_J_m2)
     m_gb = sc.length_m**2 * float(nd.model.energy.kappa_eta) / (gamma_gb * sc.time_s)
     clock.log(
         f"{n * n} cubes on {grid.shape}, edges {edges.mean():.2f} +- {edges.std():.2f} nm; "

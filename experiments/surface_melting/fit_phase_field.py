@@ -46,17 +46,16 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.optimize  # noqa: E402
 
-from sintersim._melting import (  # noqa: E402
+from sintersim.calibrate import (  # noqa: E402
     CDSE_SEED003_PF_SHAPE,
-    _params,
-    _xi_cached,
+    measure_xi,
     melting_q_bracket,
     premelt_sphere,
     solved_liquid,
     sphere_melting_point,
     sphere_start_radius,
 )
-from sintersim._melting_theory import CELSIUS_ZERO_K, SurfaceMeltingParameters  # noqa: E402
+from sintersim.materials import CELSIUS_ZERO_K, SurfaceMeltingParameters  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -190,8 +189,7 @@ def main(argv=None):
     worst, l0, a, Tm, res, c = min(results, key=lambda r: r[0])
     l0_m = l0 * NM
     e0 = GAMMA_SV / (l0_m * g.sv)
-    xi_int = _xi_cached(tuple(float(v) for v in _params(energy, 0.0)), (0.03, 0.01, 0.003), 2048,
-                        None)["xi"]  # fmt: skip
+    xi_int = measure_xi(energy, (0.03, 0.01, 0.003), n=2048)["xi"]
     p = SurfaceMeltingParameters(
         latent_heat_J_m3=a * e0,
         melting_point_K=Tm,

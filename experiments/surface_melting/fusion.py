@@ -3,7 +3,7 @@ r"""Fusion of two particles with a premelted or molten surface (issue 8, "Effect
     python experiments/surface_melting/fusion.py [--quick] [--out DIR]
 
 Two touching 2D discs (two solid grain fields + the liquid field ``eta[-1]`` of
-`sintersim._melting.LiquidEnergy`) are sintered at a series of bulk driving forces q (q > 0:
+`sintersim.model.LiquidEnergy`) are sintered at a series of bulk driving forces q (q > 0:
 solid stable, q < 0: above the melting point), all with the same mobilities (liquid transport
 ``M_liq`` 20x the surface mobility, 2000x the lattice one; the dry reference, which has no
 liquid, with M_liq = 0: see `model`). For each q it measures the neck width
@@ -43,16 +43,14 @@ import jax
 import numpy as np
 import scipy.ndimage
 
-from sintersim._energy import WangEnergy
-from sintersim._grid import Grid
-from sintersim._initial import particles
-from sintersim._integrate import advance
-from sintersim._interfaces import grain_boundary_profile
-from sintersim._melting import LiquidEnergy, LiquidMobility, _minimise, interface_energies
-from sintersim._melting_theory import CDSE_SEED003, CELSIUS_ZERO_K
-from sintersim._model import SinterModel
-from sintersim._observables import cross_sections, neck_size
-from sintersim._state import State
+from sintersim.calibrate import grain_boundary_profile, interface_energies, minimise_profile
+from sintersim.grid import Grid
+from sintersim.initial import particles
+from sintersim.materials import CDSE_SEED003, CELSIUS_ZERO_K
+from sintersim.model import LiquidEnergy, Mobility, SinterModel, WangEnergy
+from sintersim.observables import cross_sections, neck_size
+from sintersim.solver import advance
+from sintersim.state import State
 
 jax.config.update("jax_enable_x64", True)
 
@@ -89,15 +87,16 @@ def model(case: Case) -> SinterModel:
     """Same mobilities for every case, so only the energy (q, a_l, c_sl) differs; except that the
     dry reference (no liquid: l ~ 1e-6) runs with M_liq = 0. The term M_liq rho phi(l) is
     inactive there anyway, but M_liq enters the scheme's implicit stabiliser
-    (``mobility.upper_bound``), whose excess damping at dt = 0.01 slows a dry neck by ~8 % at
+    (``model.mobility_bound``), whose excess damping at dt = 0.01 slows a dry neck by ~8 % at
     t = 50 (measured: neck / D 0.4175 at dt = 0.01 vs 0.4529 at dt = 0.0025 with M_liq = 20, and
     0.468 with M_liq = 0). M_liq = 5: with M_liq = 20 and dt = 0.01 a molten pair's aspect ratio
     wobbled (1.17, 1.39, 1.27, 1.04, 1.06) instead of relaxing (the explicit part of the split
     mobility); M_liq = 5 relaxes it to 1.002, as M_liq = 20 does at dt = 0.0025."""
     mob = dict(MOBILITY)
+    m_liq = mob.pop("M_liq")
     if case.m_liq is not None:
-        mob["M_liq"] = case.m_liq
-    return SinterModel(energy=energy(case), mobility=LiquidMobility(**mob), L=1.0)
+        m_liq = case.m_liq
+    return energy(case).model(Mobility(**mob), 1.0, M_liq=m_liq)
 
 
 def initial_pair(grid: Grid, radius: float, gap: float = 0.0) -> tuple[State, list[float]]:
@@ -272,9 +271,9 @@ def boundary_film_1d(c_sl: float, q: float, n: int = 512, h: float = 0.5) -> dic
     """Is a liquid film in a grain boundary the equilibrium at driving force q? (1D, no vapour.)
 
     A periodic bicrystal (rho = 1, grain 0 in the middle half, grain 1 outside: two boundaries)
-    is relaxed twice at fixed q, all fields free (L-BFGS then Newton-Krylov, the minimiser of
-    `sintersim._melting`): from the dry boundary, and from a liquid film seeded at each
-    boundary. Per boundary: ``dry`` and ``film`` energies (the dry one is gamma_gb; the film
+    is relaxed twice at fixed q, all fields free (L-BFGS then Newton-Krylov,
+    `sintersim.calibrate.minimise_profile`): from the dry boundary, and from a liquid film seeded
+    at each boundary. Per boundary: ``dry`` and ``film`` energies (the dry one is gamma_gb; the film
     branch tends to 2 gamma_sl + q x thickness), the film's liquid ``int l dx / 2`` (0 if the
     seed drained back to the dry boundary), and whether the film is the lower minimum.
     """
@@ -287,7 +286,8 @@ def boundary_film_1d(c_sl: float, q: float, n: int = 512, h: float = 0.5) -> dic
     out = {}
     for name, film in (("dry", 0.0 * seed), ("film", seed)):
         fields = np.stack([np.ones(n), g0 * (1 - film), (1 - g0) * (1 - film), film])
-        f, u = _minimise(en, h, fields, free, periodic=True, q=q, gtol=1e-9, newton=True)
+        at_q = dataclasses.replace(en, q=q)
+        f, u = minimise_profile(at_q, h, fields, free, periodic=True, gtol=1e-9, newton=True)
         out[name], out[name + "_liquid"] = f / 2, float(np.sum(u[3]) * h / 2)
     out["film_wins"] = out["film"] < out["dry"] - 1e-9 and out["film_liquid"] > 0.5
     return out

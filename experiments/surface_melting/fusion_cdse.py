@@ -41,22 +41,19 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from sintersim._grid import Grid
-from sintersim._initial import particles
-from sintersim._integrate import advance
-from sintersim._melting import (
-    CDSE_SEED003_PF,
-    LiquidEnergy,
-    LiquidMobility,
+from sintersim.calibrate import (
     interface_energies,
     melting_q_bracket,
     physical_liquid,
     sphere_melting_point,
     sphere_start_radius,
 )
-from sintersim._melting_theory import CELSIUS_ZERO_K
-from sintersim._model import SinterModel
-from sintersim._state import State
+from sintersim.grid import Grid
+from sintersim.initial import particles
+from sintersim.materials import CDSE_SEED003_PF, CELSIUS_ZERO_K
+from sintersim.model import LiquidEnergy, Mobility
+from sintersim.solver import advance
+from sintersim.state import State
 
 jax.config.update("jax_enable_x64", True)
 
@@ -121,11 +118,9 @@ def run(T_C: float, radius_nm: float, lam: float, times=TIMES) -> dict:
     cell_nm = pl.scales.length_m * 1e9 / lam
     radius = radius_nm / cell_nm
     grid, s, xs = pair(radius)
-    model = SinterModel(
-        energy=stretched(pl.energy, lam, float(pl.energy.q)),
-        mobility=LiquidMobility(**MOBILITY),
-        L=1.0,
-    )
+    mob = dict(MOBILITY)
+    m_liq = mob.pop("M_liq")
+    model = stretched(pl.energy, lam, float(pl.energy.q)).model(Mobility(**mob), 1.0, M_liq=m_liq)
     go = jax.jit(lambda st, k: advance(model, grid, st, k, DT))
     frames, t_now = [measure(s, grid, xs, radius)], 0.0
     for t in times:

@@ -1,4 +1,4 @@
-"""Premelted layer of the phase-field liquid (sintersim._melting) vs the flat Kofman law.
+"""Premelted layer of the phase-field liquid (sintersim.model.Liquid) vs the flat Kofman law.
 
     python experiments/surface_melting/phase_field_premelt.py [--seed003] [--fine]
 
@@ -18,14 +18,13 @@ import time
 import jax
 import numpy as np
 
-from sintersim._energy import WangEnergy
-from sintersim._melting import (
-    LiquidEnergy,
+from sintersim.calibrate import (
     interface_energies,
     kofman_fit,
     premelt_layer,
     solve_liquid_coefficients,
 )
+from sintersim.model import LiquidEnergy, WangEnergy
 
 jax.config.update("jax_enable_x64", True)
 

@@ -2,7 +2,7 @@
 
     python experiments/surface_melting/phase_field_table.py [--quick]
 
-Parameters: `sintersim._melting.CDSE_SEED003_PF` on the Wang shape `CDSE_SEED003_PF_SHAPE`,
+Parameters: `sintersim.materials.CDSE_SEED003_PF` on the Wang shape `CDSE_SEED003_PF_SHAPE`,
 mapped to internal units by `physical_liquid` (length unit l0 = xi_m / xi, xi the model's own
 range from the flat-slab slope; energy unit from gamma_sv; q = L_v (1 - T/T_m) / E0). The phase
 field is the radially symmetric particle (`premelt_sphere`, global minimum of dry, premelted and
@@ -10,7 +10,7 @@ molten); delta = the issue's measure, the integrated liquid volume per unit surf
 same volume as a uniform shell thickness, the Kofman model's delta, is printed alongside and
 used in the figure and the phase field vs Kofman table). Melting points:
 `sphere_melting_point` (F of the molten particle crosses F of the one with a solid core). The
-Kofman column evaluates `sintersim._melting_theory` with the SAME physical parameters (xi as
+Kofman column evaluates `sintersim.materials` with the SAME physical parameters (xi as
 mapped).
 
 Writes experiments/surface_melting/out/phase_field_table.md and delta_vs_T_phase_field.png
@@ -40,10 +40,9 @@ import numpy as np  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sintersim._melting import (  # noqa: E402
-    CDSE_SEED003_PF,
+from sintersim.calibrate import (  # noqa: E402
     CDSE_SEED003_PF_SHAPE,
-    _default_spacing,
+    default_spacing,
     melting_q_bracket,
     physical_liquid,
     premelt_layer,
@@ -51,7 +50,8 @@ from sintersim._melting import (  # noqa: E402
     sphere_melting_point,
     sphere_start_radius,
 )
-from sintersim._melting_theory import (  # noqa: E402
+from sintersim.materials import (  # noqa: E402
+    CDSE_SEED003_PF,
     CELSIUS_ZERO_K,
     flat_layer_thickness,
     layer_thickness,
@@ -222,7 +222,7 @@ def main(argv=None) -> list[tuple[str, ...]]:
     flat, prev = [], None
     for T_C in (90.0, 140.0, 210.0):
         T = T_C + CELSIUS_ZERO_K
-        prev = premelt_layer(pl.at(T), float(pl.q(T)), n=2048, h=_default_spacing(pl.energy),
+        prev = premelt_layer(pl.at(T), float(pl.q(T)), n=2048, h=default_spacing(pl.energy),
                              start=prev)  # fmt: skip
         flat.append((T_C, nm(pl, prev.delta), flat_layer_thickness(T, p) / NM))
     print(f"  flat slabs done [{time.time() - t0:.0f} s]", flush=True)

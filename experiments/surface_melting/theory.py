@@ -3,7 +3,7 @@
     python experiments/surface_melting/theory.py [--out DIR] [--refit]
 
 Prints the seed 003 table (../shared/seed_targets.md, Paper 4: Cassidy et al., CdSe, Fig. 5g,h)
-side by side with the Kofman sphere model (sintersim._melting_theory) evaluated with the
+side by side with the Kofman sphere model (sintersim.materials) evaluated with the
 CDSE_SEED003 preset, and plots the equilibrium layer thickness delta vs T for R = 1, 3 and 5 nm
 (DIR/delta_vs_T.png, seed points marked). Also writes DIR/results.md. ``--refit`` first re-runs
 the fit that produced the preset and prints its result (a few seconds).
@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sintersim._melting_theory import (  # noqa: E402
+from sintersim.materials import (
     CDSE_SEED003,
     CELSIUS_ZERO_K,
     SEED003_TARGETS,

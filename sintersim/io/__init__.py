@@ -7,8 +7,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._runfile import RunFile, read_frame, read_run, set_status
-from ._xdmf import write_xdmf
+from sintersim.io._runfile import RunFile, read_frame, read_run, set_status
+from sintersim.io._xdmf import write_xdmf
 
 __all__ = ["RunFile", "read_csv", "read_frame", "read_run", "set_status", "write_csv", "write_xdmf"]
 

@@ -1,0 +1,283 @@
+"""The fit itself: Adam from several starts, Levenberg-Marquardt polish, uncertainties."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sintersim.fit._problem import FITTABLE, ParamSpec, Problem
+from sintersim.fit._traces import Trace
+
+
+# ----------------------------------------------------------------------------------------------
+# Fitting
+# ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class FitResult:
+    """Fitted values (physical units), standard errors, correlations and diagnostics."""
+
+    names: list[str]
+    units: list[str]
+    values: dict[str, float]
+    stderr: dict[str, float]
+    correlation: np.ndarray
+    loss: float
+    chi2_reduced: float
+    n_data: int
+    n_evaluations: int
+    loss_history: list[float]
+    curves: list[dict[str, np.ndarray]]
+    warnings: list[str]
+
+    def to_json(self) -> dict:
+        return {
+            "parameters": {
+                n: {"value": self.values[n], "stderr": self.stderr[n], "unit": u}
+                for n, u in zip(self.names, self.units, strict=True)
+            },
+            "correlation": self.correlation.tolist(),
+            "loss": self.loss,
+            "chi2_reduced": self.chi2_reduced,
+            "n_data": self.n_data,
+            "n_evaluations": self.n_evaluations,
+            "loss_history": self.loss_history,
+            "warnings": self.warnings,
+        }
+
+
+def uncertainty(problem: Problem, q: np.ndarray, cond_limit: float = 1e8, corr_limit: float = 0.99):
+    """Gauss-Newton covariance of the natural coordinates at ``q`` and identifiability checks.
+
+    Returns (covariance, correlation, warnings). A parameter combination is reported as not
+    identifiable when J^T J is nearly singular (condition number above ``cond_limit``) or two
+    parameters correlate beyond ``corr_limit``.
+    """
+    J = np.asarray(jax.jacfwd(problem.residuals)(jnp.asarray(q)))
+    H = J.T @ J
+    notes = []
+    w, V = np.linalg.eigh(H)
+    cond = w[-1] / max(w[0], 1e-300)
+    names = [s.name for s in problem.specs]
+    if w[0] <= 0 or cond > cond_limit:
+        v = V[:, 0]
+        combo = " ".join(
+            f"{'+' if c > 0 else '-'}{abs(c):.2f}*log({n})"
+            if problem.specs[i].log
+            else f"{'+' if c > 0 else '-'}{abs(c):.2f}*{n}"
+            for i, (n, c) in enumerate(zip(names, v, strict=True))
+            if abs(c) > 0.05
+        )
+        notes.append(
+            f"not identifiable: the data constrain almost nothing along {combo.lstrip('+')} "
+            f"(condition number of J^T J = {cond:.2g}); only the orthogonal combination is "
+            "determined - fix one of these parameters or add data that separate them"
+        )
+    cov = np.linalg.pinv(H)
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    corr = cov / np.outer(np.where(sd > 0, sd, 1), np.where(sd > 0, sd, 1))
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if abs(corr[i, j]) > corr_limit and not notes:
+                notes.append(
+                    f"not identifiable: {names[i]} and {names[j]} are correlated at "
+                    f"{corr[i, j]:+.3f}; the data constrain mainly a combination of the two"
+                )
+    return cov, corr, notes
+
+
+def _levenberg_marquardt(problem, z0, lm_steps, history, progress) -> tuple[jax.Array, int]:
+    """Polish ``z0`` with optimistix LM; appends losses to ``history``.
+
+    Returns (the polished point, the number of model evaluations it took)."""
+    import optimistix as optx
+
+    if lm_steps <= 0:
+        return z0, 0
+
+    def resid(z, _):
+        return problem.residuals(problem.natural(z))
+
+    def record(step, loss):
+        if int(step) == 0:  # optimistix reports a placeholder loss before the first step
+            return
+        history.append(float(loss))
+        if progress:
+            progress(len(history), history[-1])
+
+    def verbose(**kw):
+        # optimistix hands (label, traced value) pairs; report the loss of every LM step.
+        step = kw.get("num_steps", (None, 0))[1]
+        loss = kw.get("loss_last_accepted_step", (None, jnp.nan))[1]
+        jax.debug.callback(record, step, loss)
+
+    history.append(float(0.5 * jnp.sum(resid(z0, None) ** 2)))
+    solver = optx.LevenbergMarquardt(rtol=1e-6, atol=1e-8, verbose=verbose)
+    sol = optx.least_squares(resid, solver, z0, max_steps=lm_steps, throw=False)
+    return sol.value, int(sol.stats.get("num_steps", lm_steps)) * (len(problem.specs) + 1)
+
+
+def _widen(spec: ParamSpec, value: float) -> tuple[float, float]:
+    """Bounds kept as given, but never excluding the value a re-centred problem starts from."""
+    return min(spec.lo, value / 1.01), max(spec.hi, value * 1.01)
+
+
+def _recentred(configs, values: Mapping[str, float], problem: Problem):
+    """The base configs with the fitted physical values written into ``[material]``."""
+    out = []
+    for k, sim in enumerate(problem.sims):
+        changes: dict[str, dict[str, float]] = {}
+        for s in problem.specs:
+            key = FITTABLE[s.kind][1]
+            if key is not None and s.trace in (None, k):
+                section, _, name = key.rpartition(".")
+                changes.setdefault(section or "material", {})[name] = float(values[s.name])
+        out.append(sim.setup.config.replace(**changes))
+    return out
+
+
+def fit(
+    traces: Sequence[Trace],
+    configs,
+    params: Sequence[str],
+    *,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    priors: Mapping[str, tuple[float, float]] | None = None,
+    init: Mapping[str, float] | None = None,
+    starts: int = 1,
+    adam_steps: int = 0,
+    adam_lr: float = 0.1,
+    lm_steps: int = 30,
+    seed: int = 0,
+    progress: Callable[[int, float], None] | None = None,
+    n_dense: int = 48,
+    recentre: int = 3,
+    per_trace: Sequence[str] = (),
+) -> FitResult:
+    """Fit ``params`` to ``traces`` (see `Problem` for the arguments).
+
+    starts: number of starting points optimised in parallel (vmap) by ``adam_steps`` Adam steps
+        (the first is the given start; the others log-uniform within a factor 3 of it, inside
+        the bounds). The best is then polished by Levenberg-Marquardt (``lm_steps``).
+    recentre: the simulation's time unit and step come from the base config's values; when the
+        fit moves a parameter by more than 1.5x, the configs are re-centred on the fitted values
+        (same number of cells, step re-chosen) and Levenberg-Marquardt runs again, at most
+        ``recentre`` times. Otherwise a fitted diffusivity 100x the base one would be integrated
+        with an effective step 100x too long.
+    Returns a `FitResult`; warns (and records) when parameters are not identifiable.
+    """
+    import optax
+
+    problem = Problem(traces, configs, params, bounds, priors, init, n_dense, per_trace)
+    start_vals = {s.name: s.init for s in problem.specs}
+    z0 = problem.to_unbounded(start_vals)
+    history: list[float] = []
+    n_eval = 0
+    rng = np.random.default_rng(seed)
+    zs = [z0]
+    for _ in range(starts - 1):
+        v = {}
+        for s in problem.specs:
+            if s.log:
+                v[s.name] = float(np.clip(s.init * 3.0 ** rng.uniform(-1, 1), s.lo, s.hi))
+            else:
+                v[s.name] = float(
+                    np.clip(s.init + rng.uniform(-0.2, 0.2) * (s.hi - s.lo), s.lo, s.hi)
+                )
+        zs.append(problem.to_unbounded(v))
+    Z = jnp.asarray(np.stack(zs))
+
+    def loss_z(z):
+        return problem.loss(problem.natural(z))
+
+    if adam_steps > 0:
+        opt = optax.adam(adam_lr)
+        state = jax.vmap(opt.init)(Z)
+        vg = jax.jit(jax.vmap(jax.value_and_grad(loss_z)))
+
+        @jax.jit
+        def update(Z, state, g):
+            upd, state = jax.vmap(opt.update)(g, state)
+            return optax.apply_updates(Z, upd), state
+
+        for it in range(adam_steps):
+            L, g = vg(Z)
+            n_eval += len(zs)
+            history.append(float(jnp.min(L)))
+            if progress:
+                progress(it, history[-1])
+            Z, state = update(Z, state, g)
+        L = jax.jit(jax.vmap(loss_z))(Z)
+        z_best = Z[int(jnp.argmin(L))]
+    else:
+        z_best = Z[0]
+
+    z_best, n = _levenberg_marquardt(problem, z_best, lm_steps, history, progress)
+    n_eval += n
+    for _ in range(recentre if lm_steps > 0 else 0):
+        vals = {
+            k: float(v) for k, v in problem.values(problem.natural(jnp.asarray(z_best))).items()
+        }
+        moved = [
+            s
+            for s in problem.specs
+            if s.log
+            and FITTABLE[s.kind][1] is not None  # only values the configs carry re-centre
+            and abs(math.log(vals[s.name] / problem.sims[s.trace or 0].base[s.kind]))
+            > math.log(1.5)
+        ]
+        if not moved:
+            break
+        configs = _recentred(configs, vals, problem)
+        b = {s.name: _widen(s, vals[s.name]) for s in problem.specs if s.log}
+        b.update({s.name: (s.lo, s.hi) for s in problem.specs if not s.log})
+        problem = Problem(traces, configs, params, b, priors, vals, n_dense, per_trace)
+        z_best = jnp.asarray(problem.to_unbounded(vals))
+        z_best, n = _levenberg_marquardt(problem, z_best, lm_steps, history, progress)
+        n_eval += n
+    q = problem.natural(jnp.asarray(z_best))
+    final = float(0.5 * jnp.sum(problem.residuals(q) ** 2))
+    history.append(final)
+    if progress:
+        progress(len(history), final)
+    cov, corr, notes = uncertainty(problem, np.asarray(q))
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    n_data = sum(s.trace.time_s.size for s in problem.sims)
+    dof = max(n_data - len(problem.specs), 1)
+    vals = problem.values(q)
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    values, stderr = {}, {}
+    for i, s in enumerate(problem.specs):
+        v = float(vals[s.name])
+        values[s.name] = v
+        stderr[s.name] = float(v * sd[i]) if s.log else float(sd[i])
+    curves = []
+    for k, sim in enumerate(problem.sims):
+        t = np.linspace(sim.trace.time_s[0], sim.trace.time_s[-1], 200)
+        if sim.trace.misorientation_deg is None:
+            curves.append({"time_s": t, "neck_nm": np.asarray(problem.predict(k, q, t))})
+        else:
+            neck, mis = problem.predict(k, q, t, misorientation=True)
+            curves.append(
+                {"time_s": t, "neck_nm": np.asarray(neck), "misorientation_deg": np.asarray(mis)}
+            )
+    return FitResult(
+        names=[s.name for s in problem.specs],
+        units=[FITTABLE[s.kind][0] for s in problem.specs],
+        values=values,
+        stderr=stderr,
+        correlation=corr,
+        loss=final,
+        chi2_reduced=2 * final / dof,
+        n_data=n_data,
+        n_evaluations=n_eval,
+        loss_history=history,
+        curves=curves,
+        warnings=notes,
+    )

@@ -1,0 +1,429 @@
+r"""Differentiable calibration: fit physical parameters to measured neck-growth traces.
+
+The forward model is the full simulation. Parameters enter in log space (time offsets linearly),
+pass through a bounded transform, become model coefficients by a JAX-differentiable version of
+the unit mapping, and the neck size at the measured times comes from interpolating a dense set
+of save-points (so a time offset is differentiable too). Gradients flow through `integrate` in
+reverse mode with a checkpointed loop (memory ~ sqrt(steps)).
+
+Loss (per trace k, measurement j, prior i):
+
+.. math::
+    \mathcal L = \tfrac12\sum_{k,j}\Big(\frac{x_k(t_{kj}+\tau_k;\,p) - x_{kj}}{\sigma_{kj}}\Big)^2
+        + \tfrac12\sum_i\Big(\frac{\log p_i - \log\bar p_i}{s_i}\Big)^2
+
+Optimisers: Adam (optax) from several starts at once (``jax.vmap``), then Levenberg-Marquardt
+(optimistix) from the best. Uncertainties come from the Gauss-Newton Hessian ``J^T J`` at the
+optimum; near-singular directions raise an identifiability warning naming the combination.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sintersim.constants import K_B_EV, NM
+from sintersim.fit._traces import FitError, Trace
+from sintersim.grains import grain_volumes
+from sintersim.materials._presets import get_material
+from sintersim.model._sinter import SinterModel
+from sintersim.observables._fields import neck_size
+from sintersim.orientation import misorientation_matrix
+from sintersim.scenario._assemble import Setup, build
+from sintersim.scenario._config import RunConfig
+from sintersim.solver._integrate import SaveAt, integrate
+from sintersim.state import State
+
+# name -> (unit, config key in [material], log-space?)
+FITTABLE: dict[str, tuple[str, str | None, bool]] = {
+    "surface_diffusivity": ("m^2/s", "surface_diffusivity_m2_s", True),
+    "gb_diffusivity": ("m^2/s", "gb_diffusivity_m2_s", True),
+    "volume_diffusivity": ("m^2/s", "volume_diffusivity_m2_s", True),
+    "vapour_diffusivity": ("m^2/s", "vapour_diffusivity_m2_s", True),
+    "surface_layer_nm": ("nm", "surface_layer_nm", True),
+    "surface_energy": ("J/m^2", "surface_energy_J_m2", True),
+    "gb_energy": ("J/m^2", "gb_energy_J_m2", True),
+    "gb_mobility": ("m^4/(J s)", "gb_mobility_m4_Js", True),
+    "rotational_mobility": ("m^3/(J s)", "orientation.rotational_mobility_m3_Js", True),
+    "surface_activation": ("eV", None, True),
+    "gb_activation": ("eV", None, True),
+    "volume_activation": ("eV", None, True),
+    "time_offset": ("s", None, False),
+}
+# Activation energy -> the diffusivity it scales between temperatures (Arrhenius).
+_ARRHENIUS = {
+    "surface_activation": "surface_diffusivity",
+    "gb_activation": "gb_diffusivity",
+    "volume_activation": "volume_diffusivity",
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Differentiable unit mapping (width ratio 1 family: closed form, exact in the continuum)
+# ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass(eq=False)
+class _TraceSim:
+    trace: Trace
+    setup: Setup  # the trace's run, built by the one assembly path
+    base: dict[str, float]  # physical values from the config
+    dense: np.ndarray  # internal save times (t = 0 prepended on use)
+    offset_key: str | None
+
+    @property
+    def temperature_K(self) -> float:
+        return self.setup.temperature.start_K
+
+
+def refuse_unsupported(config: RunConfig, name: str) -> None:
+    """Refuse (FitError, exit 2 in the CLI) what the fitted model cannot honour.
+
+    Every other section is honoured: the fit simulates each trace with the run's own model
+    (`Setup.model_at`): ``[material]`` (sublimation included), ``[model]``, ``[grid]`` (in
+    float64), ``[particles]``, ``[time]`` (its step; the save times are the trace's),
+    ``[orientation]``, ``[melting]``, ``[noise]`` (the same noise for every evaluation, from
+    ``noise.seed``) and any registered feature; ``[output]`` holds no physics.
+    """
+    sched = config.temperature.schedule
+    if sched != "constant":
+        raise FitError(
+            f"{name}: temperature.schedule = {sched!r}: the fit simulates each trace at one "
+            "temperature (material.temperature_K); allowed: 'constant' (fit a ramp as traces "
+            "at several temperatures with the *_activation parameters)"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamSpec:
+    """One fitted parameter: the value it starts from, its bounds and optional log-normal prior."""
+
+    name: str  # e.g. "surface_diffusivity" or "time_offset[trace]"
+    kind: str  # key of FITTABLE
+    init: float
+    lo: float
+    hi: float
+    log: bool
+    prior: tuple[float, float] | None = None  # (centre, sigma of log10) for log params
+    trace: int | None = None  # per-trace parameter of this trace; None: shared by all traces
+
+
+class Problem:
+    """Traces, their base configs, and the parameters to fit (shared or per trace).
+
+    traces: measured curves. configs: one `RunConfig` per trace (or one for all).
+    params: names from `FITTABLE`; "time_offset" is always per trace, the others are shared
+        unless named in ``per_trace``.
+    per_trace: names (from params) fitted separately for every trace, as ``name[trace]``.
+
+    Traces at different temperatures: a shared diffusivity is its value at the first trace's
+    temperature T_ref and scales to trace k as ``exp(-Q/k_B (1/T_k - 1/T_ref))``, with Q the
+    fitted ``*_activation`` (eV) or else the material preset's activation energy.
+    bounds: name -> (lo, hi) in physical units; default a factor 100 around the start (log
+        parameters) or +-(time span) for offsets.
+    priors: name -> (centre, sigma_log10) log-normal priors.
+    n_dense: save-points per simulation used to interpolate the neck at the data times.
+    """
+
+    def __init__(
+        self,
+        traces: Sequence[Trace],
+        configs,
+        params: Sequence[str],
+        bounds: Mapping[str, tuple[float, float]] | None = None,
+        priors: Mapping[str, tuple[float, float]] | None = None,
+        init: Mapping[str, float] | None = None,
+        n_dense: int = 48,
+        per_trace: Sequence[str] = (),
+    ):
+        if not traces:
+            raise FitError("no traces given")
+        if not isinstance(configs, Sequence):
+            configs = [configs] * len(traces)
+        if len(configs) != len(traces):
+            raise FitError("give one config per trace, or one for all")
+        unknown = [p for p in params if p not in FITTABLE]
+        if unknown:
+            import difflib
+
+            hints = [difflib.get_close_matches(u, FITTABLE, n=1) for u in unknown]
+            raise FitError(
+                f"unknown parameter(s) {unknown}"
+                + "".join(f" (did you mean {h[0]}?)" for h in hints if h)
+                + f"; fittable: {', '.join(FITTABLE)}"
+            )
+        if not params:
+            raise FitError("no parameters to fit")
+        bad = [n for n in per_trace if n not in params or n == "time_offset"]
+        if bad:
+            raise FitError(f"per_trace names must be fitted parameters (not time_offset): {bad}")
+        for q_name, d_name in _ARRHENIUS.items():
+            if q_name in params and (d_name not in params or d_name in per_trace):
+                raise FitError(
+                    f"{q_name} scales a shared {d_name} between temperatures: fit {d_name} too "
+                    "(shared, not per trace)"
+                )
+        bounds, priors, init = dict(bounds or {}), dict(priors or {}), dict(init or {})
+        jax.config.update("jax_enable_x64", True)  # fits run in float64: accurate gradients
+        self.sims: list[_TraceSim] = []
+        for i, (tr, cfg) in enumerate(zip(traces, configs, strict=True)):
+            refuse_unsupported(cfg, tr.name or str(i))
+            cfg = cfg.replace(grid={"dtype": "float64"})  # fits run in float64
+            setup = build(cfg)
+            phys = cfg.physical_parameters()
+            nd = setup.nd
+            energies = {"surface_energy", "gb_energy"} & set(params)
+            if energies and abs(phys.gb_width_ratio - 1.0) > 1e-12:
+                raise FitError(
+                    f"model.gb_width_ratio = {phys.gb_width_ratio:g}: fitting "
+                    f"{', '.join(sorted(energies))} needs model.gb_width_ratio = 1 (the unit "
+                    "mapping's closed-form shape family); allowed: 1"
+                )
+            base = dataclasses.asdict(phys)  # the physical values the fit starts from
+            mat = get_material(cfg.material.preset)
+            base["surface_activation"] = mat.surface_diffusion.Q_eV
+            base["gb_activation"] = mat.gb_diffusion.Q_eV
+            base["volume_activation"] = mat.volume_diffusion.Q_eV
+            orient = cfg.orientation
+            base["rotational_mobility"] = (
+                orient.rotational_mobility_m3_Js if orient.enabled else None
+            )
+            wants_rotation = "rotational_mobility" in params or tr.misorientation_deg is not None
+            if wants_rotation and not orient.enabled:
+                raise FitError(
+                    f"{tr.name}: fitting rotation (rotational_mobility or a misorientation trace) "
+                    "needs [orientation] enabled = true in its config"
+                )
+            off_name = f"time_offset[{tr.name or i}]" if "time_offset" in params else None
+            span = tr.time_s[-1] - min(tr.time_s[0], 0.0)
+            if off_name:
+                lo, hi = bounds.get(off_name, bounds.get("time_offset", (-tr.time_s[0], span)))
+                t_hi = tr.time_s[-1] + hi
+            else:
+                t_hi = tr.time_s[-1]
+            if tr.time_s[0] < 0 and not off_name:
+                raise FitError(f"{tr.name}: negative times need a fitted time_offset")
+            t_hi_int = float(nd.scales.to_internal_time(t_hi))
+            t_lo = tr.time_s[0] + (lo if off_name else 0.0)
+            if t_lo > 0 and t_hi / t_lo > 30:
+                # Data spanning decades: log-spaced save-points keep early times resolved.
+                t_lo_int = float(nd.scales.to_internal_time(t_lo)) / 2
+                dense = np.geomspace(t_lo_int, t_hi_int, n_dense)
+            else:
+                dense = np.linspace(t_hi_int / n_dense, t_hi_int, n_dense)
+            self.sims.append(_TraceSim(tr, setup, base, dense, off_name))
+        # Parameter specs.
+        specs = []
+        for name in params:
+            unit, _, log = FITTABLE[name]
+            if name == "time_offset":
+                for k, s in enumerate(self.sims):
+                    t = s.trace.time_s
+                    lo, hi = bounds.get(
+                        s.offset_key, bounds.get("time_offset", (-t[0], t[-1] - min(t[0], 0)))
+                    )
+                    x0 = init.get(s.offset_key, init.get("time_offset", 0.0))
+                    specs.append(ParamSpec(s.offset_key, name, x0, lo, hi, False, None, k))
+                continue
+            owners = list(enumerate(self.sims)) if name in per_trace else [(None, self.sims[0])]
+            for k, sim in owners:
+                key = name if k is None else f"{name}[{sim.trace.name or k}]"
+                x0 = init.get(key, init.get(name, sim.base[name]))
+                if x0 is None or not x0 > 0:
+                    raise FitError(f"{key}: needs a positive starting value (init), got {x0}")
+                wide = (x0 / 3.0, x0 * 3.0) if name in _ARRHENIUS else (x0 / 100.0, x0 * 100.0)
+                lo, hi = bounds.get(key, bounds.get(name, wide))
+                if not 0 < lo < hi:
+                    raise FitError(f"{key}: bounds must satisfy 0 < lo < hi, got ({lo}, {hi})")
+                if not lo <= x0 <= hi:
+                    raise FitError(f"{key}: start {x0:g} outside its bounds ({lo:g}, {hi:g})")
+                prior = priors.get(key, priors.get(name))
+                specs.append(ParamSpec(key, name, x0, lo, hi, True, prior, k))
+        self.specs = specs
+        if any(s.kind == "gb_energy" for s in specs) or any(
+            s.kind == "surface_energy" for s in specs
+        ):
+            for s in self.sims:
+                r = s.base["gb_energy"] / s.base["surface_energy"]
+                if not 0 < r <= 12 / 7:
+                    raise FitError("gb_energy / surface_energy must start within (0, 12/7]")
+
+    # -- transforms ---------------------------------------------------------------------------
+    def to_unbounded(self, values: Mapping[str, float]) -> np.ndarray:
+        z = []
+        for s in self.specs:
+            v = values[s.name]
+            u = (
+                (math.log(v) - math.log(s.lo)) / (math.log(s.hi) - math.log(s.lo))
+                if s.log
+                else (v - s.lo) / (s.hi - s.lo)
+            )
+            u = min(max(u, 1e-9), 1 - 1e-9)
+            z.append(math.log(u / (1 - u)))
+        return np.asarray(z)
+
+    def natural(self, z: jax.Array) -> jax.Array:
+        """Unbounded z -> log p (log params) or p (offsets), bounded by a logistic map."""
+        u = jax.nn.sigmoid(z)
+        out = []
+        for i, s in enumerate(self.specs):
+            if s.log:
+                out.append(math.log(s.lo) + (math.log(s.hi) - math.log(s.lo)) * u[i])
+            else:
+                out.append(s.lo + (s.hi - s.lo) * u[i])
+        return jnp.stack(out)
+
+    def values(self, q: jax.Array) -> dict[str, jax.Array]:
+        """Natural coordinates q (log p / p) -> physical values by name."""
+        return {s.name: (jnp.exp(q[i]) if s.log else q[i]) for i, s in enumerate(self.specs)}
+
+    # -- forward model ------------------------------------------------------------------------
+    def model(self, k: int, vals: Mapping[str, jax.Array]) -> SinterModel:
+        """The model trace k is simulated with: the run's own model (every config section
+        through the one assembly, `Setup.model_at`) at the trace's temperature, with the fitted
+        physical values ``vals`` (by parameter name) in place of the config's."""
+        sim = self.sims[k]
+        p = {}
+        for s in self.specs:
+            if s.kind != "time_offset" and s.trace in (None, k):
+                p[s.kind] = vals[s.name]
+        # A shared diffusivity is the value at T_ref; other temperatures scale it (Arrhenius).
+        t_ref, t_k = self.sims[0].temperature_K, sim.temperature_K
+        if t_k != t_ref:
+            for q_name, d_name in _ARRHENIUS.items():
+                shared = any(s.kind == d_name and s.trace is None for s in self.specs)
+                if shared:
+                    q = p.get(q_name, sim.base[q_name])
+                    p[d_name] = p[d_name] * jnp.exp(-q / K_B_EV * (1 / t_k - 1 / t_ref))
+        for q_name in _ARRHENIUS:
+            p.pop(q_name, None)
+        return sim.setup.model_at(sim.temperature_K, p)
+
+    def _predict_dense(self, k: int, vals: Mapping[str, jax.Array], reverse: bool) -> jax.Array:
+        sim, su = self.sims[k], self.sims[k].setup
+        model = self.model(k, vals)
+        x_lo, x_hi = su.centres[0][0], su.centres[1][0]
+        scale = su.nd.scales.length_m / NM
+
+        def fn(t, state):
+            neck = neck_size(state, su.grid, x_lo, x_hi) * scale
+            if state.orientation is None:
+                return neck
+            sym = su.model.energy.boundaries.symmetry
+            return jnp.stack([neck, _pair_misorientation(state, su.grid, sym)])
+
+        sol = integrate(
+            model,
+            su.grid,
+            su.state0,
+            t0=0.0,
+            dt=su.dt,
+            saveat=SaveAt(ts=sim.dense, fn=fn),
+            stepper=su.stepper,
+            differentiable=reverse,
+        )
+        x0 = fn(0.0, su.state0)
+        return jnp.concatenate([x0[None], sol.ys])
+
+    def predict(
+        self,
+        k: int,
+        q: jax.Array,
+        times_s=None,
+        reverse: bool = False,
+        misorientation: bool = False,
+    ) -> jax.Array:
+        """Neck (nm) of trace k at ``times_s`` (default: its measurement times).
+
+        reverse: differentiate in reverse mode (checkpointed loop, for gradients); otherwise the
+        plain loop, which forward mode (Jacobians for Gauss-Newton) differentiates.
+        misorientation: return ``(neck, misorientation_deg)`` (oriented configs only).
+        """
+        sim = self.sims[k]
+        vals = self.values(q)
+        dense = self._predict_dense(k, vals, reverse)
+        t_grid = (
+            jnp.concatenate([jnp.zeros(1), jnp.asarray(sim.dense)]) * sim.setup.nd.scales.time_s
+        )
+        t = jnp.asarray(sim.trace.time_s if times_s is None else times_s)
+        if sim.offset_key:
+            t = t + vals[sim.offset_key]
+        if dense.ndim == 1:
+            if misorientation:
+                raise FitError(f"{sim.trace.name}: its config has no orientations")
+            return jnp.interp(t, t_grid, dense)
+        neck = jnp.interp(t, t_grid, dense[:, 0])
+        if not misorientation:
+            return neck
+        return neck, jnp.interp(t, t_grid, dense[:, 1])
+
+    def residuals(self, q: jax.Array, reverse: bool = False) -> jax.Array:
+        """Weighted residuals (data and priors), as a function of natural coordinates."""
+        res = []
+        for k, sim in enumerate(self.sims):
+            tr = sim.trace
+            if tr.misorientation_deg is None:
+                res.append((self.predict(k, q, reverse=reverse) - tr.neck_nm) / tr.sigma_nm)
+                continue
+            neck, mis = self.predict(k, q, reverse=reverse, misorientation=True)
+            res.append((neck - tr.neck_nm) / tr.sigma_nm)
+            seen = np.isfinite(tr.misorientation_deg)
+            res.append((mis[seen] - tr.misorientation_deg[seen]) / tr.sigma_deg[seen])
+        for i, s in enumerate(self.specs):
+            if s.prior is not None:
+                centre, sig = s.prior
+                res.append(jnp.atleast_1d((q[i] - math.log(centre)) / (sig * math.log(10))))
+        return jnp.concatenate(res)
+
+    def loss(self, q: jax.Array) -> jax.Array:
+        """Half the sum of squared residuals; reverse-mode differentiable (checkpointed)."""
+        r = self.residuals(q, reverse=True)
+        return 0.5 * jnp.sum(r**2)
+
+
+def _pair_misorientation(state: State, grid, symmetry: str) -> jax.Array:
+    """Misorientation (degrees) of grains 0 and 1, or 0 once one of them is gone (stitched)."""
+    theta = jnp.degrees(misorientation_matrix(state.orientation, symmetry)[0, 1])
+    vol = grain_volumes(state.eta[:2], grid.cell_volume)
+    return jnp.where(jnp.min(vol) > 1.0, theta, 0.0)
+
+
+def synthetic_trace(
+    config,
+    values: Mapping[str, float],
+    times_s,
+    noise: float = 0.02,
+    seed: int = 1,
+    name: str = "twin",
+) -> Trace:
+    """A trace made by the solver (for twin experiments): the neck at physical ``times_s`` with
+    the parameters ``values`` (names as `FitResult.values`, e.g. ``time_offset[twin]``), plus
+    Gaussian noise of relative size ``noise``; sigma_nm = noise * neck. A time offset tau shifts
+    the returned times to ``times_s - tau``."""
+    times_s = np.asarray(times_s, float)
+    tau = values.get(f"time_offset[{name}]", 0.0)
+    names = [n for n in values if not n.startswith("time_offset")]
+    if tau:
+        names.append("time_offset")
+    n = times_s.size
+    dummy = Trace(times_s - tau, np.ones(n), np.ones(n), name=name)
+    prob = Problem([dummy], config, names, init=values)
+    q = jnp.array([math.log(values[s.name]) if s.log else values[s.name] for s in prob.specs])
+    rng = np.random.default_rng(seed)
+    if prob.sims[0].setup.model.energy.boundaries is not None:
+        x, m = (np.asarray(v) for v in prob.predict(0, q, misorientation=True))
+        sig, sig_m = noise * x, np.full(n, 0.5)
+        return Trace(
+            times_s - tau,
+            x + sig * rng.standard_normal(n),
+            sig,
+            name,
+            m + sig_m * rng.standard_normal(n),
+            sig_m,
+        )
+    x = np.asarray(prob.predict(0, q))
+    sig = noise * x
+    return Trace(times_s - tau, x + sig * rng.standard_normal(n), sig, name=name)

@@ -1,0 +1,235 @@
+"""Config -> model, grid, initial state and stepper: the one assembly path.
+
+`build` maps a config through the one unit mapping (`sintersim.calibrate.model_coefficients`) at
+fixed internal units and applies every enabled feature (`sintersim.scenario.FEATURES`). Runs,
+resume, batches, the fit and the experiments all build here. Temperature enters in one place,
+`Setup.model_at`: the model at T is the mapping of the physical values at T plus each
+feature's parts at T, a pytree of the same structure with new coefficient values, so nothing
+recompiles. The internal time unit stays that of the start temperature throughout a schedule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sintersim.calibrate._units import (
+    Nondimensional,
+    Reference,
+    model_coefficients,
+    reference_for,
+)
+from sintersim.grid import Grid
+from sintersim.initial import two_particle_centres, two_particles
+from sintersim.model._sinter import SinterModel
+from sintersim.scenario._config import RunConfig, TemperatureSchedule
+from sintersim.scenario._features import FEATURES, Context, Feature
+from sintersim.scenario._schema import ConfigError
+from sintersim.solver._stepper import SemiImplicitFourier
+from sintersim.state import State
+
+MAX_DT_INTERNAL = 1.0  # matches the bound on time.dt_internal
+MAX_STEPS = 1e9  # more is a unit mistake, not a run
+
+
+@dataclasses.dataclass
+class Setup:
+    """Everything a run needs, built from a config (`build`).
+
+    nd: the model at the start temperature and the run's internal units (`reference`).
+    features: the enabled features, in order; data: what each one's ``prepare`` returned.
+    """
+
+    config: RunConfig
+    nd: Nondimensional
+    grid: Grid
+    state0: State
+    centres: list[list[float]]
+    dt: float  # internal units
+    schedule: np.ndarray  # planned save times, internal units
+    stepper: SemiImplicitFourier
+    features: list[Feature] = dataclasses.field(default_factory=list)
+    data: list[Any] = dataclasses.field(default_factory=list)
+
+    @property
+    def model(self) -> SinterModel:
+        """The model at the start temperature (`model_at` gives it at another)."""
+        return self.nd.model
+
+    @property
+    def reference(self) -> Reference:
+        return self.nd.reference
+
+    @property
+    def temperature(self) -> TemperatureSchedule:
+        return self.config.temperature_schedule()
+
+    @property
+    def dtype(self):
+        return jnp.float64 if self.config.grid.dtype == "float64" else jnp.float32
+
+    def physical_values(self, T_K: float) -> dict[str, Any]:
+        """The physical parameters of the config at ``T_K`` (Arrhenius laws evaluated), by name."""
+        return dataclasses.asdict(self.config.physical_parameters(T_K))
+
+    def model_at(self, T_K: float, values: Mapping[str, Any] | None = None) -> SinterModel:
+        """The model at temperature ``T_K`` in the run's fixed internal units, with physical
+        ``values`` (e.g. traced fit parameters) replacing the config's.
+
+        The one place where temperature enters: the physical values at T go through the unit
+        mapping at the run's reference units (a constant run at T would have its own time unit
+        t0(T); the coefficients here are the same physics on the run's clock t0(T_start)), then
+        every feature adds its parts at T.
+        """
+        if values is None and T_K == self.temperature.start_K:
+            return self.nd.model
+        return _model(self.config, self.reference, self.grid, self.features, self.data, T_K, values)
+
+    def time_unit_s(self, T_K: float) -> float:
+        """Seconds per internal time unit of a constant run at ``T_K`` (t0 = l0^2/(E0 M_ref(T)))."""
+        if T_K == self.temperature.start_K:
+            return self.nd.scales.time_s
+        return reference_for(self.config.physical_parameters(T_K)).scales.time_s
+
+    def step_at(self, T_K: float) -> float:
+        """Largest step (internal units) at ``T_K``.
+
+        ``time.dt_internal`` counts in the time unit of the current temperature, so a hotter chunk
+        takes the same (physically shorter) steps a constant run at that temperature would; an
+        explicit ``time.dt_s`` (or ``resume --dt-s``) is one fixed physical step.
+        """
+        if self.config.time.dt_s or T_K == self.temperature.start_K:
+            return self.dt
+        return self.dt * self.time_unit_s(T_K) / self.nd.scales.time_s
+
+
+def _model(config, reference, grid, features, data, T_K, values=None) -> SinterModel:
+    p = dataclasses.asdict(config.physical_parameters(T_K))
+    p.update(values or {})
+    energy, mobility, L = model_coefficients(p, reference)
+    model = SinterModel(energy, mobility, L)
+    for feature, d in zip(features, data, strict=True):
+        model = feature.add(model, Context(config, reference, p, T_K, grid, d))
+    return model
+
+
+def save_schedule(t_end: float, n: int, spacing: str) -> np.ndarray:
+    """n save times ending at t_end: evenly spaced, or log-spaced from t_end / 1000."""
+    if spacing == "log":
+        return np.geomspace(t_end * 1e-3, t_end, n)
+    return t_end * np.arange(1, n + 1) / n
+
+
+def extend_schedule(schedule: np.ndarray, new_end: float, spacing: str) -> np.ndarray:
+    """Continue a schedule to ``new_end`` with its own step (linear) or ratio (log)."""
+    ts = list(schedule)
+    if new_end <= ts[-1]:
+        return np.asarray([t for t in ts if t < new_end] + [new_end])
+    if spacing == "log" and len(ts) > 1:
+        ratio = ts[-1] / ts[-2]
+        while ts[-1] * ratio < new_end * (1 - 1e-9):
+            ts.append(ts[-1] * ratio)
+    else:
+        step = ts[-1] - ts[-2] if len(ts) > 1 else ts[-1]
+        while ts[-1] + step < new_end * (1 - 1e-9):
+            ts.append(ts[-1] + step)
+    ts.append(new_end)
+    return np.asarray(ts)
+
+
+def build(config: RunConfig) -> Setup:
+    """The setup of a config: units, grid, initial state (with each feature's fields), the
+    model at the start temperature, the save schedule; refuses settings that cannot run."""
+    dtype = jnp.float64 if config.grid.dtype == "float64" else jnp.float32
+    if dtype == jnp.float64:
+        jax.config.update("jax_enable_x64", True)
+    try:
+        phys = config.physical_parameters()
+        ref = reference_for(phys)
+    except ValueError as err:  # e.g. no transport at all: no time unit
+        raise ConfigError(f"material: {err}") from None
+    dx_nm = config.grid.spacing_nm
+    grid = Grid(tuple(config.grid.shape), 1.0)
+    p = config.particles
+    r1 = p.radius_nm / dx_nm
+    r2 = (p.radius2_nm or p.radius_nm) / dx_nm
+    gap = p.gap_nm / dx_nm
+    # tanh(x/w) has w_s = 2w: start from the requested surface width (relaxes in a few steps).
+    w = 0.5 * config.model.interface_width_nm / dx_nm
+    try:
+        centres = two_particle_centres(grid, r1, r2, gap)
+    except ValueError:
+        box = [n * dx_nm for n in grid.shape]
+        raise ConfigError(
+            f"particles.radius_nm = {p['radius_nm']:g}, radius2_nm = {p['radius2_nm']}, gap_nm = "
+            f"{p['gap_nm']:g}: the pair does not fit in the box grid.shape x grid.spacing_nm = "
+            f"{' x '.join(f'{b:g}' for b in box)} nm; allowed: centre distance (radius + "
+            f"radius2 + gap = {(r1 + r2) * dx_nm + p['gap_nm']:g} nm) + 2 x the larger radius "
+            f"({2 * max(r1, r2) * dx_nm:g} nm) <= the first length, 2 x the larger radius <= "
+            "each other length (the pair is centred)"
+        ) from None
+    state0 = two_particles(grid, r1, r2, gap, width=w, dtype=dtype)
+    base = SinterModel(*model_coefficients(dataclasses.asdict(phys), ref))
+    features = [f for f in FEATURES if f.enabled(config)]
+    data = []
+    for f in features:
+        d, state0 = f.prepare(config, base, state0)
+        data.append(d)
+    T0 = config.temperature_schedule().start_K
+    model = _model(config, ref, grid, features, data, T0)
+    nd = Nondimensional(model, ref)
+    tm = config.time
+    t_end = float(nd.scales.to_internal_time(tm.end_s))
+    dt = float(nd.scales.to_internal_time(tm.dt_s)) if tm.dt_s else tm.dt_internal
+    schedule = save_schedule(t_end, tm.n_saves, tm.save_spacing)
+    stepper = SemiImplicitFourier()
+    setup = Setup(config, nd, grid, state0, centres, dt, schedule, stepper, features, data)
+    # The extremes of a piecewise-linear T(t) are at its points: check the step there.
+    temps = sorted({setup.temperature.start_K, *setup.temperature.values_K})
+    if tm.dt_s:
+        for T in temps:
+            local = dt * nd.scales.time_s / setup.time_unit_s(T)
+            if local > MAX_DT_INTERNAL:
+                raise ConfigError(
+                    f"time.dt_s = {tm['dt_s']:g} s is {local:.3g} internal time units at {T:g} K; "
+                    f"allowed: <= {MAX_DT_INTERNAL:g} unit = {setup.time_unit_s(T):.3g} s for "
+                    "this material, temperature and grid (the scheme's accuracy limit)"
+                )
+    for f in features:
+        f.check(setup, temps)
+    n_total = sum((b - a) / setup.step_at(T) for chunks in plan_chunks(setup) for a, b, T in chunks)
+    if n_total > MAX_STEPS:
+        raise ConfigError(
+            f"time.end_s = {tm['end_s']:g} s needs {n_total:.3g} steps of "
+            f"{nd.scales.to_seconds(dt):.3g} s (one internal time unit is "
+            f"{nd.scales.time_s:.3g} s here); allowed: <= {MAX_STEPS:.0e} steps: shorten "
+            "time.end_s or raise time.dt_s"
+        )
+    return setup
+
+
+def plan_chunks(setup: Setup) -> list[list[tuple[float, float, float]]]:
+    """Per save interval, its chunks ``(t_a, t_b, T_K)`` (internal times): the interval cut at
+    the schedule's breakpoints, each chunk at the temperature of its mid-point (for a ramp the
+    mean over the chunk; for steps the value in force). A breakpoint within round-off of a
+    save-point is that save-point (no sliver chunk)."""
+    sc, temp = setup.nd.scales, setup.temperature
+    edges = np.concatenate([[0.0], setup.schedule])
+    cuts = np.asarray(sc.to_internal_time(temp.breakpoints_s()), float)
+    tol = 1e-9 * float(edges[-1])
+    plan = []
+    for a, b in itertools.pairwise(edges):
+        pts = [a, *cuts[(cuts > a + tol) & (cuts < b - tol)], b]
+        plan.append(
+            [
+                (float(x), float(y), temp(float(sc.to_seconds(0.5 * (x + y)))))
+                for x, y in itertools.pairwise(pts)
+            ]
+        )
+    return plan

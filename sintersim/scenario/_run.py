@@ -1,0 +1,338 @@
+"""Host-side driver: config -> model, grid, initial state -> a run with outputs, and resume.
+
+The time loop is one compiled `advance` (a while loop of steps on the device), called once per
+save-point; the host syncs only there, to check the state, record observables, write files and
+update progress.
+
+A temperature schedule (``[temperature]``) splits each save interval into chunks at the
+schedule's steps, and a ramp further into chunks over which T changes by at most
+``max_change_K``. Each chunk runs the same compiled `advance` with the model rebuilt at the chunk's
+mid-point temperature (`model_at`): a pytree of the same structure with new coefficient values, so
+nothing recompiles. The internal time unit stays that of the start temperature throughout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sintersim._version import __version__
+from sintersim.constants import NM
+from sintersim.io import RunFile, read_run, write_csv, write_xdmf
+from sintersim.observables._fields import orientation_observables, two_particle_observables
+from sintersim.scenario._assemble import (
+    MAX_DT_INTERNAL,
+    Setup,
+    build,
+    extend_schedule,
+    plan_chunks,
+)
+from sintersim.scenario._config import RunConfig, loads_config
+from sintersim.scenario._schema import ConfigError
+from sintersim.solver._integrate import advance, plan_steps, state_ok
+from sintersim.state import State
+
+H5_NAME = "run.h5"
+
+
+def observables_row(setup: Setup, t: float, state: State) -> dict[str, float]:
+    """Observables at one save-point, in physical units."""
+    obs = _observe(setup.model, setup.grid, state, setup.centres[0][0], setup.centres[1][0])
+    obs = jax.device_get(obs)
+    L = setup.nd.scales.length_m
+    e_unit = setup.nd.scales.energy_J_m3 * L**setup.grid.ndim
+    d0 = abs(setup.centres[1][0] - setup.centres[0][0])
+    neck_key = "neck_width_nm" if setup.grid.ndim == 2 else "neck_radius_nm"
+    vol = "nm2" if setup.grid.ndim == 2 else "nm3"
+    t_s = float(setup.nd.scales.to_seconds(t))
+    row = {
+        "time_s": t_s,
+        "temperature_K": setup.temperature(t_s),
+        neck_key: float(obs["neck"]) * L / NM,
+        "centre_distance_nm": float(obs["centre_distance"]) * L / NM,
+        "shrinkage": 1.0 - float(obs["centre_distance"]) / d0,
+        "free_energy_J": float(obs["free_energy"]) * e_unit,
+        f"mass_{vol}": float(obs["mass"]) * (L / NM) ** setup.grid.ndim,
+    }
+    # grains = the crystal fields (a term may own fields that are not crystals: a liquid)
+    k = setup.model.n_crystals(state.eta.shape[0])
+    volumes = np.atleast_1d(obs["grain_volume"])[:k]
+    for term in setup.model.terms:  # what each term reports of itself (a liquid: its share)
+        row.update(term.observables(setup.model, state))
+    for i, v in enumerate(volumes):
+        row[f"grain{i + 1}_volume_{vol}"] = float(v) * (L / NM) ** setup.grid.ndim
+    if state.orientation is not None and setup.model.energy.boundaries is not None:
+        crystals = State(state.rho, state.eta[:k], state.orientation[:k])
+        ori = jax.device_get(_observe_orientation(setup.model, setup.grid, crystals))
+        area = "boundary_length_nm" if setup.grid.ndim == 2 else "boundary_area_nm2"
+        # NaN once one grain is gone (stitched, or consumed by boundary migration): no pair.
+        row["misorientation_deg"] = float(ori["misorientation_deg"][0, 1])
+        row["grain_count"] = float(ori["grain_count"])
+        row[area] = float(ori["total_boundary_area"]) * (L / NM) ** (setup.grid.ndim - 1)
+    return row
+
+
+@jax.jit
+def _observe_orientation(model, grid, state):
+    return orientation_observables(state, grid, model)
+
+
+@jax.jit
+def _observe(model, grid, state, x_lo, x_hi):
+    return two_particle_observables(state, grid, model, x_lo, x_hi)
+
+
+@jax.jit
+def _advance(model, grid, stepper, state, n, dt, step0):
+    s = advance(model, grid, state, n, dt, stepper, step0=step0)
+    return s, state_ok(s)
+
+
+def _advance_interval(
+    setup: Setup,
+    state: State,
+    chunks: list[tuple[float, float, float]],
+    step0: int,
+    refine: int,
+) -> tuple[State, jax.Array, int, float]:
+    """Advance over one save interval, chunk by chunk (one compiled call each, dispatched without
+    waiting for the device), each with the model of its temperature.
+
+    refine: split every chunk's steps this many times finer (a retry after an instability).
+    Returns the state, whether every chunk stayed healthy, the steps taken and the shortest step.
+    """
+    ok, taken, h_min = jnp.asarray(True), 0, np.inf
+    for a, b, T in chunks:
+        n, h = plan_steps(a, np.asarray([b]), setup.step_at(T))
+        n_c, h_c = int(n[0]) * refine, float(h[0]) / refine
+        model = setup.model_at(T)
+        state, ok_c = _advance(model, setup.grid, setup.stepper, state, n_c, h_c, step0 + taken)
+        ok, taken, h_min = ok & ok_c, taken + n_c, min(h_min, h_c)
+    return state, ok, taken, h_min
+
+
+# Relative rise of F over one isothermal save interval beyond which the step counts as unstable:
+# a gradient flow only lowers F, and round-off moves it by ~1e-6. Seen without this check: a
+# [melting] run at dt_internal = 0.1 whose rho drifted to -0.27 in the vapour while F grew by
+# ~1 % per save, all inside the [-0.5, 1.5] bounds.
+ENERGY_RISE_TOL = 1e-3
+
+
+def _energy_rose(setup: Setup, chunks, before: dict, after: dict) -> bool:
+    """True if F rose by more than ``ENERGY_RISE_TOL`` over an interval that is a pure gradient
+    flow at one temperature: every kinetics term of the model says it keeps the gradient flow
+    (noise, sinks and advection do not), and the interval's chunks are at the temperature of
+    the previous save (after a step or on a ramp F is evaluated with other coefficients)."""
+    if not setup.model.gradient_flow:
+        return False
+    T0, f0, f1 = (
+        before.get("temperature_K"),
+        before.get("free_energy_J"),
+        after.get("free_energy_J"),
+    )
+    if T0 is None or f0 is None or f1 is None:  # a file from an older version
+        return False
+    if not all(np.isclose(T, T0, rtol=1e-9, atol=0.0) for *_, T in chunks):
+        return False
+    return bool(f1 - f0 > ENERGY_RISE_TOL * max(abs(f0), abs(f1)))
+
+
+class Unstable(RuntimeError):
+    """A step went non-finite or out of bounds; ``state`` is the last good state."""
+
+    def __init__(self, state: State, message: str):
+        super().__init__(message)
+        self.state = state
+
+
+@dataclasses.dataclass
+class Outcome:
+    status: str  # "complete", "stopped", or "failed: ..."
+    rows: list[dict[str, float]]
+    state: State
+    frames: int
+
+
+def _attrs(setup: Setup) -> dict:
+    sc = setup.nd.scales
+    return {
+        "config": setup.config.to_toml(),
+        "version": __version__,
+        "dx_nm": setup.config.grid.spacing_nm,
+        "length_m": sc.length_m,
+        "energy_J_m3": sc.energy_J_m3,
+        "time_s": sc.time_s,
+        "dt_internal": setup.dt,
+        "temperature_K": setup.temperature.start_K,
+        "temperature_schedule": setup.temperature.to_json(),
+    }
+
+
+def simulate(
+    setup: Setup,
+    out: Path,
+    *,
+    start: tuple[int, float, State, int] | None = None,
+    progress: Callable[[float], None] | None = None,
+    stop_after: int | None = None,
+    retries: int = 0,
+    log: Callable[[str], None] = print,
+) -> Outcome:
+    """Run (or continue) ``setup`` writing run.h5, run.xmf and observables.csv in ``out``.
+
+    start: (frame index, t_internal, state, steps taken) to continue from a checkpoint
+        (resume); None starts at frame 0 with the initial state.
+    stop_after: stop cleanly after this many new save-points (testing interruption).
+    retries: on an unstable interval, halve dt and retry up to this many times.
+    A failure never discards what was written: the last good state stays as checkpoint.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    h5 = out / H5_NAME
+    save_fields = bool(setup.config.output.fields)
+    dx_nm = setup.config.grid.spacing_nm
+    precision = 8 if setup.dtype == jnp.float64 else 4
+    observe = functools.partial(observables_row, setup)
+    if start is None:
+        index, t, state, steps = 0, 0.0, setup.state0, 0
+        rows = [observe(0.0, state)]
+        rf = RunFile.create(
+            h5,
+            shape=setup.grid.shape,
+            n_fields=state.n_grains,
+            dtype=setup.dtype,
+            columns=list(rows[0]),
+            attrs=_attrs(setup),
+            schedule=setup.schedule,
+            save_fields=save_fields,
+            orientation_shape=None if state.orientation is None else state.orientation.shape,
+        )
+        rf.append(0, 0.0, rows[0], np.asarray(state.rho), np.asarray(state.eta), 0, _np(state))
+    else:
+        index, t, state, steps = start
+        prev = read_run(h5)["observables"]
+        rows = [{k: float(v[i]) for k, v in prev.items()} for i in range(index + 1)]
+
+        def observe(t, state):  # a file from an older version may lack a column (temperature_K)
+            return {k: v for k, v in observables_row(setup, t, state).items() if k in prev}
+
+        rf = RunFile.reopen(h5, index + 1, schedule=setup.schedule, attrs=_attrs(setup))
+    times = [r["time_s"] for r in rows]
+
+    def publish():
+        write_csv(out / "observables.csv", rows)
+        if save_fields:
+            write_xdmf(
+                out / "run.xmf", H5_NAME, times, setup.grid.shape, state.n_grains, dx_nm, precision
+            )
+
+    publish()
+    plan = plan_chunks(setup)
+    status, done = "complete", 0
+    try:
+        for i in range(index, len(setup.schedule)):
+            if stop_after is not None and done >= stop_after:
+                status = "stopped"
+                break
+            t_new = float(setup.schedule[i])
+            attempt, why = 0, None
+            while True:
+                new, ok, n_i, h_i = _advance_interval(setup, state, plan[i], steps, 2**attempt)
+                row = observe(t_new, new) if bool(ok) else None
+                if not bool(ok):
+                    why = "the fields became non-finite or left [-0.5, 1.5]"
+                elif _energy_rose(setup, plan[i], rows[-1], row):
+                    why = (
+                        f"the free energy rose from {rows[-1]['free_energy_J']:.6g} J to "
+                        f"{row['free_energy_J']:.6g} J at constant temperature (a gradient flow "
+                        "can only lower it)"
+                    )
+                else:
+                    why = None
+                if why is None or attempt >= retries:
+                    break
+                attempt += 1
+                log(
+                    f"interval {i + 1}: unstable ({why.split(' (')[0]}), retrying with dt = "
+                    f"{setup.nd.scales.to_seconds(h_i / 2):.3g} s"
+                )
+            if why is not None:
+                sc = setup.nd.scales
+                raise Unstable(
+                    state,
+                    f"{why} between t = "
+                    f"{sc.to_seconds(t):.4g} s and {sc.to_seconds(t_new):.4g} s "
+                    f"(dt = {sc.to_seconds(h_i):.3g} s). The last good state (t = "
+                    f"{sc.to_seconds(t):.4g} s) is saved; continue with a smaller step: "
+                    f"sintersim resume {out} --dt-s {sc.to_seconds(h_i) / 4:.3g}",
+                )
+            state, t = new, t_new
+            rows.append(row)
+            times.append(row["time_s"])
+            steps += n_i
+            rf.append(
+                i + 1, t, row, np.asarray(state.rho), np.asarray(state.eta), steps, _np(state)
+            )
+            publish()
+            done += 1
+            if progress:
+                progress(t)
+    except Unstable as e:
+        rf.close(f"failed: {e}")
+        return Outcome(f"failed: {e}", rows, e.state, len(rows))
+    except KeyboardInterrupt:
+        rf.close("interrupted")
+        raise
+    rf.close(status)
+    return Outcome(status, rows, state, len(rows))
+
+
+def load_for_resume(
+    out: Path, end_s: float | None = None, dt_s: float | None = None
+) -> tuple[Setup, tuple[int, float, State]]:
+    """Rebuild the setup of the run in ``out`` and its checkpoint, optionally with a new end
+    time and time step."""
+    info = read_run(out / H5_NAME)
+    cfg = loads_config(info["attrs"]["config"])
+    setup = build(cfg)
+    setup.schedule = info["schedule"]
+    setup.dt = float(info["attrs"].get("dt_internal", setup.dt))
+    if dt_s is not None:
+        setup.dt = float(setup.nd.scales.to_internal_time(dt_s))
+        if setup.dt > MAX_DT_INTERNAL:
+            raise ConfigError(
+                f"--dt-s {dt_s:g} s is {setup.dt:.3g} internal units; allowed: <= "
+                f"{setup.nd.scales.to_seconds(MAX_DT_INTERNAL):.3g} s"
+            )
+    if end_s is not None:
+        new_end = float(setup.nd.scales.to_internal_time(end_s))
+        if new_end <= info["t_internal"]:
+            raise ValueError(
+                f"--end-s {end_s:g} s is not later than the checkpoint "
+                f"({setup.nd.scales.to_seconds(info['t_internal']):.4g} s)"
+            )
+        setup.schedule = extend_schedule(setup.schedule, new_end, cfg.time.save_spacing)
+        setup.config = _with_time(setup.config, end_s=end_s)
+    if dt_s is not None:
+        setup.config = _with_time(setup.config, dt_s=dt_s)
+    if info["checkpoint"] is None:
+        raise ValueError(f"{out / H5_NAME} has no checkpoint to resume from")
+    rho, eta, orient = info["checkpoint"]
+    if orient is not None:
+        orient = jnp.asarray(orient)
+    state = State(jnp.asarray(rho), jnp.asarray(eta), orient)
+    index = info["n_frames"] - 1
+    return setup, (index, info["t_internal"], state, info["steps"])
+
+
+def _np(state: State):
+    return None if state.orientation is None else np.asarray(state.orientation)
+
+
+def _with_time(cfg: RunConfig, **changes) -> RunConfig:
+    return cfg.replace(time=changes)

@@ -1,0 +1,364 @@
+"""The config schema: every field's type, unit, allowed range and description (`SCHEMA`), and the
+check of one value against it. One source for validation, `sintersim config --example` and the
+generated config reference (docs/config.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from typing import Any
+
+from sintersim.constants import ZERO_C_K
+from sintersim.materials._presets import MATERIALS
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, of the wrong type, or out of range."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    kind: type | tuple[type, ...]
+    default: Any
+    unit: str
+    doc: str
+    lo: float | int | None = None  # inclusive lower bound
+    hi: float | int | None = None  # inclusive upper bound
+    lo_open: bool = False  # lower bound exclusive
+    choices: tuple[str, ...] | None = None
+    required: bool = False
+    example: Any = None  # shown (commented out) by example_config when there is no default
+
+
+_R = "required"
+
+
+T_MIN_K, T_MAX_K = 1.0, 5000.0  # allowed temperatures (kelvin)
+
+
+SCHEDULES = ("constant", "ramp", "steps")
+
+
+_POS = {"lo": 0.0, "lo_open": True}
+
+
+_NONNEG = {"lo": 0.0}
+
+
+SCHEMA: dict[str, dict[str, Field]] = {
+    "material": {
+        "preset": Field(
+            str, "PbSe", "", "material preset (sintersim materials)", choices=tuple(MATERIALS)
+        ),
+        "temperature_K": Field(
+            float,
+            423.15,
+            "K",
+            "temperature (or give temperature_C, not both); with a [temperature] schedule, the "
+            "start temperature",
+            lo=T_MIN_K,
+            hi=T_MAX_K,
+        ),
+        "temperature_C": Field(
+            float,
+            None,
+            "°C",
+            "temperature in degrees Celsius, instead of temperature_K",
+            lo=T_MIN_K - ZERO_C_K,
+            hi=T_MAX_K - ZERO_C_K,
+            example=150.0,
+        ),
+        "surface_energy_J_m2": Field(
+            float, None, "J/m^2", "solid-vapour energy (preset if unset)", lo=1e-3, hi=20.0
+        ),
+        "gb_energy_J_m2": Field(
+            float, None, "J/m^2", "grain-boundary energy (preset if unset)", lo=1e-4, hi=20.0
+        ),
+        "atomic_volume_m3": Field(
+            float, None, "m^3", "volume per formula unit (preset if unset)", lo=1e-31, hi=1e-26
+        ),
+        "surface_diffusivity_m2_s": Field(
+            float, None, "m^2/s", "D_s (preset Arrhenius if unset)", lo=0.0, hi=1.0
+        ),
+        "surface_layer_nm": Field(
+            float, None, "nm", "surface diffusion layer delta_s", lo=0.01, hi=10.0
+        ),
+        "gb_diffusivity_m2_s": Field(
+            float, None, "m^2/s", "D_gb (preset Arrhenius if unset)", lo=0.0, hi=1.0
+        ),
+        "gb_width_nm": Field(
+            float, None, "nm", "grain-boundary diffusion width delta_gb", lo=0.01, hi=10.0
+        ),
+        "volume_diffusivity_m2_s": Field(
+            float, None, "m^2/s", "D_v (preset Arrhenius if unset)", lo=0.0, hi=1.0
+        ),
+        "vapour_diffusivity_m2_s": Field(
+            float,
+            0.0,
+            "m^2/s",
+            "effective vapour-phase diffusivity (0: no evaporation-condensation)",
+            lo=0.0,
+            hi=1.0,
+        ),
+        "sublimation_nm_s": Field(
+            float,
+            0.0,
+            "nm/s",
+            "surface recession velocity by sublimation, mass lost to the vapour (0: none; "
+            "Hertz-Knudsen: Omega p_v / sqrt(2 pi m k_B T))",
+            lo=0.0,
+            hi=1e6,
+        ),
+        "gb_mobility_m4_Js": Field(
+            float,
+            None,
+            "m^4/(J s)",
+            "grain-boundary mobility (unset: boundaries relax fast)",
+            lo=0.0,
+            lo_open=True,
+            hi=1e-3,
+        ),
+    },
+    "model": {
+        "interface_width_nm": Field(
+            float, 1.0, "nm", "diffuse surface width 1/max|grad rho|", **_POS, hi=100.0
+        ),
+        "gb_width_ratio": Field(
+            float, 1.0, "", "grain-boundary width / surface width", lo=0.3, hi=3.0
+        ),
+    },
+    "grid": {
+        "shape": Field(list, [64, 40], "cells", "cells per axis (2 or 3 axes)"),
+        "spacing_nm": Field(float, 0.25, "nm", "grid spacing dx", **_POS, hi=100.0),
+        "dtype": Field(
+            str, "float32", "", "floating-point precision", choices=("float32", "float64")
+        ),
+    },
+    "particles": {
+        "radius_nm": Field(float, 3.1, "nm", "radius of particle 1", **_POS, hi=1e4),
+        "radius2_nm": Field(
+            float, None, "nm", "radius of particle 2 (default: radius_nm)", **_POS, hi=1e4
+        ),
+        "gap_nm": Field(
+            float,
+            -0.25,
+            "nm",
+            "surface-to-surface gap (negative: initial overlap)",
+            lo=-1e4,
+            hi=1e4,
+        ),
+    },
+    "time": {
+        "end_s": Field(float, None, "s", "simulated time", **_POS, required=True),
+        "dt_s": Field(float, None, "s", "time step (default: from time.dt_internal)", **_POS),
+        "dt_internal": Field(
+            float,
+            0.1,
+            "",
+            "time step in internal units if dt_s is unset (first-order scheme: beyond 1 the "
+            "transient error grows past a cell)",
+            **_POS,
+            hi=1.0,
+        ),
+        "n_saves": Field(int, 50, "", "number of save-points", lo=1, hi=100000),
+        "save_spacing": Field(str, "linear", "", "save-point spacing", choices=("linear", "log")),
+        "retries": Field(
+            int, 0, "", "on instability, halve dt and retry this many times", lo=0, hi=10
+        ),
+    },
+    "noise": {
+        "enabled": Field(bool, False, "", "thermal noise (Cahn-Hilliard-Cook on rho, on eta)"),
+        "seed": Field(
+            int, 0, "", "random seed of the noise (runs are reproducible)", lo=0, hi=2**31 - 1
+        ),
+        "scale": Field(float, 1.0, "", "noise strength as a multiple of k_B T", lo=0.0, hi=100.0),
+    },
+    "orientation": {
+        "enabled": Field(
+            bool, False, "", "crystal orientations: Read-Shockley boundaries, rotation, stitching"
+        ),
+        "misorientation_deg": Field(
+            float, 0.0, "deg", "rotation of particle 2 relative to particle 1", lo=0.0, hi=180.0
+        ),
+        "axis": Field(list, [0.0, 0.0, 1.0], "", "rotation axis of that misorientation (3D)"),
+        "cutoff_deg": Field(
+            float, 15.0, "deg", "Read-Shockley cut-off angle theta_m", lo=0.5, hi=60.0
+        ),
+        "stitch_deg": Field(
+            float,
+            2.0,
+            "deg",
+            "touching grains closer than this stitch into one crystal (>= the model's floor, "
+            "about 1.8 deg at cutoff 15)",
+            lo=0.0,
+            hi=60.0,
+        ),
+        "rotational_mobility_m3_Js": Field(
+            float,
+            0.0,
+            "m^3/(J s)",
+            "m_r in d theta/dt = m_r torque / volume (0: grains do not rotate)",
+            lo=0.0,
+        ),
+        "surface_anisotropy_ratio": Field(
+            float,
+            1.0,
+            "",
+            "cubic surface anisotropy: <110>/<100> ratio of the density-gradient gauge (1: "
+            "isotropic; 1.3486: cubes; gamma varies by ~0.75 of it)",
+            lo=1.0,
+            hi=1.3486,
+        ),
+    },
+    "melting": {
+        "enabled": Field(
+            bool, False, "", "a liquid phase (surface melting): an extra order parameter"
+        ),
+        "parameters": Field(
+            str,
+            "seed003",
+            "",
+            "latent heat, T_m and liquid energies: 'seed003' (CdSe fitted to seed 003, "
+            "CDSE_SEED003_PF) or 'material' (the preset's bulk values)",
+            choices=("seed003", "material"),
+        ),
+        "liquid_mobility_factor": Field(
+            float, 5.0, "", "liquid transport M_liq / M_surf", lo=0.0, hi=1000.0
+        ),
+        "latent_heat_J_m3": Field(
+            float, None, "J/m^3", "L_v (unset: from melting.parameters)", lo=1e6, hi=1e11
+        ),
+        "melting_point_K": Field(
+            float, None, "K", "T_m where q = 0 (unset: from melting.parameters)", lo=1.0, hi=5000.0
+        ),
+        "gamma_sl_J_m2": Field(
+            float,
+            None,
+            "J/m^2",
+            "solid-liquid energy (unset: from melting.parameters)",
+            lo=1e-4,
+            hi=20.0,
+        ),
+        "gamma_lv_J_m2": Field(
+            float,
+            None,
+            "J/m^2",
+            "liquid-vapour energy (unset: from melting.parameters)",
+            lo=1e-4,
+            hi=20.0,
+        ),
+    },
+    "temperature": {
+        "schedule": Field(
+            str,
+            "constant",
+            "",
+            "temperature history of the run: constant (material.temperature_K), ramp (piecewise "
+            "linear between the points), steps (values[i] from times_s[i] until the next point)",
+            choices=SCHEDULES,
+        ),
+        "times_s": Field(
+            list,
+            None,
+            "s",
+            "schedule points, strictly increasing, within [0, time.end_s]; the first value holds "
+            "before the first point, the last after the last",
+            lo=0.0,
+            example=[0.0, 0.005, 0.01],
+        ),
+        "values_K": Field(
+            list,
+            None,
+            "K",
+            "temperature at each point (or give values_C, not both)",
+            lo=T_MIN_K,
+            hi=T_MAX_K,
+            example=[423.15, 473.15, 473.15],
+        ),
+        "values_C": Field(
+            list,
+            None,
+            "°C",
+            "temperature at each point in degrees Celsius, instead of values_K",
+            lo=T_MIN_K - ZERO_C_K,
+            hi=T_MAX_K - ZERO_C_K,
+            example=[150.0, 200.0, 200.0],
+        ),
+        "max_change_K": Field(
+            float,
+            1.0,
+            "K",
+            "ramp: the largest temperature change inside one compiled chunk (the model is "
+            "rebuilt at each chunk's mid-point temperature)",
+            **_POS,
+            hi=1000.0,
+        ),
+    },
+    "output": {
+        "fields": Field(bool, True, "", "write the fields at every save-point to run.h5"),
+    },
+}
+
+
+def _type_name(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(
+        {float: "number", int: "integer", str: "string", bool: "true/false", list: "list"}[k]
+        for k in kinds
+    )
+
+
+def _range_text(f: Field) -> str:
+    if f.choices:
+        return "one of " + ", ".join(repr(c) for c in f.choices)
+    lo = "-inf" if f.lo is None else f"{f.lo:g}"
+    hi = "inf" if f.hi is None else f"{f.hi:g}"
+    return f"{'(' if f.lo_open else '['}{lo}, {hi}]" + (f" {f.unit}" if f.unit else "")
+
+
+def _check_value(path: str, f: Field, v: Any) -> Any:
+    if f.kind is float and isinstance(v, int) and not isinstance(v, bool):
+        v = float(v)
+    if isinstance(v, bool) and f.kind is not bool:
+        raise ConfigError(f"{path}: expected a {_type_name(f.kind)}, got {v!r}")
+    if not isinstance(v, f.kind):
+        raise ConfigError(f"{path}: expected a {_type_name(f.kind)}, got {v!r}")
+    if isinstance(v, str) and f.choices:
+        match = {c.lower(): c for c in f.choices}.get(v.lower())
+        if match is None:
+            hint = difflib.get_close_matches(v, f.choices, n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ConfigError(f"{path} = {v!r} is not allowed; {_range_text(f)}{extra}")
+        return match
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        bad = not math.isfinite(v)
+        bad |= f.lo is not None and (v <= f.lo if f.lo_open else v < f.lo)
+        bad |= f.hi is not None and v > f.hi
+        if bad:
+            raise ConfigError(f"{path} = {v!r} is out of range; allowed: {_range_text(f)}")
+    return v
+
+
+_PLUGINS_LOADED: set[str] = set()
+
+
+def load_plugins() -> None:
+    """Import the plugin modules that register features (and so config sections): those named
+    in the environment variable ``SINTERSIM_PLUGINS`` (comma-separated module names) and the
+    ``sintersim.plugins`` entry points of installed packages. Each is imported once."""
+    import importlib
+    import importlib.metadata
+    import os
+
+    names = [n.strip() for n in os.environ.get("SINTERSIM_PLUGINS", "").split(",") if n.strip()]
+    names += [ep.value for ep in importlib.metadata.entry_points(group="sintersim.plugins")]
+    for name in names:
+        if name in _PLUGINS_LOADED:
+            continue
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise ConfigError(f"plugin {name!r} (SINTERSIM_PLUGINS) cannot be imported: {e}") from e
+        _PLUGINS_LOADED.add(name)

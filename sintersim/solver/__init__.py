@@ -1,0 +1,31 @@
+"""Time stepping: the semi-implicit Fourier step, `integrate` (jit/vmap/grad) and batches."""
+
+from sintersim.solver._batch import (
+    run_batch,
+    stack,
+)
+from sintersim.solver._integrate import (
+    DEFAULT_STEPPER,
+    SaveAt,
+    Solution,
+    advance,
+    integrate,
+    plan_steps,
+    state_ok,
+)
+from sintersim.solver._stepper import (
+    SemiImplicitFourier,
+)
+
+__all__ = [
+    "DEFAULT_STEPPER",
+    "SaveAt",
+    "SemiImplicitFourier",
+    "Solution",
+    "advance",
+    "integrate",
+    "plan_steps",
+    "run_batch",
+    "stack",
+    "state_ok",
+]
