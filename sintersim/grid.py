@@ -95,13 +95,13 @@ class Grid(eqx.Module):
             w[-1] = 1.0
         return w
 
-    def rfft(self, u: Float[Array, "..."]) -> Array:
+    def rfft(self, u: Float[Array | np.ndarray, "..."]) -> Array:
         return jnp.fft.rfftn(u, axes=self.axes)
 
     def irfft(self, u_hat: Array) -> Float[Array, "..."]:
         return jnp.fft.irfftn(u_hat, s=self.shape, axes=self.axes)
 
-    def gradient(self, u: Float[Array, "*grid"]) -> list[Array]:
+    def gradient(self, u: Float[Array | np.ndarray, "*grid"]) -> list[Array]:
         """Spectral ``grad u``, one array per axis (Nyquist mode of the derivative zeroed)."""
         u_hat = self.rfft(u)
         return [self.irfft(1j * jnp.asarray(k, u.dtype) * u_hat) for k in self.wavevectors()]
@@ -111,7 +111,7 @@ class Grid(eqx.Module):
         ks = [jnp.asarray(k, flux[0].dtype) for k in self.wavevectors()]
         return self.irfft(sum(1j * k * self.rfft(f) for k, f in zip(ks, flux, strict=True)))
 
-    def gradient_energy(self, u: Float[Array, "..."]) -> Float[Array, "..."]:
+    def gradient_energy(self, u: Float[Array | np.ndarray, "..."]) -> Float[Array, "..."]:
         """Integral of ``|grad u|^2 / 2`` over the box, by Parseval, summed over leading axes.
 
         ``(1/2) sum_x |grad u|^2 dV = (dV / 2N) sum_k w_k |k|^2 |u_k|^2`` with the full spectral

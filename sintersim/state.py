@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 
@@ -17,9 +18,16 @@ class State(eqx.Module):
         in 3D.
     """
 
-    rho: Float[Array, "*grid"]
-    eta: Float[Array, "P *grid"]
-    orientation: Float[Array, " P"] | Float[Array, "P 4"] | None = None
+    # JAX arrays in the solver; numpy arrays in host-side work (re-assignment, packings, files)
+    rho: Float[Array, "*grid"] | Float[np.ndarray, "*grid"]
+    eta: Float[Array, "P *grid"] | Float[np.ndarray, "P *grid"]
+    orientation: (
+        Float[Array, " P"]
+        | Float[Array, "P 4"]
+        | Float[np.ndarray, " P"]
+        | Float[np.ndarray, "P 4"]
+        | None
+    ) = None
 
     @property
     def n_grains(self) -> int:

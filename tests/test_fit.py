@@ -121,6 +121,9 @@ def test_grad_matches_central_differences_for_every_parameter():
         assert size[kind] > 1e-6, kind  # they act on the loss (not trivially zero)
 
 
+# ~1.5 min (a full LM fit; scripts/fit_twin.py and docs/regression.md carry its numbers):
+# in `make test-slow`
+@pytest.mark.slow
 def test_twin_experiment_recovers_surface_diffusivity_and_time_offset():
     """Solver trace + 2% noise; start a factor 3 off; recover within 5% and 2 standard errors."""
     cfg = loads_config(TWIN_TOML)

@@ -129,4 +129,3 @@ def test_energy_fit_with_unequal_widths_is_refused_by_name():
     cfg = _cfg("", "").replace(model={"gb_width_ratio": 1.3})
     with pytest.raises(ss.fit.FitError, match="model.gb_width_ratio"):
         ss.fit.Problem([_trace()], cfg, ["surface_energy"])
-    ss.fit.Problem([_trace()], cfg, ["surface_diffusivity"])  # diffusivities are fine

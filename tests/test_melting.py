@@ -189,6 +189,8 @@ def test_sphere_has_no_layer_without_wetting():
     assert premelt_sphere(DRY, 0.03, 20.0).molten
 
 
+# ~30 s (two melting points): in `make test-slow`
+@pytest.mark.slow
 def test_small_particle_melts_first():
     """Size-depressed melting: q_melt(R = 8) > q_melt(R = 16) (the small one melts at the lower
     T), and between the two the small particle is molten, the large one premelted."""
@@ -204,6 +206,8 @@ def test_small_particle_melts_first():
     assert premelt_sphere(WET, 0.8 * large.q_melt, 16.0).molten
 
 
+# ~1 min (spheres at several q): in `make test-slow`
+@pytest.mark.slow
 def test_sphere_agrees_with_kofman_reference():
     """Same parameters in both: the measured interface energies, xi from the flat-slab slope
     (`measure_xi`, as `kofman_fit`), L_v = T_m = 100 so that q = 100 - T. Where both apply (a
@@ -225,6 +229,8 @@ def test_sphere_agrees_with_kofman_reference():
     assert not premelt_sphere(WET, 1.05 * q_k, 36.0, start=prev).molten
 
 
+# ~1.5 min (coefficient solve and xi at A = 30): in `make test-slow`
+@pytest.mark.slow
 def test_physical_units_round_trip():
     """SI in -> internal model -> interface energies measured on its profiles, back in J/m^2."""
     p = SurfaceMeltingParameters(

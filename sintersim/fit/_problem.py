@@ -335,7 +335,7 @@ class Problem:
         times_s=None,
         reverse: bool = False,
         misorientation: bool = False,
-    ) -> jax.Array:
+    ) -> jax.Array | tuple[jax.Array, jax.Array]:
         """Neck (nm) of trace k at ``times_s`` (default: its measurement times).
 
         reverse: differentiate in reverse mode (checkpointed loop, for gradients); otherwise the

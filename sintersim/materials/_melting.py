@@ -59,6 +59,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import typing
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,23 +67,6 @@ import numpy as np
 import scipy.optimize
 
 from sintersim.constants import NM, ZERO_C_K
-
-__all__ = [
-    "CDSE_SEED003",
-    "CELSIUS_ZERO_K",
-    "SEED003_TARGETS",
-    "MeltingFit",
-    "MeltingTargets",
-    "SurfaceMeltingParameters",
-    "compare_targets",
-    "delta_G",
-    "fit_melting_parameters",
-    "flat_layer_thickness",
-    "layer_thickness",
-    "melting_temperature",
-    "onset_temperature",
-    "to_kelvin",
-]
 
 CELSIUS_ZERO_K = ZERO_C_K  # the name experiments use
 
@@ -120,6 +104,7 @@ def to_kelvin(T: Any, *, celsius: bool = False) -> Any:
 # Parameters ---------------------------------------------------------------------------------
 
 
+@typing.no_type_check  # __post_init__ names the field of a bad value of any type
 @dataclasses.dataclass(frozen=True)
 class SurfaceMeltingParameters:
     """Parameters of the Kofman sphere model, SI units.

@@ -23,7 +23,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from sintersim.grains import grain_volumes
 from sintersim.model._base import AbstractKinetics
@@ -33,7 +33,7 @@ from sintersim.state import State
 C_STAR = 2.0 ** (1.0 / 3.0) - 1.0  # pair coefficient at which the boundary energy vanishes
 
 
-def read_shockley(theta: Array, theta_max: Array | float) -> Array:
+def read_shockley(theta: ArrayLike, theta_max: Array | float) -> Array:
     """gamma_gb(theta) / gamma_m: Read-Shockley below theta_max, 1 above, 0 at theta = 0."""
     x = jnp.clip(theta / theta_max, 0.0, 1.0)
     safe = jnp.where(x > 0, x, 1.0)  # log(0) guarded so the derivative stays finite elsewhere

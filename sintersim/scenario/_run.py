@@ -294,7 +294,7 @@ def simulate(
 
 def load_for_resume(
     out: Path, end_s: float | None = None, dt_s: float | None = None
-) -> tuple[Setup, tuple[int, float, State]]:
+) -> tuple[Setup, tuple[int, float, State, int]]:
     """Rebuild the setup of the run in ``out`` and its checkpoint, optionally with a new end
     time and time step."""
     info = read_run(out / H5_NAME)
