@@ -167,10 +167,10 @@ def build(config: RunConfig) -> Setup:
     except ValueError:
         box = [n * dx_nm for n in grid.shape]
         raise ConfigError(
-            f"particles.radius_nm = {p['radius_nm']:g}, radius2_nm = {p['radius2_nm']}, gap_nm = "
-            f"{p['gap_nm']:g}: the pair does not fit in the box grid.shape x grid.spacing_nm = "
+            f"particles.radius_nm = {p.radius_nm:g}, radius2_nm = {p.radius2_nm}, gap_nm = "
+            f"{p.gap_nm:g}: the pair does not fit in the box grid.shape x grid.spacing_nm = "
             f"{' x '.join(f'{b:g}' for b in box)} nm; allowed: centre distance (radius + "
-            f"radius2 + gap = {(r1 + r2) * dx_nm + p['gap_nm']:g} nm) + 2 x the larger radius "
+            f"radius2 + gap = {(r1 + r2) * dx_nm + p.gap_nm:g} nm) + 2 x the larger radius "
             f"({2 * max(r1, r2) * dx_nm:g} nm) <= the first length, 2 x the larger radius <= "
             "each other length (the pair is centred)"
         ) from None
@@ -197,7 +197,7 @@ def build(config: RunConfig) -> Setup:
             local = dt * nd.scales.time_s / setup.time_unit_s(T)
             if local > MAX_DT_INTERNAL:
                 raise ConfigError(
-                    f"time.dt_s = {tm['dt_s']:g} s is {local:.3g} internal time units at {T:g} K; "
+                    f"time.dt_s = {tm.dt_s:g} s is {local:.3g} internal time units at {T:g} K; "
                     f"allowed: <= {MAX_DT_INTERNAL:g} unit = {setup.time_unit_s(T):.3g} s for "
                     "this material, temperature and grid (the scheme's accuracy limit)"
                 )
@@ -206,7 +206,7 @@ def build(config: RunConfig) -> Setup:
     n_total = sum((b - a) / setup.step_at(T) for chunks in plan_chunks(setup) for a, b, T in chunks)
     if n_total > MAX_STEPS:
         raise ConfigError(
-            f"time.end_s = {tm['end_s']:g} s needs {n_total:.3g} steps of "
+            f"time.end_s = {tm.end_s:g} s needs {n_total:.3g} steps of "
             f"{nd.scales.to_seconds(dt):.3g} s (one internal time unit is "
             f"{nd.scales.time_s:.3g} s here); allowed: <= {MAX_STEPS:.0e} steps: shorten "
             "time.end_s or raise time.dt_s"
