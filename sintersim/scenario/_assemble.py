@@ -74,10 +74,6 @@ class Setup:
     def dtype(self):
         return jnp.float64 if self.config.grid.dtype == "float64" else jnp.float32
 
-    def physical_values(self, T_K: float) -> dict[str, Any]:
-        """The physical parameters of the config at ``T_K`` (Arrhenius laws evaluated), by name."""
-        return dataclasses.asdict(self.config.physical_parameters(T_K))
-
     def model_at(self, T_K: float, values: Mapping[str, Any] | None = None) -> SinterModel:
         """The model at temperature ``T_K`` in the run's fixed internal units, with physical
         ``values`` (e.g. traced fit parameters) replacing the config's.
