@@ -51,15 +51,18 @@ def _figures(out: Path, quiet: bool = True) -> list[Path]:
     """(Re)make the PNGs of a run directory from its run.h5."""
     import numpy as np
 
-    from sintersim.io import read_frame, read_run
-    from sintersim.plot import plot_fields, plot_neck
+    from sintersim.io import read_frame, read_grain_ids, read_run
+    from sintersim.plot import plot_fields, plot_neck, plot_packing
 
     info = read_run(out / "run.h5")
     obs = info["observables"]
     rows = [{k: float(v[i]) for k, v in obs.items()} for i in range(info["n_frames"])]
     cfg = info["attrs"]["config"]
     title = _title_from(cfg)
-    made = [plot_neck(rows, out / "neck.png", title)]
+    if "neck_mean_nm" in obs:
+        made = [plot_packing(rows, out / "packing.png", title)]
+    else:
+        made = [plot_neck(rows, out / "neck.png", title)]
     if info["has_fields"] and info["n_frames"] > 0:
         picks = sorted({0, info["n_frames"] // 2, info["n_frames"] - 1})
         for j, i in enumerate(picks):
@@ -71,6 +74,7 @@ def _figures(out: Path, quiet: bool = True) -> list[Path]:
                     info["attrs"]["dx_nm"],
                     out / f"fields_{j}.png",
                     f"{title}, t = {rows[i]['time_s']:.3g} s",
+                    grain_id=read_grain_ids(out / "run.h5", i),
                 )
             )
     elif info["checkpoint"] is not None:
@@ -83,7 +87,8 @@ def _title_from(cfg_text: str) -> str:
     from sintersim.scenario._config import loads_config
 
     c = loads_config(cfg_text)
-    return f"{c['material']['preset']}, {c['material']['temperature_K']:g} K"
+    layout = "" if c.particles.layout == "pair" else f", {c.particles.layout}"
+    return f"{c['material']['preset']}, {c['material']['temperature_K']:g} K{layout}"
 
 
 def _execute(setup, out: Path, quiet: bool, start=None, stop_after=None) -> int:
@@ -106,18 +111,28 @@ def _execute(setup, out: Path, quiet: bool, start=None, stop_after=None) -> int:
         bar.close()
     _figures(out)
     rows = res.rows
-    key = "neck_width_nm" if setup.grid.ndim == 2 else "neck_radius_nm"
     if res.status.startswith("failed"):
         print(f"sintersim: run stopped: {res.status[8:]}", file=sys.stderr)
     if not quiet:
+        a, b = rows[0], rows[-1]
+        if setup.is_pair:
+            key = "neck_width_nm" if setup.grid.ndim == 2 else "neck_radius_nm"
+            what = f"neck {key.split('_')[1]}: {a[key]:.3f} nm -> {b[key]:.3f} nm"
+            figs = "neck.png"
+        else:
+            what = (
+                f"{setup.packing.n} particles: grains {a['grain_count']:g} -> "
+                f"{b['grain_count']:g}, mean neck {a['neck_mean_nm']:.3f} nm -> "
+                f"{b['neck_mean_nm']:.3f} nm"
+            )
+            figs = "packing.png"
         print(
-            f"neck {key.split('_')[1]}: {rows[0][key]:.3f} nm -> {rows[-1][key]:.3f} nm at "
-            f"{rows[-1]['time_s']:.4g} s; shrinkage {rows[-1]['shrinkage']:.4f}; "
+            f"{what} at {b['time_s']:.4g} s; shrinkage {b['shrinkage']:.4f}; "
             f"wall time {time.perf_counter() - t0:.1f} s; status {res.status.split(':')[0]}"
         )
         print(
-            f"outputs in {out.resolve()}: run.h5, run.xmf (ParaView), observables.csv, "
-            "neck.png, fields_*.png, mapping.json"
+            f"outputs in {out.resolve()}: run.h5, run.xmf (ParaView, grain_id colours grains), "
+            f"observables.csv, grains.csv, {figs}, fields_*.png, mapping.json"
         )
     return 3 if res.status.startswith("failed") else 0
 
@@ -218,8 +233,17 @@ def _info(out: Path) -> int:
     )
     print(f"temperature: {cfg.temperature_schedule().describe()}")
     obs = info["observables"]
-    key = "neck_width_nm" if "neck_width_nm" in obs else "neck_radius_nm"
-    if info["n_frames"]:
+    if "neck_mean_nm" in obs:
+        n = len(info.get("particles", {}).get("radii_nm", []))
+        print(f"particles:  {n} ({cfg.particles.layout}), {info.get('n_fields', '?')} fields")
+        if info["n_frames"]:
+            print(
+                f"grains:     {obs['grain_count'][0]:.0f} -> {obs['grain_count'][-1]:.0f}; mean "
+                f"neck {obs['neck_mean_nm'][0]:.4g} nm -> {obs['neck_mean_nm'][-1]:.4g} nm; "
+                f"shrinkage {obs['shrinkage'][-1]:.4g}"
+            )
+    elif info["n_frames"]:
+        key = "neck_width_nm" if "neck_width_nm" in obs else "neck_radius_nm"
         print(f"neck:       {obs[key][0]:.4g} nm -> {obs[key][-1]:.4g} nm")
     print("parameters:")
     for line in cfg.to_toml().splitlines():

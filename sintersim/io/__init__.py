@@ -7,10 +7,19 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from sintersim.io._runfile import RunFile, read_frame, read_run, set_status
+from sintersim.io._runfile import RunFile, read_frame, read_grain_ids, read_run, set_status
 from sintersim.io._xdmf import write_xdmf
 
-__all__ = ["RunFile", "read_csv", "read_frame", "read_run", "set_status", "write_csv", "write_xdmf"]
+__all__ = [
+    "RunFile",
+    "read_csv",
+    "read_frame",
+    "read_grain_ids",
+    "read_run",
+    "set_status",
+    "write_csv",
+    "write_xdmf",
+]
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, float]]) -> None:

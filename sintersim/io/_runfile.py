@@ -7,7 +7,13 @@ Layout::
     /fields/time_s     (T,)
     /observables/NAME  (T,)            every column of observables.csv
     /checkpoint/rho, /checkpoint/eta   the last saved state in the run's dtype (for resume)
+    /fields/grain_id   (T, *grid)      grain id per cell (-1: no grain), int32, for colouring
+    /fields/orientation (T, P, ...)    crystal orientation of every field (oriented runs)
+    /grains/history    (R, k)          per frame and live grain: frame, time_s, id, field,
+                                       volume (nm^d), centre (nm, d), orientation
+    /particles/...     centres_nm, radii_nm, orientations, field: the start (index = grain id)
     /checkpoint/info   [index, t_internal, steps taken]
+    /checkpoint/grain_id, attrs grain_table (JSON): the grain tracker, for resume
     attrs: config (resolved TOML), version, dx_nm, scales, created
 
 The file is written in HDF5 single-writer/multiple-reader (SWMR) mode: every dataset exists before
@@ -50,6 +56,8 @@ class RunFile:
         schedule,
         save_fields: bool = True,
         orientation_shape: tuple[int, ...] | None = None,
+        history_columns: list[str] | None = None,
+        particles: Mapping[str, np.ndarray] | None = None,
     ) -> RunFile:
         f = h5py.File(path, "w", libver="latest")
         for k, v in attrs.items():
@@ -72,6 +80,9 @@ class RunFile:
                 dtype=dt,
                 chunks=(1, n_fields, *shape),
             )
+            g.create_dataset(
+                "grain_id", (n, *shape), maxshape=(None, *shape), dtype="i4", chunks=(1, *shape)
+            )
         if orientation_shape is not None:
             # Orientations are tiny: kept at every frame even when the fields are not.
             g.create_dataset(
@@ -88,6 +99,22 @@ class RunFile:
         c.create_dataset("rho", shape, dtype=dt)
         c.create_dataset("eta", (n_fields, *shape), dtype=dt)
         c.create_dataset("info", (3,), dtype="f8", data=[-1.0, 0.0, 0.0])
+        c.create_dataset("grain_id", shape, dtype="i4")
+        # JSON bytes; a resizable uint8 dataset (SWMR allows resizing, not new objects)
+        c.create_dataset("grain_table", (0,), maxshape=(None,), dtype="u1", chunks=(4096,))
+        cols = history_columns or ["frame", "time_s", "id"]
+        h = f.create_group("grains")
+        h.attrs["columns"] = ",".join(cols)
+        h.create_dataset(
+            "history",
+            (0, len(cols)),
+            maxshape=(None, len(cols)),
+            dtype="f8",
+            chunks=(1024, len(cols)),
+        )
+        pg = f.create_group("particles")
+        for k, v in (particles or {}).items():
+            pg.create_dataset(k, data=np.asarray(v))
         if orientation_shape is not None:
             c.create_dataset("orientation", orientation_shape, dtype="f8")
         f.create_dataset("schedule", data=np.asarray(schedule, dtype="f8"), maxshape=(None,))
@@ -106,6 +133,10 @@ class RunFile:
         for ds in _series(f):
             if ds.shape[0] > n_keep:
                 ds.resize(n_keep, axis=0)
+        if "grains" in f:  # history rows of the dropped frames
+            h = f["grains/history"]
+            keep = int(np.sum(h[:, 0] < n_keep)) if h.shape[0] else 0
+            h.resize(keep, axis=0)
         if schedule is not None:
             f["schedule"].resize(len(schedule), axis=0)
             f["schedule"][...] = schedule
@@ -125,6 +156,9 @@ class RunFile:
         eta=None,
         steps: int = 0,
         orientation=None,
+        grain_id=None,
+        grain_table: str | None = None,
+        history=None,
     ) -> None:
         """Write save-point ``index`` (0 = initial state); flush so it survives a crash.
 
@@ -146,7 +180,21 @@ class RunFile:
         if orientation is not None:
             f["fields/orientation"][index] = orientation
             f["checkpoint/orientation"][...] = orientation
+        if grain_id is not None:
+            if "grain_id" in f["fields"]:
+                f["fields/grain_id"][index] = grain_id
+            f["checkpoint/grain_id"][...] = grain_id
+        if history is not None and len(history) and "grains" in f:
+            h = f["grains/history"]
+            n0 = h.shape[0]
+            h.resize(n0 + len(history), axis=0)
+            h[n0:] = history
         f.flush()
+        if grain_table is not None:
+            raw = np.frombuffer(grain_table.encode(), np.uint8)
+            g = f["checkpoint/grain_table"]
+            g.resize(len(raw), axis=0)
+            g[...] = raw
         f["checkpoint/info"][...] = [index, t_internal, steps]
         f.flush()
 
@@ -158,7 +206,7 @@ class RunFile:
 
 def _series(f: h5py.File):
     yield f["fields/time_s"]
-    for name in ("rho", "eta", "orientation"):
+    for name in ("rho", "eta", "orientation", "grain_id"):
         if name in f["fields"]:
             yield f["fields"][name]
     for name in f[OBS_GROUP].attrs["columns"].split(","):
@@ -218,6 +266,15 @@ def read_run(path: Path) -> dict:
             "has_fields": "rho" in f["fields"],
             "schedule": f["schedule"][...],
         }
+        c = f["checkpoint"]
+        if "grain_table" in c and c["grain_table"].shape[0]:
+            out["grain_table"] = bytes(c["grain_table"][...]).decode()
+            out["grain_id"] = c["grain_id"][...]
+        if "particles" in f and len(f["particles"]):
+            out["particles"] = {k: f["particles"][k][...] for k in f["particles"]}
+        if "grains" in f:
+            h = f["grains/history"]
+            out["grain_history"] = (f["grains"].attrs["columns"].split(","), h[...])
         if out["has_fields"]:
             out["field_shape"] = f["fields/rho"].shape[1:]
             out["n_fields"] = f["fields/eta"].shape[1]
@@ -227,3 +284,11 @@ def read_run(path: Path) -> dict:
 def read_frame(path: Path, index: int) -> tuple[np.ndarray, np.ndarray]:
     with h5py.File(path, "r", libver="latest", swmr=True) as f:
         return f["fields/rho"][index], f["fields/eta"][index]
+
+
+def read_grain_ids(path: Path, index: int) -> np.ndarray | None:
+    """The grain-id map of frame ``index`` (None for a file without one)."""
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        if "grain_id" not in f["fields"]:
+            return None
+        return f["fields/grain_id"][index]

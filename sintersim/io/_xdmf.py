@@ -23,6 +23,7 @@ def write_xdmf(
     n_fields: int,
     spacing_nm: float,
     precision: int,
+    grain_ids: bool = False,
 ) -> None:
     """Write ``path`` describing frames ``0..len(times_s)-1`` of ``h5_name``.
 
@@ -52,7 +53,14 @@ def write_xdmf(
         ]
         fields = [("rho", "fields/rho", None)]
         fields += [(f"eta{j + 1}", "fields/eta", j) for j in range(n_fields)]
+        if grain_ids:  # ParaView colours by it (Int, -1 where there is no grain)
+            fields.append(("grain_id", "fields/grain_id", None))
         for name, ds, j in fields:
+            number = (
+                'NumberType="Int" Precision="4"'
+                if name == "grain_id"
+                else (f'NumberType="Float" Precision="{precision}"')
+            )
             full = (n_t, *shape) if j is None else (n_t, n_fields, *shape)
             start = (i, *([0] * nd)) if j is None else (i, j, *([0] * nd))
             count = (1, *shape) if j is None else (1, 1, *shape)
@@ -63,8 +71,8 @@ def write_xdmf(
                 'Type="HyperSlab">',
                 f'            <DataItem Dimensions="3 {rank}" Format="XML">'
                 f"{_dims(start)} {_dims([1] * rank)} {_dims(count)}</DataItem>",
-                f'            <DataItem Dimensions="{_dims(full)}" NumberType="Float" '
-                f'Precision="{precision}" Format="HDF">{h5_name}:/{ds}</DataItem>',
+                f'            <DataItem Dimensions="{_dims(full)}" {number} '
+                f'Format="HDF">{h5_name}:/{ds}</DataItem>',
                 "          </DataItem>",
                 "        </Attribute>",
             ]

@@ -24,8 +24,11 @@ from sintersim.packing._run import (
     PackingRunError,
     run_packing,
 )
+from sintersim.packing._tracking import GrainRecord, GrainTracker, core_labels
 
 __all__ = [
+    "GrainRecord",
+    "GrainTracker",
     "Move",
     "Packing",
     "PackingError",
@@ -35,6 +38,7 @@ __all__ = [
     "chain",
     "close_pairs",
     "colour_graph",
+    "core_labels",
     "fields_at",
     "hex_monolayer",
     "orientations",

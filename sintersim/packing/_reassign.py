@@ -47,17 +47,41 @@ def close_pairs(eta: np.ndarray, safety: float, threshold: float = 0.5):
     cores) closer than ``safety`` cells: a list of (field, label_a, label_b, distance, labels).
 
     Cores, not tails: at a low threshold the tails of two nearby grains join and they would be
-    taken for one grain."""
+    taken for one grain. Candidates come from one distance transform per field: two grains are
+    within ``safety`` only if their Voronoi cells meet where the two distances add up to less
+    than ``safety`` plus a cell; only those pairs get the exact grain-to-grain distance, so a
+    packing of a thousand grains costs a few transforms, not one per grain."""
     out = []
     for f in range(eta.shape[0]):
         labels, n = periodic_label(eta[f] > threshold)
-        for a in range(1, n + 1):
+        if n < 2:
+            continue
+        for a, b in _candidates(labels, safety):
             d = periodic_distance(labels == a, safety)
-            for b in range(a + 1, n + 1):
-                dist = float(d[labels == b].min())
-                if dist < safety:
-                    out.append((f, a, b, dist, labels))
+            dist = float(d[labels == b].min())
+            if dist < safety:
+                out.append((f, a, b, dist, labels))
     return out
+
+
+def _candidates(labels: np.ndarray, safety: float) -> list[tuple[int, int]]:
+    """Label pairs whose Voronoi cells touch where both are nearer than ``(safety + 2) / 2``."""
+    from scipy import ndimage
+
+    reach = int(np.ceil(safety)) + 2
+    pad = [(min(reach, n), min(reach, n)) for n in labels.shape]
+    padded = np.pad(labels, pad, mode="wrap")
+    dist, idx = ndimage.distance_transform_edt(padded == 0, return_indices=True)
+    near = padded[tuple(idx)]
+    crop = tuple(slice(p, p + n) for (p, _), n in zip(pad, labels.shape, strict=True))
+    near, dist = near[crop], dist[crop]
+    found = set()
+    for ax in range(labels.ndim):
+        nb, db = np.roll(near, -1, axis=ax), np.roll(dist, -1, axis=ax)
+        m = (near != nb) & (near > 0) & (nb > 0) & (dist + db < safety + 2.0)
+        for a, b in zip(near[m].tolist(), nb[m].tolist(), strict=True):
+            found.add((min(a, b), max(a, b)))
+    return sorted(found)
 
 
 def reassign(

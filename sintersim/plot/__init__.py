@@ -39,19 +39,31 @@ def plot_neck(rows: Sequence[dict[str, float]], path: Path, title: str = "") -> 
 
 
 def plot_fields(
-    rho: np.ndarray, eta: np.ndarray, dx_nm: float, path: Path, title: str = ""
+    rho: np.ndarray,
+    eta: np.ndarray,
+    dx_nm: float,
+    path: Path,
+    title: str = "",
+    grain_id: np.ndarray | None = None,
 ) -> Path:
-    """2D density and grain map (a mid-plane slice in 3D)."""
+    """2D density and grain map (a mid-plane slice in 3D); with ``grain_id`` the grains are
+    coloured by id (ids survive field re-assignment), else by order parameter."""
     if rho.ndim == 3:
         k = rho.shape[2] // 2
         rho, eta = rho[:, :, k], eta[:, :, :, k]
+        grain_id = None if grain_id is None else grain_id[:, :, k]
     ext = [0, rho.shape[0] * dx_nm, 0, rho.shape[1] * dx_nm]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     im = a1.imshow(rho.T, origin="lower", extent=ext, cmap="gray", vmin=0, vmax=1)
     fig.colorbar(im, ax=a1, label="rho")
-    grains = np.argmax(eta, axis=0) + 1.0
-    grains = np.where(rho > 0.5, grains, np.nan)
-    a2.imshow(grains.T, origin="lower", extent=ext, cmap="tab10", vmin=1, vmax=10)
+    if grain_id is None:
+        grains = np.argmax(eta, axis=0) + 1.0
+        grains = np.where(rho > 0.5, grains, np.nan)
+        a2.imshow(grains.T, origin="lower", extent=ext, cmap="tab10", vmin=1, vmax=10)
+    else:
+        # ids are arbitrary integers: a shuffled cyclic map keeps neighbours apart
+        g = np.where(grain_id >= 0, (grain_id * 0.618034) % 1.0, np.nan)
+        a2.imshow(g.T, origin="lower", extent=ext, cmap="hsv", vmin=0, vmax=1)
     gb = np.sum(eta, axis=0) ** 2 - np.sum(eta**2, axis=0)
     a2.contour(
         np.linspace(0, ext[1], rho.shape[0]),
@@ -65,6 +77,48 @@ def plot_fields(
         a.set_xlabel("x (nm)")
         a.set_ylabel("y (nm)")
         a.set_title(t)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_packing(rows: Sequence[dict[str, float]], path: Path, title: str = "") -> Path:
+    """A packing's history: shrinkage and dense fraction, grain count and size, neck sizes
+    (mean and quartile band) and contact misorientation, against time."""
+    t = np.array([r["time_s"] for r in rows])
+
+    def col(k):
+        return np.array([r.get(k, np.nan) for r in rows])
+
+    fig, ax = plt.subplots(2, 2, figsize=(10, 7))
+    a = ax[0, 0]
+    a.plot(t, col("shrinkage"), "o-", ms=3, label="shrinkage")
+    a.plot(
+        t,
+        col("dense_fraction") - col("dense_fraction")[0],
+        "s-",
+        ms=3,
+        label="dense fraction change",
+    )
+    a.set_ylabel("shrinkage, dense fraction change")
+    a.legend(fontsize=8)
+    a = ax[0, 1]
+    a.plot(t, col("grain_count"), "o-", ms=3, color="C0")
+    a.set_ylabel("grain count", color="C0")
+    b = a.twinx()
+    b.plot(t, col("mean_grain_size_nm"), "s-", ms=3, color="C1")
+    b.set_ylabel("mean grain size (nm)", color="C1")
+    for a, name, unit in ((ax[1, 0], "neck", "nm"), (ax[1, 1], "misorientation", "deg")):
+        a.fill_between(t, col(f"{name}_q25_{unit}"), col(f"{name}_q75_{unit}"), alpha=0.3)
+        a.plot(t, col(f"{name}_median_{unit}"), "-", label="median (band: quartiles)")
+        a.plot(t, col(f"{name}_mean_{unit}"), "o", ms=3, label="mean")
+        a.set_ylabel(f"contact {name} ({unit})")
+        a.legend(fontsize=8)
+    for a in ax.flat:
+        a.set_xlabel("time (s)")
+        a.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

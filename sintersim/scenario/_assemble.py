@@ -26,10 +26,12 @@ from sintersim.calibrate._units import (
     reference_for,
 )
 from sintersim.grid import Grid
-from sintersim.initial import two_particle_centres, two_particles
+from sintersim.initial import particles
 from sintersim.model._sinter import SinterModel
+from sintersim.packing._layouts import Packing
 from sintersim.scenario._config import RunConfig, TemperatureSchedule
 from sintersim.scenario._features import FEATURES, Context, Feature
+from sintersim.scenario._layout import assign_fields, make_packing
 from sintersim.scenario._schema import ConfigError
 from sintersim.solver._stepper import SemiImplicitFourier
 from sintersim.state import State
@@ -56,6 +58,18 @@ class Setup:
     stepper: SemiImplicitFourier
     features: list[Feature] = dataclasses.field(default_factory=list)
     data: list[Any] = dataclasses.field(default_factory=list)
+    packing: Packing | None = None  # the particles (cells); index = grain id
+    particle_fields: np.ndarray | None = None  # the order parameter each particle starts on
+    safety: float = np.inf  # grains of one field are kept this far apart (cells)
+
+    @property
+    def is_pair(self) -> bool:
+        return self.config.particles.layout == "pair"
+
+    @property
+    def gb_integral(self) -> float:
+        """``int sum eta_i eta_j dn`` of a flat boundary, in cells (packing neck sizes)."""
+        return float(self.nd.reference.shape.gb_integral * self.nd.reference.stretch)
 
     @property
     def model(self) -> SinterModel:
@@ -139,9 +153,12 @@ def extend_schedule(schedule: np.ndarray, new_end: float, spacing: str) -> np.nd
     return np.asarray(ts)
 
 
-def build(config: RunConfig) -> Setup:
-    """The setup of a config: units, grid, initial state (with each feature's fields), the
-    model at the start temperature, the save schedule; refuses settings that cannot run."""
+def build(config: RunConfig, packing: Packing | None = None) -> Setup:
+    """The setup of a config: units, grid, particles, initial state (with each feature's
+    fields), the model at the start temperature, the save schedule; refuses settings that cannot
+    run, and a grid that would not fit in memory, before allocating any field.
+
+    packing: the particles (cells) instead of the config's layout (resume: the stored ones)."""
     dtype = jnp.float64 if config.grid.dtype == "float64" else jnp.float32
     if dtype == jnp.float64:
         jax.config.update("jax_enable_x64", True)
@@ -153,24 +170,40 @@ def build(config: RunConfig) -> Setup:
     dx_nm = config.grid.spacing_nm
     grid = Grid(tuple(config.grid.shape), 1.0)
     p = config.particles
-    r1 = p.radius_nm / dx_nm
-    r2 = (p.radius2_nm or p.radius_nm) / dx_nm
-    gap = p.gap_nm / dx_nm
     # tanh(x/w) has w_s = 2w: start from the requested surface width (relaxes in a few steps).
     w = 0.5 * config.model.interface_width_nm / dx_nm
+    if packing is None:
+        packing = make_packing(config.values, grid.shape)
+    oriented = config.orientation.enabled
+    if p.layout == "pair":
+        fields = np.arange(2)
+        n_fields = 2
+        safety = np.inf  # two particles on two fields never share one
+    else:
+        safety = (
+            p.safety_nm / dx_nm
+            if p.safety_nm
+            else 4 * config.model.interface_width_nm / dx_nm + float(np.max(packing.radii))
+        )
+        fields = assign_fields(packing, safety, by_orientation=oriented)
+        n_fields = int(fields.max()) + 1 + p.spare_fields
+    extra = 1 if config.melting.enabled else 0  # the liquid's order parameter
+    from sintersim.solver._memory import DoesNotFit, check_fits  # TODO top-level
+
     try:
-        centres = two_particle_centres(grid, r1, r2, gap)
-    except ValueError:
-        box = [n * dx_nm for n in grid.shape]
-        raise ConfigError(
-            f"particles.radius_nm = {p.radius_nm:g}, radius2_nm = {p.radius2_nm}, gap_nm = "
-            f"{p.gap_nm:g}: the pair does not fit in the box grid.shape x grid.spacing_nm = "
-            f"{' x '.join(f'{b:g}' for b in box)} nm; allowed: centre distance (radius + "
-            f"radius2 + gap = {(r1 + r2) * dx_nm + p.gap_nm:g} nm) + 2 x the larger radius "
-            f"({2 * max(r1, r2) * dx_nm:g} nm) <= the first length, 2 x the larger radius <= "
-            "each other length (the pair is centred)"
-        ) from None
-    state0 = two_particles(grid, r1, r2, gap, width=w, dtype=dtype)
+        check_fits(
+            tuple(grid.shape), n_fields + extra, dtype, orientation=oriented, what="grid.shape"
+        )
+    except DoesNotFit as e:
+        raise ConfigError(str(e)) from None
+    state0 = particles(grid, packing.centres, packing.radii, w, fields, n_fields, dtype=dtype)
+    if oriented and p.layout != "pair":
+        # a field carries the orientation of its particles (equal by the assignment); spare
+        # fields the identity until a grain moves onto one
+        ori = np.zeros(n_fields) if grid.ndim == 2 else np.tile([1.0, 0, 0, 0], (n_fields, 1))
+        ori[fields] = packing.orientations
+        state0 = State(state0.rho, state0.eta, jnp.asarray(ori, dtype))
+    centres = packing.centres.tolist()
     base = SinterModel(*model_coefficients(dataclasses.asdict(phys), ref))
     features = [f for f in FEATURES if f.enabled(config)]
     data = []
@@ -186,6 +219,7 @@ def build(config: RunConfig) -> Setup:
     schedule = save_schedule(t_end, tm.n_saves, tm.save_spacing)
     stepper = SemiImplicitFourier()
     setup = Setup(config, nd, grid, state0, centres, dt, schedule, stepper, features, data)
+    setup.packing, setup.particle_fields, setup.safety = packing, fields, safety
     # The extremes of a piecewise-linear T(t) are at its points: check the step there.
     temps = sorted({setup.temperature.start_K, *setup.temperature.values_K})
     if tm.dt_s:

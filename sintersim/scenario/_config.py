@@ -16,6 +16,7 @@ import json
 import math
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -212,11 +213,16 @@ def _toml_value(v: Any) -> str:
         return f'"{v}"'
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
     return repr(v)
 
 
-def validate(raw: Mapping[str, Any]) -> RunConfig:
-    """Check a parsed TOML mapping against `SCHEMA`; fill defaults; cross-check fields."""
+def validate(raw: Mapping[str, Any], base_dir: Path | None = None) -> RunConfig:
+    """Check a parsed TOML mapping against `SCHEMA`; fill defaults; cross-check fields.
+
+    base_dir: the config file's folder; a relative ``particles.file`` is taken from there (the
+    resolved config states the absolute path)."""
     if not isinstance(raw, Mapping):
         raise ConfigError("config: expected a table of sections")
     load_plugins()  # their features add config sections
@@ -248,6 +254,10 @@ def validate(raw: Mapping[str, Any]) -> RunConfig:
                 vals[key] = f.default
         out[section] = vals
     _resolve_temperatures(raw, out)
+    f = out["particles"]["file"]
+    if f is not None and base_dir is not None and not Path(f).is_absolute():
+        out["particles"]["file"] = str((Path(base_dir) / f).resolve())
+    _resolve_sweep(out)
     _cross_check(out)
     cfg = RunConfig(out)
     try:
@@ -342,6 +352,10 @@ def _resolve_temperatures(raw: Mapping[str, Any], c: dict[str, dict[str, Any]]) 
 
 
 def _cross_check(c: dict[str, dict[str, Any]]) -> None:
+    from sintersim.scenario._layout import layout_shape
+
+    if c["grid"]["shape"] is None:
+        c["grid"]["shape"] = layout_shape(c)
     shape = c["grid"]["shape"]
     if not (2 <= len(shape) <= 3) or not all(
         isinstance(n, int) and not isinstance(n, bool) and 8 <= n <= 4096 for n in shape
@@ -367,6 +381,13 @@ def _cross_check(c: dict[str, dict[str, Any]]) -> None:
             f"model.interface_width_nm = {width:g} resolves to {width / dx:.2f} cells; allowed: "
             f">= 2 cells (>= {2 * dx:g} nm at grid.spacing_nm = {dx:g})"
         )
+    if c["particles"]["layout"] == "pair":
+        _check_pair(c, shape, dx, width)
+    else:
+        _check_packing(c, shape, dx, width)
+
+
+def _check_pair(c, shape, dx, width) -> None:
     p = c["particles"]
     r1 = p["radius_nm"]
     r2 = p["radius2_nm"] if p["radius2_nm"] is not None else r1
@@ -393,6 +414,127 @@ def _cross_check(c: dict[str, dict[str, Any]]) -> None:
         )
 
 
+def _check_packing(c, shape, dx, width) -> None:
+    """A packing's parameters: the radius resolved, the spread below half the radius, an overlap
+    below the radius, the layout's own box equal to grid.shape (a lattice is periodic only in its
+    own box)."""
+    from sintersim.scenario._layout import _orientation_mode, layout_shape
+
+    p = c["particles"]
+    r = p["radius_nm"]
+    if r < width:
+        raise ConfigError(
+            f"particles.radius_nm = {r:g}: below the interface width ({width:g} nm); allowed: >= "
+            "model.interface_width_nm"
+        )
+    if not p["size_spread_nm"] < r / 2:
+        raise ConfigError(
+            f"particles.size_spread_nm = {p['size_spread_nm']:g}; allowed: < radius_nm / 2 = "
+            f"{r / 2:g} nm"
+        )
+    for key in ("gap_nm", "min_gap_nm"):
+        if p[key] <= -r:
+            raise ConfigError(f"particles.{key} = {p[key]:g}; allowed: > -radius_nm = {-r:g} nm")
+    _orientation_mode(p)
+    if p["layout"] in ("chain", "hex_monolayer", "square_superlattice"):
+        own = layout_shape(c)
+        if list(shape) != own:
+            raise ConfigError(
+                f"grid.shape = {list(shape)}: particles.layout = {p['layout']!r} makes its own "
+                f"periodic box, {own} cells at grid.spacing_nm = {dx:g}; allowed: omit grid.shape "
+                f"or give {own}"
+            )
+    if p["layout"] == "file" and p["file"] is None:
+        raise ConfigError("particles.layout = 'file' needs particles.file (a CSV path)")
+    if 2 * (r + 2 * p["size_spread_nm"]) > min(shape) * dx:
+        raise ConfigError(
+            f"particles.radius_nm = {r:g}: the largest particle does not fit the box "
+            f"({min(shape) * dx:g} nm); enlarge grid.shape"
+        )
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in table.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, Mapping) and not ({"from", "to"} & set(v)):
+            out.update(_flatten(v, name + "."))
+        else:
+            out[name] = v
+    return out
+
+
+def _sweep_values(name: str, v: Any) -> list:
+    """A list as given, or a range table ``{from, to, num, spacing}`` made a list."""
+    if isinstance(v, Mapping):
+        unknown = set(v) - {"from", "to", "num", "spacing"}
+        if unknown or not {"from", "to", "num"} <= set(v):
+            raise ConfigError(
+                f"sweep.parameters.{name} = {dict(v)!r}: a range needs from, to, num (and "
+                "optionally spacing = 'linear' or 'log')"
+            )
+        lo, hi, num, spacing = v["from"], v["to"], v["num"], v.get("spacing", "linear")
+        if not (isinstance(num, int) and 1 <= num <= 10000) or spacing not in ("linear", "log"):
+            raise ConfigError(
+                f"sweep.parameters.{name}: num = {num!r} (allowed: integer in [1, 10000]), "
+                f"spacing = {spacing!r} (allowed: 'linear', 'log')"
+            )
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi)):
+            raise ConfigError(f"sweep.parameters.{name}: from and to must be numbers")
+        if spacing == "log" and not (lo > 0 and hi > 0):
+            raise ConfigError(f"sweep.parameters.{name}: a log range needs from, to > 0")
+        vals = np.geomspace(lo, hi, num) if spacing == "log" else np.linspace(lo, hi, num)
+        if isinstance(lo, int) and isinstance(hi, int) and spacing == "linear":
+            return sorted({int(round(x)) for x in vals})
+        return [float(x) for x in vals]
+    if not isinstance(v, list) or not v:
+        raise ConfigError(f"sweep.parameters.{name} = {v!r}: give a non-empty list or a range")
+    return list(v)
+
+
+def _resolve_sweep(c: dict[str, dict[str, Any]]) -> None:
+    """``[sweep]``: every swept name is a real config field, every value passes that field's
+    check, zipped lists have one length; ranges become lists (the resolved config states them)."""
+    sw = c["sweep"]
+    if sw["parameters"] is None:
+        if sw["neck_nm"] is not None:
+            raise ConfigError("sweep.neck_nm is set but sweep.parameters is not")
+        return
+    params = {}
+    for name, v in _flatten(sw["parameters"]).items():
+        section, _, key = name.partition(".")
+        if section not in SCHEMA or key not in SCHEMA[section] or section == "sweep":
+            hint = difflib.get_close_matches(
+                name, [f"{s}.{k}" for s in SCHEMA if s != "sweep" for k in SCHEMA[s]], n=1
+            )
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ConfigError(f"sweep.parameters: unknown config field {name!r}{extra}")
+        f = SCHEMA[section][key]
+        values = _sweep_values(name, v)
+        if f.kind is not list:
+            values = [
+                _check_value(f"sweep.parameters.{name}[{i}]", f, x) for i, x in enumerate(values)
+            ]
+        params[name] = values
+    if not params:
+        raise ConfigError("sweep.parameters is empty; give at least one 'section.key' = [values]")
+    if sw["mode"] == "zip" and len({len(v) for v in params.values()}) > 1:
+        lengths = ", ".join(f"{k}: {len(v)}" for k, v in params.items())
+        raise ConfigError(f"sweep.mode = 'zip' needs lists of one length; got {lengths}")
+    n = (
+        len(next(iter(params.values())))
+        if sw["mode"] == "zip"
+        else math.prod(len(v) for v in params.values())
+    )
+    if n > 100000:
+        raise ConfigError(f"sweep: {n} members; allowed: <= 100000")
+    sw["parameters"] = params
+    for i, x in enumerate(sw["neck_nm"] or []):
+        _check_value(
+            f"sweep.neck_nm[{i}]", dataclasses.replace(SCHEMA["sweep"]["neck_nm"], kind=float), x
+        )
+
+
 def load_config(path) -> RunConfig:
     """Read and validate a TOML file; every problem becomes one `ConfigError`."""
     try:
@@ -402,7 +544,7 @@ def load_config(path) -> RunConfig:
         raise ConfigError(f"config file not found: {path}") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
-    return validate(raw)
+    return validate(raw, Path(path).parent)
 
 
 def loads_config(text: str) -> RunConfig:

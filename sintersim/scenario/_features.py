@@ -139,6 +139,8 @@ class OrientationFeature(Feature):
             except ValueError as e:
                 raise ConfigError(f"orientation.surface_anisotropy_ratio: {e}") from e
         dtype = state0.rho.dtype
+        if state0.orientation is not None:  # a packing: its particles' orientations, per field
+            return (law, aniso), state0
         if state0.rho.ndim == 2:
             orient = jnp.asarray([0.0, np.radians(o.misorientation_deg)], dtype)
         else:

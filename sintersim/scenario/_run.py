@@ -23,9 +23,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from sintersim._version import __version__
-from sintersim.constants import NM
 from sintersim.io import RunFile, read_run, write_csv, write_xdmf
-from sintersim.observables._fields import orientation_observables, two_particle_observables
+from sintersim.packing._layouts import Packing
+from sintersim.packing._reassign import ReassignError, reassign
+from sintersim.packing._tracking import GrainTracker
 from sintersim.scenario._assemble import (
     MAX_DT_INTERNAL,
     Setup,
@@ -34,6 +35,7 @@ from sintersim.scenario._assemble import (
     plan_chunks,
 )
 from sintersim.scenario._config import RunConfig, loads_config
+from sintersim.scenario._observe import energy_row, history_columns, packing_row, pair_row
 from sintersim.scenario._schema import ConfigError
 from sintersim.solver._integrate import advance, plan_steps, state_ok
 from sintersim.state import State
@@ -42,50 +44,9 @@ H5_NAME = "run.h5"
 
 
 def observables_row(setup: Setup, t: float, state: State) -> dict[str, float]:
-    """Observables at one save-point, in physical units."""
-    obs = _observe(setup.model, setup.grid, state, setup.centres[0][0], setup.centres[1][0])
-    obs = jax.device_get(obs)
-    L = setup.nd.scales.length_m
-    e_unit = setup.nd.scales.energy_J_m3 * L**setup.grid.ndim
-    d0 = abs(setup.centres[1][0] - setup.centres[0][0])
-    neck_key = "neck_width_nm" if setup.grid.ndim == 2 else "neck_radius_nm"
-    vol = "nm2" if setup.grid.ndim == 2 else "nm3"
-    t_s = float(setup.nd.scales.to_seconds(t))
-    row = {
-        "time_s": t_s,
-        "temperature_K": setup.temperature(t_s),
-        neck_key: float(obs["neck"]) * L / NM,
-        "centre_distance_nm": float(obs["centre_distance"]) * L / NM,
-        "shrinkage": 1.0 - float(obs["centre_distance"]) / d0,
-        "free_energy_J": float(obs["free_energy"]) * e_unit,
-        f"mass_{vol}": float(obs["mass"]) * (L / NM) ** setup.grid.ndim,
-    }
-    # grains = the crystal fields (a term may own fields that are not crystals: a liquid)
-    k = setup.model.n_crystals(state.eta.shape[0])
-    volumes = np.atleast_1d(obs["grain_volume"])[:k]
-    for term in setup.model.terms:  # what each term reports of itself (a liquid: its share)
-        row.update(term.observables(setup.model, state))
-    for i, v in enumerate(volumes):
-        row[f"grain{i + 1}_volume_{vol}"] = float(v) * (L / NM) ** setup.grid.ndim
-    if state.orientation is not None and setup.model.energy.boundaries is not None:
-        crystals = State(state.rho, state.eta[:k], state.orientation[:k])
-        ori = jax.device_get(_observe_orientation(setup.model, setup.grid, crystals))
-        area = "boundary_length_nm" if setup.grid.ndim == 2 else "boundary_area_nm2"
-        # NaN once one grain is gone (stitched, or consumed by boundary migration): no pair.
-        row["misorientation_deg"] = float(ori["misorientation_deg"][0, 1])
-        row["grain_count"] = float(ori["grain_count"])
-        row[area] = float(ori["total_boundary_area"]) * (L / NM) ** (setup.grid.ndim - 1)
-    return row
-
-
-@jax.jit
-def _observe_orientation(model, grid, state):
-    return orientation_observables(state, grid, model)
-
-
-@jax.jit
-def _observe(model, grid, state, x_lo, x_hi):
-    return two_particle_observables(state, grid, model, x_lo, x_hi)
+    """Observables at one save-point, in physical units: the pair's row (`pair_row`), or for a
+    packing the energy and mass (its full row needs the grain tracker: `packing_row`)."""
+    return pair_row(setup, t, state) if setup.is_pair else energy_row(setup, t, state)
 
 
 @jax.jit
@@ -174,23 +135,81 @@ def _attrs(setup: Setup) -> dict:
     }
 
 
+def _crystal_eta(setup: Setup, state: State) -> np.ndarray:
+    return np.asarray(state.eta[: setup.model.n_crystals(state.eta.shape[0])])
+
+
+def _reassign(setup: Setup, state: State) -> tuple[State, int]:
+    """Separate grains of one field that came within the safety distance (a packing; the crystal
+    fields only: a liquid's field is not a grain's). Raises `ReassignError` when no field is
+    free."""
+    if setup.is_pair:
+        return state, 0
+    k = setup.model.n_crystals(state.eta.shape[0])
+    ori = None if state.orientation is None else state.orientation[:k]
+    crystals = State(state.rho, state.eta[:k], ori)
+    moved, moves = reassign(crystals, setup.safety, max_fields=k)
+    if not moves:
+        return state, 0
+    eta = jnp.concatenate([jnp.asarray(moved.eta), state.eta[k:]]).astype(state.eta.dtype)
+    if ori is not None:
+        ori = jnp.concatenate([jnp.asarray(moved.orientation), state.orientation[k:]])
+        ori = ori.astype(state.orientation.dtype)
+    return State(state.rho, eta, ori), len(moves)
+
+
+def _record(setup: Setup, t: float, state: State, tracker: GrainTracker, moved: int, frame: int):
+    """(row, grain history rows) at one save-point (the tracker already updated)."""
+    row, hist = packing_row(setup, t, state, tracker, moved)
+    if setup.is_pair:
+        row = pair_row(setup, t, state)
+    hist[:, 0] = frame
+    return row, hist
+
+
+def _particles(setup: Setup) -> dict[str, np.ndarray]:
+    pk, dx = setup.packing, setup.config.grid.spacing_nm
+    return {
+        "centres_nm": pk.centres * dx,
+        "radii_nm": pk.radii * dx,
+        "orientations": np.asarray(pk.orientations, float),
+        "field": np.asarray(setup.particle_fields, int),
+        "box_nm": np.asarray(pk.box) * dx,
+    }
+
+
+def write_grains_csv(out: Path) -> Path | None:
+    """grains.csv: the grain history of run.h5 (one row per frame and live grain)."""
+    info = read_run(out / H5_NAME)
+    if "grain_history" not in info:
+        return None
+    cols, data = info["grain_history"]
+    rows = [dict(zip(cols, map(float, r), strict=True)) for r in data]
+    if rows:
+        write_csv(out / "grains.csv", rows)
+    return out / "grains.csv"
+
+
 def simulate(
     setup: Setup,
     out: Path,
     *,
-    start: tuple[int, float, State, int] | None = None,
+    start: tuple | None = None,
     progress: Callable[[float], None] | None = None,
     stop_after: int | None = None,
     retries: int = 0,
     log: Callable[[str], None] = print,
 ) -> Outcome:
-    """Run (or continue) ``setup`` writing run.h5, run.xmf and observables.csv in ``out``.
+    """Run (or continue) ``setup`` writing run.h5, run.xmf, observables.csv and grains.csv in
+    ``out``. Every layout, pair or packing, goes through here.
 
-    start: (frame index, t_internal, state, steps taken) to continue from a checkpoint
-        (resume); None starts at frame 0 with the initial state.
+    start: (frame index, t_internal, state, steps taken[, grain tracker]) to continue from a
+        checkpoint (resume); None starts at frame 0 with the initial state.
     stop_after: stop cleanly after this many new save-points (testing interruption).
     retries: on an unstable interval, halve dt and retry up to this many times.
     A failure never discards what was written: the last good state stays as checkpoint.
+    Between save-points a packing re-assigns grains that came close on one field
+    (`sintersim.packing.reassign`); the grain tracker keeps their ids.
     """
     out.mkdir(parents=True, exist_ok=True)
     h5 = out / H5_NAME
@@ -200,7 +219,9 @@ def simulate(
     observe = functools.partial(observables_row, setup)
     if start is None:
         index, t, state, steps = 0, 0.0, setup.state0, 0
-        rows = [observe(0.0, state)]
+        tracker = GrainTracker.start(_crystal_eta(setup, state), setup.packing.centres)
+        row0, hist = _record(setup, 0.0, state, tracker, 0, 0)
+        rows = [row0]
         rf = RunFile.create(
             h5,
             shape=setup.grid.shape,
@@ -211,10 +232,26 @@ def simulate(
             schedule=setup.schedule,
             save_fields=save_fields,
             orientation_shape=None if state.orientation is None else state.orientation.shape,
+            history_columns=history_columns(setup),
+            particles=_particles(setup),
         )
-        rf.append(0, 0.0, rows[0], np.asarray(state.rho), np.asarray(state.eta), 0, _np(state))
+        rf.append(
+            0,
+            0.0,
+            rows[0],
+            np.asarray(state.rho),
+            np.asarray(state.eta),
+            0,
+            _np(state),
+            grain_id=tracker.id_map,
+            grain_table=tracker.to_json(),
+            history=hist,
+        )
     else:
-        index, t, state, steps = start
+        index, t, state, steps, *rest = start
+        tracker = rest[0] if rest and rest[0] is not None else None
+        if tracker is None:  # a file from an older version: ids from the checkpoint's grains
+            tracker = GrainTracker.start(_crystal_eta(setup, state), setup.packing.centres)
         prev = read_run(h5)["observables"]
         rows = [{k: float(v[i]) for k, v in prev.items()} for i in range(index + 1)]
 
@@ -223,12 +260,20 @@ def simulate(
 
         rf = RunFile.reopen(h5, index + 1, schedule=setup.schedule, attrs=_attrs(setup))
     times = [r["time_s"] for r in rows]
+    columns = list(rows[0])
 
     def publish():
         write_csv(out / "observables.csv", rows)
         if save_fields:
             write_xdmf(
-                out / "run.xmf", H5_NAME, times, setup.grid.shape, state.n_grains, dx_nm, precision
+                out / "run.xmf",
+                H5_NAME,
+                times,
+                setup.grid.shape,
+                state.n_grains,
+                dx_nm,
+                precision,
+                grain_ids=True,
             )
 
     publish()
@@ -261,8 +306,16 @@ def simulate(
                     f"interval {i + 1}: unstable ({why.split(' (')[0]}), retrying with dt = "
                     f"{setup.nd.scales.to_seconds(h_i / 2):.3g} s"
                 )
+            sc = setup.nd.scales
+            if why is None:
+                try:
+                    new, moved = _reassign(setup, new)
+                except ReassignError as e:
+                    why = (
+                        f"{e} (grains of one order parameter came closer than particles."
+                        "safety_nm and no field is free: raise particles.spare_fields)"
+                    )
             if why is not None:
-                sc = setup.nd.scales
                 raise Unstable(
                     state,
                     f"{why} between t = "
@@ -272,11 +325,23 @@ def simulate(
                     f"sintersim resume {out} --dt-s {sc.to_seconds(h_i) / 4:.3g}",
                 )
             state, t = new, t_new
+            tracker.update(_crystal_eta(setup, state), float(sc.to_seconds(t)))
+            full, hist = _record(setup, t, state, tracker, moved, i + 1)
+            row = {k: full[k] for k in columns if k in full}
             rows.append(row)
             times.append(row["time_s"])
             steps += n_i
             rf.append(
-                i + 1, t, row, np.asarray(state.rho), np.asarray(state.eta), steps, _np(state)
+                i + 1,
+                t,
+                row,
+                np.asarray(state.rho),
+                np.asarray(state.eta),
+                steps,
+                _np(state),
+                grain_id=tracker.id_map,
+                grain_table=tracker.to_json(),
+                history=hist,
             )
             publish()
             done += 1
@@ -284,11 +349,14 @@ def simulate(
                 progress(t)
     except Unstable as e:
         rf.close(f"failed: {e}")
+        write_grains_csv(out)
         return Outcome(f"failed: {e}", rows, e.state, len(rows))
     except KeyboardInterrupt:
         rf.close("interrupted")
+        write_grains_csv(out)
         raise
     rf.close(status)
+    write_grains_csv(out)
     return Outcome(status, rows, state, len(rows))
 
 
@@ -299,7 +367,7 @@ def load_for_resume(
     time and time step."""
     info = read_run(out / H5_NAME)
     cfg = loads_config(info["attrs"]["config"])
-    setup = build(cfg)
+    setup = build(cfg, packing=_stored_packing(info, cfg))
     setup.schedule = info["schedule"]
     setup.dt = float(info["attrs"].get("dt_internal", setup.dt))
     if dt_s is not None:
@@ -327,7 +395,21 @@ def load_for_resume(
         orient = jnp.asarray(orient)
     state = State(jnp.asarray(rho), jnp.asarray(eta), orient)
     index = info["n_frames"] - 1
-    return setup, (index, info["t_internal"], state, info["steps"])
+    tracker = None
+    if "grain_table" in info:
+        tracker = GrainTracker.from_json(info["grain_table"], info["grain_id"])
+    return setup, (index, info["t_internal"], state, info["steps"], tracker)
+
+
+def _stored_packing(info: dict, cfg: RunConfig) -> Packing | None:
+    """The particles the run started from (a CSV may have moved or changed since)."""
+    p = info.get("particles")
+    if not p or "centres_nm" not in p:
+        return None
+    dx = cfg.grid.spacing_nm
+    return Packing(
+        p["centres_nm"] / dx, p["radii_nm"] / dx, p["orientations"], tuple(p["box_nm"] / dx)
+    )
 
 
 def _np(state: State):

@@ -41,6 +41,9 @@ T_MIN_K, T_MAX_K = 1.0, 5000.0  # allowed temperatures (kelvin)
 SCHEDULES = ("constant", "ramp", "steps")
 
 
+LAYOUTS = ("pair", "chain", "hex_monolayer", "square_superlattice", "random_packing", "file")
+
+
 _POS = {"lo": 0.0, "lo_open": True}
 
 
@@ -130,24 +133,114 @@ SCHEMA: dict[str, dict[str, Field]] = {
         ),
     },
     "grid": {
-        "shape": Field(list, [64, 40], "cells", "cells per axis (2 or 3 axes)"),
+        "shape": Field(
+            list,
+            None,
+            "cells",
+            "cells per axis (2 or 3 axes); default: [64, 40] for a pair, the layout's box for a "
+            "packing",
+            example=[64, 40],
+        ),
         "spacing_nm": Field(float, 0.25, "nm", "grid spacing dx", **_POS, hi=100.0),
         "dtype": Field(
             str, "float32", "", "floating-point precision", choices=("float32", "float64")
         ),
     },
     "particles": {
-        "radius_nm": Field(float, 3.1, "nm", "radius of particle 1", **_POS, hi=1e4),
+        "layout": Field(
+            str,
+            "pair",
+            "",
+            "the start: a pair on axis 0; a chain along axis 0; a hexagonal monolayer or square "
+            "superlattice (discs in 2D, a layer of spheres in 3D); a random packing; or a CSV "
+            "file of centres and radii",
+            choices=LAYOUTS,
+        ),
+        "radius_nm": Field(float, 3.1, "nm", "radius (mean radius of a packing)", **_POS, hi=1e4),
         "radius2_nm": Field(
-            float, None, "nm", "radius of particle 2 (default: radius_nm)", **_POS, hi=1e4
+            float, None, "nm", "pair: radius of particle 2 (default: radius_nm)", **_POS, hi=1e4
         ),
         "gap_nm": Field(
             float,
             -0.25,
             "nm",
-            "surface-to-surface gap (negative: initial overlap)",
+            "pair, chain, lattices: surface-to-surface gap of mean-size neighbours (negative: "
+            "initial overlap)",
             lo=-1e4,
             hi=1e4,
+        ),
+        "size_spread_nm": Field(
+            float,
+            0.0,
+            "nm",
+            "packings: standard deviation of the radii (normal, truncated at 2 sigma)",
+            lo=0.0,
+            hi=1e4,
+        ),
+        "count": Field(
+            int, None, "", "chain, random_packing: number of particles", lo=1, hi=100000, example=8
+        ),
+        "rows": Field(int, None, "", "lattices: rows (even for hex_monolayer)", lo=1, hi=10000),
+        "cols": Field(int, None, "", "lattices: particles per row", lo=1, hi=10000),
+        "packing_fraction": Field(
+            float,
+            None,
+            "",
+            "random_packing without grid.shape: solid fraction that sets the (square/cubic) box",
+            **_POS,
+            hi=0.6,
+        ),
+        "min_gap_nm": Field(
+            float,
+            0.0,
+            "nm",
+            "random_packing: smallest surface-to-surface gap (negative: largest overlap)",
+            lo=-1e4,
+            hi=1e4,
+        ),
+        "margin_nm": Field(
+            float,
+            None,
+            "nm",
+            "chain, 3D lattices: vapour across the particles (default: 4 interface widths)",
+            lo=0.0,
+            hi=1e4,
+        ),
+        "dimensions": Field(
+            int, 2, "", "packings without grid.shape: 2 (discs) or 3 (spheres)", lo=2, hi=3
+        ),
+        "file": Field(
+            str,
+            None,
+            "",
+            "layout 'file': CSV with columns x_nm, y_nm[, z_nm], radius_nm and optionally "
+            "angle_deg (2D), qw, qx, qy, qz or axis_x, axis_y, axis_z, angle_deg (3D); path "
+            "relative to the config file",
+            example="particles.csv",
+        ),
+        "orientation": Field(
+            (str, float),
+            "aligned",
+            "",
+            "packings: crystal orientations, 'aligned', 'random' or a spread in degrees (the "
+            "pair uses orientation.misorientation_deg)",
+        ),
+        "seed": Field(int, 0, "", "random seed of sizes, positions and orientations", lo=0),
+        "spare_fields": Field(
+            int,
+            1,
+            "",
+            "packings: order parameters beyond the colouring's, free for re-assignment",
+            lo=0,
+            hi=64,
+        ),
+        "safety_nm": Field(
+            float,
+            None,
+            "nm",
+            "packings: grains of one order parameter are kept this far apart, surface to surface "
+            "(default: 4 interface widths + the largest radius)",
+            **_POS,
         ),
     },
     "time": {
@@ -299,13 +392,46 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "output": {
         "fields": Field(bool, True, "", "write the fields at every save-point to run.h5"),
     },
+    "sweep": {
+        "parameters": Field(
+            dict,
+            None,
+            "",
+            "swept config values: 'section.key' = a list, or a range { from, to, num, "
+            "spacing = 'linear' | 'log' }; members run as one vmapped program (sintersim sweep)",
+            example={"material.temperature_K": [373.15, 398.15], "noise.seed": [0, 1]},
+        ),
+        "mode": Field(
+            str,
+            "product",
+            "",
+            "members: every combination of the lists (product) or the i-th of each (zip)",
+            choices=("product", "zip"),
+        ),
+        "neck_nm": Field(
+            list,
+            None,
+            "nm",
+            "neck sizes whose first-reaching times the summary reports (pair: the neck; "
+            "packings: the mean neck)",
+            **_POS,
+            example=[1.0, 2.0],
+        ),
+    },
 }
 
 
 def _type_name(kind) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(
-        {float: "number", int: "integer", str: "string", bool: "true/false", list: "list"}[k]
+        {
+            float: "number",
+            int: "integer",
+            str: "string",
+            bool: "true/false",
+            list: "list",
+            dict: "table",
+        }[k]
         for k in kinds
     )
 
@@ -319,7 +445,8 @@ def _range_text(f: Field) -> str:
 
 
 def _check_value(path: str, f: Field, v: Any) -> Any:
-    if f.kind is float and isinstance(v, int) and not isinstance(v, bool):
+    kinds = f.kind if isinstance(f.kind, tuple) else (f.kind,)
+    if float in kinds and int not in kinds and isinstance(v, int) and not isinstance(v, bool):
         v = float(v)
     if isinstance(v, bool) and f.kind is not bool:
         raise ConfigError(f"{path}: expected a {_type_name(f.kind)}, got {v!r}")
