@@ -1,4 +1,4 @@
-"""Command line: ``sintersim run | resume | plot | info | demo | materials | config``.
+"""Command line: ``sintersim run | sweep | resume | plot | info | demo | fit | materials | config``.
 
 Exit codes: 0 success, 2 bad input (config or arguments), 3 the run went unstable (the last good
 state is kept; ``resume --dt-s`` continues it), 130 interrupted.
@@ -137,8 +137,65 @@ def _execute(setup, out: Path, quiet: bool, start=None, stop_after=None) -> int:
     return 3 if res.status.startswith("failed") else 0
 
 
+def _sweep(config_path: Path, out: Path, quiet: bool, params: list[str] | None, mode) -> int:
+    """`sintersim sweep`: the config's [sweep] (and/or --param lists) as one vmapped program."""
+    cfg = load_config(config_path)
+    extra = {}
+    for item in params or []:
+        name, sep, rest = item.partition("=")
+        values = []
+        for v in rest.split(","):
+            try:
+                values.append(int(v) if v.strip().lstrip("-").isdigit() else float(v))
+            except ValueError:
+                values.append(v.strip())
+        if not sep or not rest:
+            raise ConfigError(f"--param {item!r}: expected SECTION.KEY=V1,V2,...")
+        extra[name.strip()] = values
+    if extra or mode:
+        sw = dict(cfg["sweep"])
+        sw["parameters"] = {**(sw["parameters"] or {}), **extra}
+        if mode:
+            sw["mode"] = mode
+        cfg = cfg.replace(sweep=sw)
+    if (out / "summary.csv").exists():
+        raise ConfigError(f"{out} already holds a sweep (summary.csv); choose another --out")
+    from sintersim.scenario._sweep import run_sweep, sweep_members
+
+    members = sweep_members(cfg)  # every member validated before anything runs
+    if not quiet:
+        print(f"sintersim {__version__}: sweep of {len(members)} members ({cfg.sweep.mode})")
+    t0 = time.perf_counter()
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="sweep", unit="save")
+
+    def progress(done, total):
+        if bar is not None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+    res = run_sweep(cfg, out, progress=progress, log=(lambda m: None) if quiet else print)
+    if bar is not None:
+        bar.close()
+    failed = [m.index for m, st in zip(res.members, res.status, strict=True) if st != "complete"]
+    if not quiet:
+        print(
+            f"{len(res.members)} members in {len(res.groups)} program(s), wall time "
+            f"{time.perf_counter() - t0:.1f} s; outputs in {out.resolve()}: summary.csv, "
+            "sweep.png, member_NNN/ (run.h5, observables.csv, ...)"
+        )
+    for i in failed:
+        print(f"sintersim: member {i} stopped: {res.status[i][8:]}", file=sys.stderr)
+    return 3 if failed else 0
+
+
 def _run(config_path: Path, out: Path, quiet: bool, stop_after: int | None = None) -> int:
     cfg = load_config(config_path)
+    if cfg.sweep.parameters is not None:
+        return _sweep(config_path, out, quiet, None, None)
     # Imported here so that `--help` and config errors answer without loading JAX.
     from sintersim.calibrate._units import check_mapping
     from sintersim.scenario._assemble import build
@@ -363,6 +420,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
 
+    p = sub.add_parser(
+        "sweep",
+        help="run many members of one config (lists/ranges of any field) as one vmapped program",
+        description="Members: the config's [sweep] parameters and/or --param lists, as a "
+        "product or zipped. Writes DIR/summary.csv (one row per member), DIR/sweep.png and "
+        "DIR/member_NNN/ (each a full run directory).",
+    )
+    p.add_argument("config", type=Path, help="TOML configuration")
+    p.add_argument("--out", type=Path, required=True, help="output directory (must be new)")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="SECTION.KEY=V1,V2,...",
+        help="swept values (repeatable), e.g. material.temperature_K=373,398",
+    )
+    p.add_argument("--mode", choices=("product", "zip"), default=None, help="how lists combine")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
     p = sub.add_parser("resume", help="continue an interrupted or finished run")
     p.add_argument("dir", type=Path, help="run directory (holds run.h5)")
     p.add_argument("--end-s", type=float, default=None, help="new end time (s)")
@@ -435,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args.config, args.out, args.quiet, args.stop_after)
+        if args.command == "sweep":
+            return _sweep(args.config, args.out, args.quiet, args.param, args.mode)
         if args.command == "resume":
             return _resume(args.dir, args.end_s, args.dt_s, args.quiet)
         if args.command == "plot":

@@ -30,7 +30,7 @@ def write_csv(path: Path, rows: Sequence[dict[str, float]]) -> None:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         for r in rows:
-            w.writerow({k: f"{v:.9g}" for k, v in r.items()})
+            w.writerow({k: f"{v:.9g}" if isinstance(v, int | float) else v for k, v in r.items()})
     os.replace(tmp, path)
 
 

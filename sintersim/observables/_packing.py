@@ -29,7 +29,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from sintersim.grid import Grid
-from sintersim.observables._labels import nearest_label, periodic_label
+from sintersim.observables._labels import periodic_label
 from sintersim.state import State
 
 
@@ -83,10 +83,11 @@ def _reach(core: np.ndarray, n: int, tails: np.ndarray) -> np.ndarray:
     periodic Voronoi cells of the field's cores, ``where(tails, nearest_label(core), 0)``.
 
     Only the tail cells are needed, so a periodic KD-tree of the core edge cells answers them
-    (a padded distance transform of the whole box costs seconds per field in 3D). The nearest
-    core cell of an outside cell is always an edge cell: a step from an inner core cell towards
-    the outside cell lands on a nearer core cell. Where two grains are equally near, the
-    distance transform's tie-break decides, so those (rare) fields fall back to it.
+    (the padded distance transform of `nearest_label` costs seconds per field in 3D). The
+    nearest core cell of an outside cell is an edge cell: a step from an inner core cell towards
+    the outside cell lands on a nearer core cell. Equally near cells are resolved as the
+    distance transform does (its sweeps keep the first candidate along each axis, the last axis
+    deciding first): the smallest displacement, compared last axis first.
     """
     out = np.where(tails, core, 0)
     query = np.argwhere(tails & (core == 0))
@@ -97,19 +98,25 @@ def _reach(core: np.ndarray, n: int, tails: np.ndarray) -> np.ndarray:
     for ax in range(core.ndim):
         edge |= np.roll(free, 1, ax) | np.roll(free, -1, ax)
     edge &= ~free
-    labels = np.append(core[edge], 0)  # index len(edge cells) = "no neighbour"
-    tree = cKDTree(np.argwhere(edge), boxsize=core.shape)
-    dist, idx = tree.query(query, k=2)
-    tie = np.flatnonzero(dist[:, 0] == dist[:, 1])
-    if len(tie):
-        k = min(16, len(labels) - 1)
-        d, i = tree.query(query[tie], k=k)
-        d, i = d.reshape(len(tie), k), i.reshape(len(tie), k)
+    pts, labels = np.argwhere(edge), core[edge]
+    shape = np.array(core.shape)
+    tree = cKDTree(pts, boxsize=core.shape)
+    k = min(2, len(pts))
+    dist, best = (a.reshape(len(query), k) for a in tree.query(query, k=k))
+    best = best[:, 0]
+    tie = np.flatnonzero(dist[:, 0] == dist[:, -1]) if k > 1 else np.zeros(0, int)
+    while len(tie):
+        k = min(4 * k, len(pts))
+        d, i = (a.reshape(len(tie), k) for a in tree.query(query[tie], k=k))
+        delta = (pts[i] - query[tie, None, :] + shape // 2) % shape - shape // 2  # min image
+        key = np.zeros(i.shape, np.int64)
+        for ax in range(core.ndim - 1, -1, -1):
+            key = key * (2 * shape.max() + 1) + delta[..., ax] + shape.max()
         near = d == d[:, :1]
-        other = near & (labels[i] != labels[i[:, :1]])
-        if other.any() or (k < len(labels) - 1 and near[:, -1].any()):
-            return np.where(tails, nearest_label(core), 0)
-    out[tuple(query.T)] = labels[idx[:, 0]]
+        best[tie] = i[np.arange(len(tie)), np.argmin(np.where(near, key, key.max() + 1), 1)]
+        # All k returned cells equally near: more may be; ask again for more.
+        tie = tie[near[:, -1]] if k < len(pts) else tie[:0]
+    out[tuple(query.T)] = labels[best]
     return out
 
 

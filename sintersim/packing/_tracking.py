@@ -102,12 +102,8 @@ class GrainTracker:
         return cls(_paint(code, id_of), table, next_id, code_ids=id_of)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "next_id": self.next_id,
-                "grains": {k: dataclasses.asdict(v) for k, v in self.table.items()},
-            }
-        )
+        grains = {k: dataclasses.asdict(v) for k, v in self.table.items()}
+        return json.dumps({"next_id": self.next_id, "grains": grains, "extra": self.extra})
 
     @classmethod
     def from_json(cls, text: str, id_map: np.ndarray) -> GrainTracker:

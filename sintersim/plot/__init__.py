@@ -124,3 +124,39 @@ def plot_packing(rows: Sequence[dict[str, float]], path: Path, title: str = "") 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
+
+
+def plot_sweep(members, rows: Sequence[Sequence[dict[str, float]]], path: Path, neck_nm=()) -> Path:
+    """Members of a sweep compared: neck (pair) or mean neck (packing) against time, one line
+    per member; right, the final neck against the first swept value."""
+    keys = ("neck_width_nm", "neck_radius_nm", "neck_mean_nm")
+    key = next(k for k in keys if k in rows[0][0])
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    cmap = plt.get_cmap("viridis")
+    n = len(members)
+    for j, (m, r) in enumerate(zip(members, rows, strict=True)):
+        t = np.array([x["time_s"] for x in r])
+        a1.plot(t, [x.get(key, np.nan) for x in r], color=cmap(j / max(n - 1, 1)), label=m.label())
+    for target in neck_nm:
+        a1.axhline(target, color="k", lw=0.6, ls=":")
+    a1.set_xlabel("time (s)")
+    a1.set_ylabel(key.replace("_nm", " (nm)").replace("_", " "))
+    if n <= 12:
+        a1.legend(fontsize=7)
+    first = next(iter(members[0].values))
+    xs = [m.values[first] for m in members]
+    finals = [r[-1].get(key, np.nan) for r in rows]
+    others = [", ".join(f"{v}" for k, v in m.values.items() if k != first) for m in members]
+    for lab in dict.fromkeys(others):
+        sel = [i for i, o in enumerate(others) if o == lab]
+        a2.plot([xs[i] for i in sel], [finals[i] for i in sel], "o-", label=lab or None)
+    a2.set_xlabel(first)
+    a2.set_ylabel("final " + key.replace("_nm", " (nm)").replace("_", " "))
+    if any(others) and len(set(others)) <= 12:
+        a2.legend(fontsize=7, title=", ".join(k for k in members[0].values if k != first))
+    for a in (a1, a2):
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)

@@ -14,7 +14,6 @@ nothing recompiles. The internal time unit stays that of the start temperature t
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -190,6 +189,121 @@ def write_grains_csv(out: Path) -> Path | None:
     return out / "grains.csv"
 
 
+class RunWriter:
+    """The outputs of one run directory: run.h5 (fields, grain ids, observables, checkpoint),
+    run.xmf, observables.csv and, at the end, grains.csv; and the grain tracker.
+
+    Used by `simulate` and by every member of a sweep. ``start`` as in `simulate`.
+    """
+
+    def __init__(self, setup: Setup, out: Path, start: tuple | None = None):
+        out.mkdir(parents=True, exist_ok=True)
+        self.setup, self.out = setup, out
+        h5 = out / H5_NAME
+        self.save_fields = bool(setup.config.output.fields)
+        self.precision = 8 if setup.dtype == jnp.float64 else 4
+        self.keep: set[str] | None = None  # columns of an older file being continued
+        if start is None:
+            index, t, state, steps = 0, 0.0, setup.state0, 0
+            self.tracker = GrainTracker.start(_crystal_eta(setup, state), setup.packing.centres)
+            row0, hist = _record(setup, 0.0, state, self.tracker, 0, 0)
+            self.rows = [row0]
+            self.rf = RunFile.create(
+                h5,
+                shape=setup.grid.shape,
+                n_fields=state.n_grains,
+                dtype=setup.dtype,
+                columns=list(row0),
+                attrs=_attrs(setup),
+                schedule=setup.schedule,
+                save_fields=self.save_fields,
+                orientation_shape=None if state.orientation is None else state.orientation.shape,
+                history_columns=history_columns(setup),
+                particles=_particles(setup),
+            )
+            self._append(0, 0.0, state, 0, row0, hist)
+        else:
+            index, t, state, steps, *rest = start
+            tracker = rest[0] if rest and rest[0] is not None else None
+            if tracker is None:  # a file from an older version: ids from the checkpoint's grains
+                tracker = GrainTracker.start(_crystal_eta(setup, state), setup.packing.centres)
+            self.tracker = tracker
+            prev = read_run(h5)["observables"]
+            self.rows = [{k: float(v[i]) for k, v in prev.items()} for i in range(index + 1)]
+            self.keep = set(prev)  # an older file may lack a column (temperature_K)
+            self.rf = RunFile.reopen(h5, index + 1, schedule=setup.schedule, attrs=_attrs(setup))
+        self.index, self.t, self.state, self.steps = index, t, state, steps
+        self.columns = list(self.rows[0])
+        self.times = [r["time_s"] for r in self.rows]
+        self.publish()
+
+    def check_row(self, t: float, state: State) -> dict[str, float]:
+        """The row the stability check compares (`observables_row`)."""
+        row = observables_row(self.setup, t, state)
+        return row if self.keep is None else {k: v for k, v in row.items() if k in self.keep}
+
+    def unstable(self, chunks, row: dict[str, float] | None) -> str | None:
+        """Why the interval ending in ``row`` is not accepted (None: it is)."""
+        if row is None:
+            return "the fields became non-finite or left [-0.5, 1.5]"
+        if _energy_rose(self.setup, chunks, self.rows[-1], row):
+            return (
+                f"the free energy rose from {self.rows[-1]['free_energy_J']:.6g} J to "
+                f"{row['free_energy_J']:.6g} J at constant temperature (a gradient flow can only "
+                "lower it)"
+            )
+        return None
+
+    def accept(self, i: int, t: float, state: State, n_steps: int) -> State:
+        """Record save-point ``i`` (1-based frame) after a healthy interval: re-assign grains
+        (a packing; `ReassignError` when no field is free), update the grain ids, append the
+        frame. Returns the state the run continues from."""
+        setup = self.setup
+        state, moved = _reassign(setup, state)
+        self.tracker.update(_crystal_eta(setup, state), float(setup.nd.scales.to_seconds(t)))
+        full, hist = _record(setup, t, state, self.tracker, moved, i)
+        row = {k: full[k] for k in self.columns if k in full}
+        self.rows.append(row)
+        self.times.append(row["time_s"])
+        self.steps += n_steps
+        self.index, self.t, self.state = i, t, state
+        self._append(i, t, state, self.steps, row, hist)
+        self.publish()
+        return state
+
+    def _append(self, i, t, state, steps, row, hist) -> None:
+        self.rf.append(
+            i,
+            t,
+            row,
+            np.asarray(state.rho),
+            np.asarray(state.eta),
+            steps,
+            _np(state),
+            grain_id=self.tracker.id_map,
+            grain_table=self.tracker.to_json(),
+            history=hist,
+        )
+
+    def publish(self) -> None:
+        write_csv(self.out / "observables.csv", self.rows)
+        if self.save_fields:
+            write_xdmf(
+                self.out / "run.xmf",
+                H5_NAME,
+                self.times,
+                self.setup.grid.shape,
+                self.state.n_grains,
+                self.setup.config.grid.spacing_nm,
+                self.precision,
+                grain_ids=True,
+            )
+
+    def close(self, status: str) -> None:
+        self.rf.close(status)
+        write_grains_csv(self.out)
+
+
 def simulate(
     setup: Setup,
     out: Path,
@@ -211,153 +325,57 @@ def simulate(
     Between save-points a packing re-assigns grains that came close on one field
     (`sintersim.packing.reassign`); the grain tracker keeps their ids.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    h5 = out / H5_NAME
-    save_fields = bool(setup.config.output.fields)
-    dx_nm = setup.config.grid.spacing_nm
-    precision = 8 if setup.dtype == jnp.float64 else 4
-    observe = functools.partial(observables_row, setup)
-    if start is None:
-        index, t, state, steps = 0, 0.0, setup.state0, 0
-        tracker = GrainTracker.start(_crystal_eta(setup, state), setup.packing.centres)
-        row0, hist = _record(setup, 0.0, state, tracker, 0, 0)
-        rows = [row0]
-        rf = RunFile.create(
-            h5,
-            shape=setup.grid.shape,
-            n_fields=state.n_grains,
-            dtype=setup.dtype,
-            columns=list(rows[0]),
-            attrs=_attrs(setup),
-            schedule=setup.schedule,
-            save_fields=save_fields,
-            orientation_shape=None if state.orientation is None else state.orientation.shape,
-            history_columns=history_columns(setup),
-            particles=_particles(setup),
-        )
-        rf.append(
-            0,
-            0.0,
-            rows[0],
-            np.asarray(state.rho),
-            np.asarray(state.eta),
-            0,
-            _np(state),
-            grain_id=tracker.id_map,
-            grain_table=tracker.to_json(),
-            history=hist,
-        )
-    else:
-        index, t, state, steps, *rest = start
-        tracker = rest[0] if rest and rest[0] is not None else None
-        if tracker is None:  # a file from an older version: ids from the checkpoint's grains
-            tracker = GrainTracker.start(_crystal_eta(setup, state), setup.packing.centres)
-        prev = read_run(h5)["observables"]
-        rows = [{k: float(v[i]) for k, v in prev.items()} for i in range(index + 1)]
-
-        def observe(t, state):  # a file from an older version may lack a column (temperature_K)
-            return {k: v for k, v in observables_row(setup, t, state).items() if k in prev}
-
-        rf = RunFile.reopen(h5, index + 1, schedule=setup.schedule, attrs=_attrs(setup))
-    times = [r["time_s"] for r in rows]
-    columns = list(rows[0])
-
-    def publish():
-        write_csv(out / "observables.csv", rows)
-        if save_fields:
-            write_xdmf(
-                out / "run.xmf",
-                H5_NAME,
-                times,
-                setup.grid.shape,
-                state.n_grains,
-                dx_nm,
-                precision,
-                grain_ids=True,
-            )
-
-    publish()
+    w = RunWriter(setup, out, start)
     plan = plan_chunks(setup)
     status, done = "complete", 0
+    sc = setup.nd.scales
     try:
-        for i in range(index, len(setup.schedule)):
+        for i in range(w.index, len(setup.schedule)):
             if stop_after is not None and done >= stop_after:
                 status = "stopped"
                 break
             t_new = float(setup.schedule[i])
-            attempt, why = 0, None
+            attempt = 0
             while True:
-                new, ok, n_i, h_i = _advance_interval(setup, state, plan[i], steps, 2**attempt)
-                row = observe(t_new, new) if bool(ok) else None
-                if not bool(ok):
-                    why = "the fields became non-finite or left [-0.5, 1.5]"
-                elif _energy_rose(setup, plan[i], rows[-1], row):
-                    why = (
-                        f"the free energy rose from {rows[-1]['free_energy_J']:.6g} J to "
-                        f"{row['free_energy_J']:.6g} J at constant temperature (a gradient flow "
-                        "can only lower it)"
-                    )
-                else:
-                    why = None
+                new, ok, n_i, h_i = _advance_interval(setup, w.state, plan[i], w.steps, 2**attempt)
+                why = w.unstable(plan[i], w.check_row(t_new, new) if bool(ok) else None)
                 if why is None or attempt >= retries:
                     break
                 attempt += 1
                 log(
                     f"interval {i + 1}: unstable ({why.split(' (')[0]}), retrying with dt = "
-                    f"{setup.nd.scales.to_seconds(h_i / 2):.3g} s"
+                    f"{sc.to_seconds(h_i / 2):.3g} s"
                 )
-            sc = setup.nd.scales
             if why is None:
                 try:
-                    new, moved = _reassign(setup, new)
+                    w.accept(i + 1, t_new, new, n_i)
                 except ReassignError as e:
                     why = (
                         f"{e} (grains of one order parameter came closer than particles."
                         "safety_nm and no field is free: raise particles.spare_fields)"
                     )
             if why is not None:
-                raise Unstable(
-                    state,
-                    f"{why} between t = "
-                    f"{sc.to_seconds(t):.4g} s and {sc.to_seconds(t_new):.4g} s "
-                    f"(dt = {sc.to_seconds(h_i):.3g} s). The last good state (t = "
-                    f"{sc.to_seconds(t):.4g} s) is saved; continue with a smaller step: "
-                    f"sintersim resume {out} --dt-s {sc.to_seconds(h_i) / 4:.3g}",
-                )
-            state, t = new, t_new
-            tracker.update(_crystal_eta(setup, state), float(sc.to_seconds(t)))
-            full, hist = _record(setup, t, state, tracker, moved, i + 1)
-            row = {k: full[k] for k in columns if k in full}
-            rows.append(row)
-            times.append(row["time_s"])
-            steps += n_i
-            rf.append(
-                i + 1,
-                t,
-                row,
-                np.asarray(state.rho),
-                np.asarray(state.eta),
-                steps,
-                _np(state),
-                grain_id=tracker.id_map,
-                grain_table=tracker.to_json(),
-                history=hist,
-            )
-            publish()
+                raise Unstable(w.state, _failure(why, out, sc, w.t, t_new, h_i))
             done += 1
             if progress:
-                progress(t)
+                progress(t_new)
     except Unstable as e:
-        rf.close(f"failed: {e}")
-        write_grains_csv(out)
-        return Outcome(f"failed: {e}", rows, e.state, len(rows))
+        w.close(f"failed: {e}")
+        return Outcome(f"failed: {e}", w.rows, e.state, len(w.rows))
     except KeyboardInterrupt:
-        rf.close("interrupted")
-        write_grains_csv(out)
+        w.close("interrupted")
         raise
-    rf.close(status)
-    write_grains_csv(out)
-    return Outcome(status, rows, state, len(rows))
+    w.close(status)
+    return Outcome(status, w.rows, w.state, len(w.rows))
+
+
+def _failure(why: str, out: Path, sc, t: float, t_new: float, h: float) -> str:
+    return (
+        f"{why} between t = {sc.to_seconds(t):.4g} s and {sc.to_seconds(t_new):.4g} s (dt = "
+        f"{sc.to_seconds(h):.3g} s). The last good state (t = {sc.to_seconds(t):.4g} s) is "
+        f"saved; continue with a smaller step: sintersim resume {out} --dt-s "
+        f"{sc.to_seconds(h) / 4:.3g}"
+    )
 
 
 def load_for_resume(
