@@ -1,4 +1,5 @@
-"""Config -> model -> run: the typed config, the one assembly path, the save loop, resume."""
+"""Config -> model -> run: the typed config, the layouts, the one assembly path, the save loop,
+resume, and sweeps."""
 
 from sintersim.scenario._assemble import (
     Setup,
@@ -29,18 +30,30 @@ from sintersim.scenario._features import (
     register_feature,
     unregister_feature,
 )
+from sintersim.scenario._layout import assign_fields, layout_shape, make_packing
+from sintersim.scenario._observe import history_columns, packing_row, pair_row
 from sintersim.scenario._run import (
     Outcome,
+    RunWriter,
     Unstable,
     load_for_resume,
     observables_row,
     simulate,
+    write_grains_csv,
 )
 from sintersim.scenario._schema import (
     SCHEMA,
     ConfigError,
     Field,
     load_plugins,
+)
+from sintersim.scenario._sweep import (
+    Member,
+    SweepResult,
+    group_members,
+    run_sweep,
+    sweep_members,
+    time_to_reach,
 )
 
 __all__ = [
@@ -50,30 +63,44 @@ __all__ = [
     "Feature",
     "Field",
     "MeltingFeature",
+    "Member",
     "NoiseFeature",
     "OrientationFeature",
     "Outcome",
     "RunConfig",
+    "RunWriter",
     "SCHEMA",
     "Setup",
     "SublimationFeature",
+    "SweepResult",
     "TemperatureSchedule",
     "Unstable",
+    "assign_fields",
     "build",
     "example_config",
     "extend_schedule",
+    "group_members",
+    "history_columns",
+    "layout_shape",
     "load_config",
     "load_for_resume",
     "load_plugins",
     "loads_config",
+    "make_packing",
     "material_parameters",
     "melting_parameters",
     "observables_row",
+    "packing_row",
+    "pair_row",
     "plan_chunks",
     "register_feature",
+    "run_sweep",
     "save_schedule",
     "section_type",
     "simulate",
+    "sweep_members",
+    "time_to_reach",
     "unregister_feature",
     "validate",
+    "write_grains_csv",
 ]

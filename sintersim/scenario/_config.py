@@ -354,6 +354,8 @@ def _resolve_temperatures(raw: Mapping[str, Any], c: dict[str, dict[str, Any]]) 
 def _cross_check(c: dict[str, dict[str, Any]]) -> None:
     from sintersim.scenario._layout import layout_shape
 
+    if c["particles"]["layout"] != "pair":
+        _check_particle_values(c)
     if c["grid"]["shape"] is None:
         c["grid"]["shape"] = layout_shape(c)
     shape = c["grid"]["shape"]
@@ -414,14 +416,14 @@ def _check_pair(c, shape, dx, width) -> None:
         )
 
 
-def _check_packing(c, shape, dx, width) -> None:
+def _check_particle_values(c) -> None:
     """A packing's parameters: the radius resolved, the spread below half the radius, an overlap
-    below the radius, the layout's own box equal to grid.shape (a lattice is periodic only in its
-    own box)."""
-    from sintersim.scenario._layout import _orientation_mode, layout_shape
+    below the radius, a known orientation mode."""
+    from sintersim.scenario._layout import _orientation_mode
 
     p = c["particles"]
     r = p["radius_nm"]
+    width = c["model"]["interface_width_nm"]
     if r < width:
         raise ConfigError(
             f"particles.radius_nm = {r:g}: below the interface width ({width:g} nm); allowed: >= "
@@ -436,6 +438,15 @@ def _check_packing(c, shape, dx, width) -> None:
         if p[key] <= -r:
             raise ConfigError(f"particles.{key} = {p[key]:g}; allowed: > -radius_nm = {-r:g} nm")
     _orientation_mode(p)
+
+
+def _check_packing(c, shape, dx, width) -> None:
+    """The layout's own box equals grid.shape (a lattice is periodic only in its own box); the
+    largest particle fits the box."""
+    from sintersim.scenario._layout import layout_shape
+
+    p = c["particles"]
+    r = p["radius_nm"]
     if p["layout"] in ("chain", "hex_monolayer", "square_superlattice"):
         own = layout_shape(c)
         if list(shape) != own:

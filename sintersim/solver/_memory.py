@@ -32,14 +32,28 @@ import re
 import numpy as np
 
 # --- calibration ------------------------------------------------------------------------------
-# Work space per cell, in units of itemsize, as a + b * P (P = n_fields).
-# PROVISIONAL: being calibrated.
-STEP_WORK = (5.0, 3.2)  # one step of SemiImplicitFourier
-OBSERVE_WORK = (2.5, 3.3)  # the observables pass (free energy: one spectrum per field)
-NOISE_WORK = (5.0, 3.0)  # extra for [noise]: the random fields and their fluxes
-ORIENTATION_WORK = (1.0, 0.0)  # extra for [orientation]: boundary weights, torques
-STATE_COPIES = 3  # initial, current, next
-HOST_TEMPORARIES = 3  # float64 full-grid arrays besides the fields while building them
+# Per grid cell, in units of the run dtype's itemsize, P = n_fields. Measured with jax 0.10.2 on
+# the CPU (XLA:CPU): temp_size_in_bytes of `Compiled.memory_analysis()` of the jitted `advance`
+# and `two_particle_observables` on ShapeDtypeStruct states (128^2 and 32^3 grids, P = 1..32,
+# float32 and float64 alike in itemsize units; `python scripts/bench_memory.py --calibrate`
+# repeats it); fitted as lines whose maximum is within 12 % of every point's total. The step's
+# own work space is ~6 + 2P up to P = 12 and joins the observables' line (3 + 3.05P) beyond 16
+# (XLA fuses the stacked grain axis differently there).
+STEP_WORK = (6.0, 2.0)  # one SemiImplicitFourier step (fluxes, spectra, chemical potentials)
+OBSERVE_WORK = (3.0, 3.05)  # the observables pass (free energy: one spectrum per field)
+NOISE_WORK = ((7.0, 4.0), (-5.0, 6.0))  # a step with [noise]: the larger of the two lines
+# ORIENTATION: [orientation] needs no more: its step and observables measured 0.7-1.0x the
+# plain ones (its per-grain angles are negligible).
+FIELD_COPIES = 3  # the initial state the run keeps, the step's argument and its result
+SAVE_COPIES = 2.0  # per frame saved on the device: the stacked output and the scan's buffer
+# Spectral tables compiled into the programs as constants (k^2 on the half spectrum, the
+# Parseval weights, ...): RSS after compiling, less before, at 4096^2 and 256^3 (5.6, 5.5).
+CONSTANTS = 5.5
+# Host: initial.particles holds the P + 1 fields in float64, one more field and three
+# full-grid temporaries (r^2, two tanh stages) or, at the end, the run-dtype copy (float32:
+# staged on the host; float64 is not copied). Peak RSS of `particles` at 2048^2 and 4096^2:
+# within 8 % of 8 (P + 2) + max(24, itemsize (P + 1)).
+HOST_TEMPORARIES = 3
 
 
 class DoesNotFit(MemoryError, ValueError):
@@ -65,20 +79,16 @@ class MemoryEstimate:
     breakdown: dict[str, int]
 
     def total_on(self, platform: str) -> int:
-        """Bytes the run needs of the memory ``limit`` counts on ``platform``.
+        """Bytes the run needs of the memory that `memory_limit` counts on ``platform``.
 
-        cpu: the device is host memory; the float64 build is freed before the first step, so the
-        peak is the larger of building and stepping, not their sum. gpu (any accelerator): the
-        device part.
+        cpu: the device is the host's memory; the float64 fields of the build are freed before
+        the first step (measured: RSS peaks at the larger of the two, not their sum), so the
+        larger of the two peaks. gpu (any accelerator): the device part.
         """
-        return _bytes(_per_cell_total(self, platform), self.cells)
-
-    @property
-    def cells(self) -> int:
-        return self.breakdown.get("cells", 0)
+        return max(self.device_bytes, self.host_bytes) if _is_cpu(platform) else self.device_bytes
 
 
-def _bytes(per_cell: float, cells: int) -> int:
+def _bytes(per_cell: float | int, cells: int) -> int:
     return int(math.ceil(per_cell * cells))
 
 
@@ -108,7 +118,8 @@ def estimate_memory(
 ) -> MemoryEstimate:
     """Peak memory of a run on a grid of ``shape`` with ``n_fields`` order parameters.
 
-    orientation / noise: the `[orientation]` and `[noise]` features (extra work space).
+    orientation / noise: the `[orientation]` and `[noise]` features ([noise] needs more work
+        space; [orientation] was measured to need none).
     batch: members of a vmapped sweep (each keeps its own fields and work space).
     saves_on_device: frames of the full state kept on the device (batch `integrate` with
         `SaveAt`), per member.
@@ -120,26 +131,25 @@ def estimate_memory(
             "n_fields >= 1, batch >= 1, saves_on_device >= 0"
         )
     cells = math.prod(int(n) for n in shape)
+    del orientation  # measured: no more than without (see ORIENTATION above the class)
     state = p + 1
-    step = _line(STEP_WORK, p)
-    if noise:
-        step += _line(NOISE_WORK, p)
-    if orientation:
-        step += _line(ORIENTATION_WORK, p)
+    step = max(_line(c, p) for c in NOISE_WORK) if noise else _line(STEP_WORK, p)
     work = max(step, _line(OBSERVE_WORK, p))
-    parts = {  # per cell, bytes
-        "fields": batch * STATE_COPIES * state * item,
+    parts = {  # bytes per cell
+        "fields": batch * FIELD_COPIES * state * item,
         "FFT work space": batch * work * item,
-        "saved frames": batch * saves_on_device * state * item,
+        "saved frames": batch * saves_on_device * SAVE_COPIES * state * item,
+        "compiled constants": CONSTANTS * item,
     }
     device = sum(parts.values())
-    # host: float64 fields + temporaries, then the run-dtype copy (staged on the host)
-    build = 8 * (state + HOST_TEMPORARIES) + state * item
-    host = max(build, state * item)  # a checkpoint: one state copied to the host
+    staged = (p + 1) * item if item < 8 else 0
+    build = 8 * (p + 2) + max(8 * HOST_TEMPORARIES, staged)
+    # (a checkpoint, the state copied to the host at a save, is smaller than the build)
     breakdown = {k: _bytes(v, cells) for k, v in parts.items() if v}
-    breakdown["host build (float64)"] = _bytes(build, cells)
-    breakdown["cells"] = cells
-    return MemoryEstimate(_bytes(device, cells), _bytes(host, cells), device, host, breakdown)
+    breakdown["initial fields built in float64"] = _bytes(build, cells)
+    return MemoryEstimate(
+        _bytes(device, cells), _bytes(build, cells), float(device), float(build), breakdown
+    )
 
 
 _UNITS = {
@@ -241,37 +251,35 @@ def largest_grid(est: MemoryEstimate, limit: int, ndim: int, platform: str) -> i
     return n
 
 
-def _gib(b: float) -> str:
+def _gib(b: float | int) -> str:
     if b >= 2**30:
         return f"{b / 2**30:.3g} GiB"
     return f"{b / 2**20:.3g} MiB"
 
 
-def check_fits(shape, n_fields: int, dtype, *, what: str = "grid.shape", **kw) -> MemoryEstimate:
+def check_fits(shape, n_fields, dtype, *, what: str = "grid.shape", **kw) -> MemoryEstimate:
     """The estimate of a run (`estimate_memory`, keywords passed on); raises `DoesNotFit` if it
     exceeds `memory_limit` of the default device's platform. Unknown limit: no check."""
     import jax
 
-    est = estimate_memory(tuple(shape), n_fields, dtype, **kw)
+    shape, n_fields = tuple(int(n) for n in shape), int(n_fields)
+    est = estimate_memory(shape, n_fields, dtype, **kw)
     platform = jax.devices()[0].platform
     limit = memory_limit(platform)
     need = est.total_on(platform)
     if limit is None or need <= limit:
         return est
     cpu = _is_cpu(platform)
-    src = "MemAvailable" if cpu else "the device's bytes_limit"
-    if os.environ.get(ENV, "").strip():
-        src = ENV
-    parts = ", ".join(
-        f"{k} {_gib(v)}"
-        for k, v in est.breakdown.items()
-        if k != "cells" and (cpu or "host" not in k)
-    )
+    src = ENV if os.environ.get(ENV, "").strip() else ("MemAvailable" if cpu else "bytes_limit")
+    build = "initial fields built in float64"
+    parts = ", ".join(f"{k} {_gib(v)}" for k, v in est.breakdown.items() if k != build)
+    if cpu:  # the build comes first and is freed before the first step
+        parts += f"; before that, the {build} {_gib(est.breakdown[build])}"
     n = largest_grid(est, limit, len(shape), platform)
     name = np.dtype(dtype).name
     raise DoesNotFit(
         f"{what} = {list(shape)} with {n_fields} fields in {name} needs about {_gib(need)} on "
-        f"the {'cpu' if cpu else platform} ({parts}); {_gib(limit)} is available ({src}); the "
+        f"the {platform} ({parts}); {_gib(limit)} is available ({src}); the "
         f"largest grid that fits is {n}^{len(shape)} (or fewer fields"
         + (", float32" if name == "float64" else "")
         + ", a coarser grid.spacing_nm)"
