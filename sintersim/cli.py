@@ -137,9 +137,31 @@ def _execute(setup, out: Path, quiet: bool, start=None, stop_after=None) -> int:
     return 3 if res.status.startswith("failed") else 0
 
 
-def _sweep(config_path: Path, out: Path, quiet: bool, params: list[str] | None, mode) -> int:
-    """`sintersim sweep`: the config's [sweep] (and/or --param lists) as one vmapped program."""
+def _load(config_path: Path, sets: list[str] | None):
+    """The config file with ``--set SECTION.KEY=VALUE`` overrides (VALUE in TOML syntax: 1e-4,
+    "random", [64, 64]; a bare word is a string), validated together."""
+    from sintersim.scenario._config import tomllib
+
     cfg = load_config(config_path)
+    changes: dict[str, dict] = {}
+    for item in sets or []:
+        name, sep, text = item.partition("=")
+        section, dot, key = name.strip().partition(".")
+        if not sep or not dot or not key:
+            raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. time.end_s=1e-4")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        changes.setdefault(section, {})[key] = value
+    return cfg.replace(**changes) if changes else cfg
+
+
+def _sweep(
+    config_path: Path, out: Path, quiet: bool, params: list[str] | None, mode, sets=None
+) -> int:
+    """`sintersim sweep`: the config's [sweep] (and/or --param lists) as one vmapped program."""
+    cfg = _load(config_path, sets)
     extra = {}
     for item in params or []:
         name, sep, rest = item.partition("=")
@@ -192,10 +214,12 @@ def _sweep(config_path: Path, out: Path, quiet: bool, params: list[str] | None, 
     return 3 if failed else 0
 
 
-def _run(config_path: Path, out: Path, quiet: bool, stop_after: int | None = None) -> int:
-    cfg = load_config(config_path)
+def _run(
+    config_path: Path, out: Path, quiet: bool, stop_after: int | None = None, sets=None
+) -> int:
+    cfg = _load(config_path, sets)
     if cfg.sweep.parameters is not None:
-        return _sweep(config_path, out, quiet, None, None)
+        return _sweep(config_path, out, quiet, None, None, sets)
     # Imported here so that `--help` and config errors answer without loading JAX.
     from sintersim.calibrate._units import check_mapping
     from sintersim.scenario._assemble import build
@@ -417,6 +441,12 @@ def main(argv: list[str] | None = None) -> int:
         "config", type=Path, help="TOML configuration (see `sintersim config --example`)"
     )
     p.add_argument("--out", type=Path, required=True, help="output directory (must be new)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value (repeatable), e.g. --set time.end_s=1e-4",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
 
@@ -436,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
         help="swept values (repeatable), e.g. material.temperature_K=373,398",
     )
     p.add_argument("--mode", choices=("product", "zip"), default=None, help="how lists combine")
+    p.add_argument(
+        "--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
     p = sub.add_parser("resume", help="continue an interrupted or finished run")
@@ -509,9 +542,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
-            return _run(args.config, args.out, args.quiet, args.stop_after)
+            return _run(args.config, args.out, args.quiet, args.stop_after, args.set)
         if args.command == "sweep":
-            return _sweep(args.config, args.out, args.quiet, args.param, args.mode)
+            return _sweep(args.config, args.out, args.quiet, args.param, args.mode, args.set)
         if args.command == "resume":
             return _resume(args.dir, args.end_s, args.dt_s, args.quiet)
         if args.command == "plot":

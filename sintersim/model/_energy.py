@@ -18,6 +18,11 @@ from sintersim.model._boundaries import GrainBoundaryLaw
 from sintersim.state import State
 
 
+# Up to this many fields the boundary cross terms are written out pair by pair (fuses on XLA CPU);
+# beyond, one contraction over the field axis.
+PAIR_LOOP_MAX = 8
+
+
 class WangEnergy(eqx.Module):
     r"""Free-energy functional (dimensionless)
 
@@ -61,7 +66,14 @@ class WangEnergy(eqx.Module):
         s3 = sum(e**3 for e in eta)
         well = self.A * rho**2 * (1.0 - rho) ** 2
         grains = rho**2 + 6.0 * (1.0 - rho) * s2 - 4.0 * (2.0 - rho) * s3 + 3.0 * s2**2
-        if pair is not None:
+        if pair is not None and jnp.ndim(pair) == 2 and len(eta) > PAIR_LOOP_MAX:
+            # Many fields (a packing, a crystal per particle): one contraction,
+            # 6 sum_{i<j} c_ij e_i^2 e_j^2 = 3 sum_i e_i^2 (C e^2)_i with C's diagonal zeroed; the
+            # written-out loop would put P(P-1)/2 terms into the program (slow to compile).
+            e2 = jnp.stack([e**2 for e in eta])
+            c = pair * (1.0 - jnp.eye(len(eta), dtype=e2.dtype))
+            grains = grains + 3.0 * jnp.sum(e2 * jnp.tensordot(c, e2, axes=1), axis=0)
+        elif pair is not None:
             p = len(eta)
             scalar = jnp.ndim(pair) == 0
             for i in range(p):

@@ -118,6 +118,9 @@ class RunConfig:
     """
 
     values: Mapping[str, Mapping[str, Any]]
+    # what was given (before defaults and derived values): `replace` starts from it, so a value
+    # derived from others (a layout's grid.shape) follows a change of them
+    raw: Mapping[str, Any] | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __getitem__(self, section: str) -> Mapping[str, Any]:
         return self.values[section]
@@ -131,14 +134,24 @@ class RunConfig:
 
     def replace(self, **sections: Mapping[str, Any]) -> RunConfig:
         """A new config with the given keys of the given sections changed, validated again
-        (ConfigError naming the field): ``cfg.replace(time={"end_s": 2.0})``."""
-        raw = {s: dict(v) for s, v in self.values.items()}
+        (ConfigError naming the field): ``cfg.replace(time={"end_s": 2.0})``. Values the
+        config derived (a layout's box) are derived again; a kelvin value replaces a Celsius
+        one given before, and the reverse."""
+        base = self.raw if self.raw is not None else self.values
+        raw = {s: dict(v) if isinstance(v, Mapping) else v for s, v in base.items()}
+        twins = {
+            "material": {"temperature_K": "temperature_C", "temperature_C": "temperature_K"},
+            "temperature": {"values_K": "values_C", "values_C": "values_K"},
+        }
         for section, changes in sections.items():
             if section not in SCHEMA:
                 raise ConfigError(f"unknown section [{section}]; sections: {', '.join(SCHEMA)}")
-            raw.setdefault(section, {}).update(changes)
-        if "temperature_C" in sections.get("material", {}):  # a new Celsius value wins
-            raw["material"]["temperature_K"] = None
+            target = raw.setdefault(section, {})
+            for key in changes:
+                other = twins.get(section, {}).get(key)
+                if other is not None:
+                    target.pop(other, None)
+            target.update(changes)
         return validate(raw)
 
     @property
@@ -259,7 +272,10 @@ def validate(raw: Mapping[str, Any], base_dir: Path | None = None) -> RunConfig:
         out["particles"]["file"] = str((Path(base_dir) / f).resolve())
     _resolve_sweep(out)
     _cross_check(out)
-    cfg = RunConfig(out)
+    given = {k: dict(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
+    if "particles" in given and out["particles"]["file"] is not None:
+        given["particles"]["file"] = out["particles"]["file"]  # absolute from here on
+    cfg = RunConfig(out, given)
     try:
         # Material values (explicit or from the preset at this temperature) must make a model.
         p = cfg.physical_parameters()
