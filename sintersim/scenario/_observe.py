@@ -10,9 +10,10 @@ Packing (any other layout), over the grains (cores ``eta > 1/2``, see
 * ``relative_density``: solid fraction of the box, ``int rho dV / V_box`` (a periodic box of
   fixed size: it changes only with mass sources such as sublimation); ``dense_fraction``: the
   share of the box with ``rho > 1/2``.
-* ``shrinkage``: ``1 - mean d(t) / mean d(0)`` over the grain pairs that touched at the start,
-  ``d`` their centre distance, pairs followed by grain id (a pair is dropped when one of its
-  grains has ended).
+* ``shrinkage``: ``1 - sum d(t) / sum d(0)`` over the grain pairs that touched at the start,
+  ``d`` their centre distance, pairs followed by grain id; a pair is dropped once one of its
+  grains has ended or changed volume by more than 30 % (it absorbed a neighbour: its centre
+  moved by the merger). NaN when no pair is left.
 * ``grain_count``, ``mean_grain_size_nm`` (equivalent diameter), ``coordination_mean``,
   ``contacts``; neck sizes (width in 2D, radius in 3D) mean and quartiles; misorientation of the
   contacts (symmetry-reduced, degrees) mean and quartiles: the grains' own orientations with
@@ -157,10 +158,15 @@ def packing_row(
         return float(np.sqrt(np.sum(v**2)))
 
     pairs = [(int(ids[a]), int(ids[b])) for a, b in obs.contacts if ids[a] >= 0 and ids[b] >= 0]
+    vol_of = {int(i): float(obs.volumes[g]) for g, i in enumerate(ids) if i >= 0}
     if "contacts0" not in tracker.extra:
-        tracker.extra["contacts0"] = [[a, b, dist(a, b)] for a, b in pairs]
+        tracker.extra["contacts0"] = [[a, b, dist(a, b), vol_of[a], vol_of[b]] for a, b in pairs]
+    # pairs whose grains are still the grains they were (alive, volume within 30 %): a grain that
+    # absorbed a neighbour (stitching) has moved its centre by the merger, not by shrinkage
     ref = [
-        (a, b, d0) for a, b, d0 in tracker.extra["contacts0"] if a in centre_of and b in centre_of
+        (a, b, d0)
+        for a, b, d0, va, vb in tracker.extra["contacts0"]
+        if a in vol_of and b in vol_of and _same(vol_of[a], va) and _same(vol_of[b], vb)
     ]
     shrink = 1.0 - sum(dist(a, b) for a, b, _ in ref) / sum(d0 for *_, d0 in ref) if ref else np.nan
     ori = grain_orientations(setup, state, fields)
@@ -202,6 +208,10 @@ def packing_row(
         hist.append([0.0, t_s, float(i), float(fields[int(i)]), vol, *(obs.centres[g] * L_nm), *o])
     width = len(history_columns(setup))
     return row, np.asarray(hist, float).reshape(-1, width)
+
+
+def _same(v: float, v0: float) -> bool:
+    return abs(v - v0) <= 0.3 * v0
 
 
 def history_columns(setup: Setup) -> list[str]:

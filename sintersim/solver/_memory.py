@@ -1,25 +1,15 @@
 """Memory a run needs, estimated before any field is allocated, and the refusal of one that
 cannot fit (`check_fits`): a grid too large for the machine stops with the estimate and the
-largest grid that fits instead of being killed by the OOM killer halfway through its first step.
+largest grid that fits instead of being killed by the OOM killer in its first step.
 
-The estimate is linear in the number of cells. Per cell, in units of the run's itemsize, with
-P order parameters (one rho field more):
-
-- fields: the state (P + 1 fields) three times: the initial state the run keeps, the current
-  state and the next one (the step's argument and result; the run keeps the last good state
-  to retry an unstable interval, so nothing is donated);
-- work space: XLA's temporaries (FFT spectra, chemical potentials, fluxes), the larger of one
-  step (`advance`) and one observables pass (the free energy), which never overlap;
-- saved frames: ``saves_on_device`` copies of the state (a batch `integrate` with `SaveAt`).
-
-``batch`` multiplies all of these (a vmapped sweep keeps every member's fields). On the host the
-initial fields are built in numpy float64 (`sintersim.initial.particles`: P + 1 fields, the
-particle profile and its temporaries) and converted to the run dtype.
-
-The coefficients come from `jax.stages.Compiled.memory_analysis` (temp_size_in_bytes) of the
-jitted `advance` and observables passes, fitted over 2D/3D grids, P = 2..32, float32/float64;
-`scripts/bench_memory.py` checks the whole estimate against the measured peak (RSS on the CPU,
-``peak_bytes_in_use`` on a GPU).
+Linear in the number of cells, plus a fixed runtime part. Per cell, with P order parameters:
+the state (P + 1 fields) three times (the initial state the run keeps, a step's argument and its
+result: nothing is donated, the last good state stays for a retry); XLA's work space (FFT
+spectra, fluxes), the larger of a step's and an observables pass's; frames saved on the device;
+constants and FFT plans. ``batch`` multiplies them (a vmapped sweep). On the host the initial
+fields are built in numpy float64 (`sintersim.initial.particles`), then converted. The
+coefficients (`COEFFICIENTS`) are measured; `scripts/bench_memory.py` checks the estimate against
+the peak (RSS on the CPU, ``peak_bytes_in_use`` on a GPU) and repeats the calibration.
 """
 
 from __future__ import annotations
@@ -32,32 +22,43 @@ import re
 import numpy as np
 
 # --- calibration ------------------------------------------------------------------------------
-# Per grid cell, in units of the run dtype's itemsize, P = n_fields. Measured with jax 0.10.2 on
-# the CPU (XLA:CPU): temp_size_in_bytes of `Compiled.memory_analysis()` of the jitted `advance`
-# and `two_particle_observables` on ShapeDtypeStruct states (128^2 and 32^3 grids, P = 1..32,
-# float32 and float64 alike in itemsize units; `python scripts/bench_memory.py --calibrate`
-# repeats it); fitted as lines whose maximum is within 12 % of every point's total. The step's
-# own work space is ~6 + 2P up to P = 12 and joins the observables' line (3 + 3.05P) beyond 16
-# (XLA fuses the stacked grain axis differently there).
-STEP_WORK = (6.0, 2.0)  # one SemiImplicitFourier step (fluxes, spectra, chemical potentials)
-OBSERVE_WORK = (3.0, 3.05)  # the observables pass (free energy: one spectrum per field)
-NOISE_WORK = ((7.0, 4.0), (-5.0, 6.0))  # a step with [noise]: the larger of the two lines
-# ORIENTATION: [orientation] needs no more: its step and observables measured 0.7-1.0x the
-# plain ones (its per-grain angles are negligible).
+# Per grid cell, in units of the run dtype's itemsize, as lines (a, b): a + b P, P = n_fields;
+# where several lines are given, the largest. XLA's work space: temp_size_in_bytes of
+# `Compiled.memory_analysis()` of the jitted `advance` and `two_particle_observables` on
+# ShapeDtypeStructs (128^2 and 32^3, P = 1..32, float32 and float64 alike in itemsize units;
+# `python scripts/bench_memory.py --calibrate` repeats it). "cpu": jax 0.10.2, XLA:CPU; the
+# step's own work space is ~6 + 2P up to P = 12 and joins the observables' line beyond 16.
+# "gpu" (any accelerator): jax 0.11.2 on an NVIDIA H200; the step ~2.1P, the observables ~1.1P,
+# [noise] no more. [orientation] needs no more on either (measured 0.7-1.0x the plain runs).
+# "library": per-cell memory outside XLA's buffers: on the CPU the spectral tables compiled in
+# as constants (RSS after compiling less before, 4096^2 / 256^3: 5.6 / 5.5 fields); on the GPU
+# cuFFT's work areas and the constants (device peak less XLA's buffers at 4096^2 P = 4, 256^3
+# P = 6, 2048^2 P = 8: 3.9, 5.4, 9.7 fields). "runtime", not per cell: on the CPU the compiler's
+# leftovers and the free memory malloc keeps (glibc returns no buffer under 32 MiB): peak RSS
+# less the per-cell model, +190 MiB at 2048^2 and 128^3, -110 MiB at 4096^2.
+COEFFICIENTS = {
+    "cpu": {
+        "step": ((6.0, 2.0),),
+        "observe": ((3.0, 3.05),),
+        "noise": ((7.0, 4.0), (-5.0, 6.0)),
+        "library": ((5.5, 0.0),),
+        "runtime": 192 * 2**20,
+    },
+    "gpu": {
+        "step": ((7.5, 0.0), (1.0, 2.1)),
+        "observe": ((1.0, 1.1),),
+        "noise": ((7.5, 0.0), (1.0, 2.1)),
+        "library": ((1.0, 1.0),),
+        "runtime": 64 * 2**20,
+    },
+}
 FIELD_COPIES = 3  # the initial state the run keeps, the step's argument and its result
 SAVE_COPIES = 2.0  # per frame saved on the device: the stacked output and the scan's buffer
-# Spectral tables compiled into the programs as constants (k^2 on the half spectrum, the
-# Parseval weights, ...): RSS after compiling, less before, at 4096^2 and 256^3 (5.6, 5.5).
-CONSTANTS = 5.5
 # Host: initial.particles holds the P + 1 fields in float64, one more field and three
 # full-grid temporaries (r^2, two tanh stages) or, at the end, the run-dtype copy (float32:
 # staged on the host; float64 is not copied). Peak RSS of `particles` at 2048^2 and 4096^2:
 # within 8 % of 8 (P + 2) + max(24, itemsize (P + 1)).
 HOST_TEMPORARIES = 3
-# Not per cell: the XLA runtime's and compiler's leftovers and the free memory malloc keeps
-# (buffers under glibc's 32 MiB mmap ceiling are not returned). Peak RSS over the import
-# baseline less the per-cell model: +190 to +200 MiB at 2048^2 and 128^3, -110 MiB at 4096^2.
-RUNTIME = 192 * 2**20
 
 
 class DoesNotFit(MemoryError, ValueError):
@@ -96,17 +97,23 @@ def _bytes(per_cell: float | int, cells: int) -> int:
     return int(math.ceil(per_cell * cells))
 
 
-def _need(per_cell_device: float, per_cell_host: float, cells: int, platform: str) -> int:
-    device = RUNTIME + _bytes(per_cell_device, cells)
-    return max(device, _bytes(per_cell_host, cells)) if _is_cpu(platform) else device
+def _need(est: MemoryEstimate, cells: int, platform: str) -> int:
+    device = est.breakdown["runtime"] + _bytes(est.per_cell_device, cells)
+    return max(device, _bytes(est.per_cell_host, cells)) if _is_cpu(platform) else device
 
 
 def _is_cpu(platform: str) -> bool:
     return platform.lower() == "cpu"
 
 
-def _line(coef: tuple[float, float], p: int) -> float:
-    return coef[0] + coef[1] * p
+def _default_platform() -> str:
+    import jax
+
+    return jax.devices()[0].platform
+
+
+def _lines(lines: tuple[tuple[float, float], ...], p: int) -> float:
+    return max(a + b * p for a, b in lines)
 
 
 def estimate_memory(
@@ -118,6 +125,7 @@ def estimate_memory(
     noise: bool = False,
     batch: int = 1,
     saves_on_device: int = 0,
+    platform: str | None = None,
 ) -> MemoryEstimate:
     """Peak memory of a run on a grid of ``shape`` with ``n_fields`` order parameters.
 
@@ -126,6 +134,7 @@ def estimate_memory(
     batch: members of a vmapped sweep (each keeps its own fields and work space).
     saves_on_device: frames of the full state kept on the device (batch `integrate` with
         `SaveAt`), per member.
+    platform: whose coefficients (XLA:CPU or a GPU's); default: that of ``jax.devices()[0]``.
     """
     p, item = int(n_fields), np.dtype(dtype).itemsize
     if p < 1 or batch < 1 or saves_on_device < 0:
@@ -134,24 +143,24 @@ def estimate_memory(
             "n_fields >= 1, batch >= 1, saves_on_device >= 0"
         )
     cells = math.prod(int(n) for n in shape)
-    del orientation  # measured: no more than without (see ORIENTATION above the class)
+    del orientation  # measured: no more than without (see COEFFICIENTS)
+    c = COEFFICIENTS["cpu" if _is_cpu(platform or _default_platform()) else "gpu"]
     state = p + 1
-    step = max(_line(c, p) for c in NOISE_WORK) if noise else _line(STEP_WORK, p)
-    work = max(step, _line(OBSERVE_WORK, p))
+    work = max(_lines(c["noise" if noise else "step"], p), _lines(c["observe"], p))
     parts = {  # bytes per cell
         "fields": batch * FIELD_COPIES * state * item,
         "FFT work space": batch * work * item,
         "saved frames": batch * saves_on_device * SAVE_COPIES * state * item,
-        "compiled constants": CONSTANTS * item,
+        "constants and FFT plans": batch * _lines(c["library"], p) * item,
     }
     device = float(sum(parts.values()))
     staged = (p + 1) * item if item < 8 else 0
     build = 8 * (p + 2) + max(8 * HOST_TEMPORARIES, staged)
     # (a checkpoint, the state copied to the host at a save, is smaller than the build)
     breakdown = {k: _bytes(v, cells) for k, v in parts.items() if v}
-    breakdown["runtime"] = RUNTIME
+    breakdown["runtime"] = c["runtime"]
     breakdown["initial fields built in float64"] = _bytes(build, cells)
-    dev = RUNTIME + _bytes(device, cells)
+    dev = c["runtime"] + _bytes(device, cells)
     return MemoryEstimate(dev, _bytes(build, cells), device, float(build), breakdown)
 
 
@@ -197,11 +206,7 @@ def memory_limit(platform: str | None = None) -> int | None:
     env = os.environ.get(ENV)
     if env is not None and env.strip():
         return parse_bytes(env)
-    if platform is None:
-        import jax
-
-        platform = jax.devices()[0].platform
-    if not _is_cpu(platform):
+    if not _is_cpu(platform or _default_platform()):
         import jax
 
         try:
@@ -246,14 +251,11 @@ def largest_grid(est: MemoryEstimate, limit: int, ndim: int, platform: str) -> i
     """Largest n such that an ``n^ndim`` grid with the same fields and dtype fits in ``limit``
     bytes on ``platform`` (0 if none does)."""
 
-    def need(n: int) -> int:
-        return _need(est.per_cell_device, est.per_cell_host, n**ndim, platform)
-
     per_cell = max(est.per_cell_device, est.per_cell_host if _is_cpu(platform) else 0.0)
-    n = max(0, int((max(0, limit - RUNTIME) / per_cell) ** (1.0 / ndim)))
-    while n > 0 and need(n) > limit:
+    n = int((max(0, limit - est.breakdown["runtime"]) / per_cell) ** (1.0 / ndim))
+    while n > 0 and _need(est, n**ndim, platform) > limit:
         n -= 1
-    while need(n + 1) <= limit:
+    while _need(est, (n + 1) ** ndim, platform) <= limit:
         n += 1
     return n
 
@@ -267,11 +269,9 @@ def _gib(b: float | int) -> str:
 def check_fits(shape, n_fields, dtype, *, what: str = "grid.shape", **kw) -> MemoryEstimate:
     """The estimate of a run (`estimate_memory`, keywords passed on); raises `DoesNotFit` if it
     exceeds `memory_limit` of the default device's platform. Unknown limit: no check."""
-    import jax
-
     shape, n_fields = tuple(int(n) for n in shape), int(n_fields)
-    est = estimate_memory(shape, n_fields, dtype, **kw)
-    platform = jax.devices()[0].platform
+    platform = kw.pop("platform", None) or _default_platform()
+    est = estimate_memory(shape, n_fields, dtype, platform=platform, **kw)
     limit = memory_limit(platform)
     need = est.total_on(platform)
     if limit is None or need <= limit:
@@ -286,8 +286,9 @@ def check_fits(shape, n_fields, dtype, *, what: str = "grid.shape", **kw) -> Mem
     name = np.dtype(dtype).name
     raise DoesNotFit(
         f"{what} = {list(shape)} with {n_fields} fields in {name} needs about {_gib(need)} on "
-        f"the {platform} ({parts}); {_gib(limit)} is available ({src}); the "
-        f"largest grid that fits is {n}^{len(shape)} (or fewer fields"
+        f"the {platform} ({parts}); {_gib(limit)} is available ({src}); "
+        + (f"the largest grid that fits is {n}^{len(shape)}" if n >= 4 else "no grid fits")
+        + " (or fewer fields"
         + (", float32" if name == "float64" else "")
         + ", a coarser grid.spacing_nm)"
     )
