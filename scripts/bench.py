@@ -1,6 +1,7 @@
 """Benchmark sintersim on the current device, everything measured in one run.
 
     python scripts/bench.py [--quick] [--json FILE] [--out DIR] [--no-peer] [--no-grad]
+    python scripts/bench.py --gpu [--quick] [--json FILE]
 
 Sections (DESIGN.md section 5: optimise ratios measured in the same run, not absolute times):
 
@@ -18,6 +19,10 @@ Sections (DESIGN.md section 5: optimise ratios measured in the same run, not abs
    axis 0, as in `WangEnergy.bulk` / `Mobility.__call__`) vs the same sum written out per field;
 5. a peer: FiPy (scripts/fipy_peer.py) on the demo two-particle case, neck width and speed at
    matched accuracy. Skipped, with a message, when FiPy is not installed.
+6. ``--gpu`` (alone; ``--gpu --quick`` for CPU-sized grids): float32 step time of the demo
+   two-field model on 4096^2 and 256^3 (quick: 1024^2, 64^3) against the memory-bandwidth bound,
+   the bytes a step must move at least (`min_bytes_per_step`) over the device's bandwidth
+   (nominal for an H200, else a copy bandwidth measured in the same run).
 
 float32 cases run with jax_enable_x64 off (as a float32 user runs), float64 ones with it on.
 """
@@ -806,6 +811,168 @@ def bench_peer(plan: Plan, log=print) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------
+# 6. device section (--gpu): float32 step time against the memory-bandwidth bound
+
+# Nominal peak memory bandwidth (B/s) by device kind; anything else uses the copy bandwidth
+# measured in the same run.
+NOMINAL_BANDWIDTH = {"H200": 4.8e12}
+GPU_SHAPES = {"full": [(4096, 4096), (256, 256, 256)], "quick": [(1024, 1024), (64, 64, 64)]}
+
+
+def nominal_bandwidth() -> tuple[float | None, str]:
+    dev = jax.devices()[0]
+    kind = getattr(dev, "device_kind", "") or ""
+    if dev.platform != "cpu":
+        for name, bw in NOMINAL_BANDWIDTH.items():
+            if name.lower() in kind.lower():
+                return bw, f"nominal {name} ({bw:.3g} B/s)"
+    return None, ""
+
+
+def copy_bandwidth(n_bytes: int, repeats: int = 5) -> dict:
+    """Bytes per second of a jitted ``x * c`` over a float32 array of ``n_bytes`` (it reads and
+    writes every byte once: 2 n_bytes per call), median of ``repeats`` calls."""
+    n = n_bytes // 4
+    x = jnp.ones((n,), jnp.float32)
+    f = jax.jit(lambda x: x * jnp.float32(1.0001))
+    jax.block_until_ready(f(x))
+    t = median_time(lambda: f(x), repeats)
+    return {"array_bytes": 4 * n, "copy_s": t, "bytes_per_s": 2 * 4 * n / t}
+
+
+def min_bytes_per_step(shape, P: int, itemsize: int) -> dict:
+    """A lower bound on the device-memory traffic of one `SemiImplicitFourier.step`.
+
+    Each of the step's real FFTs (`fft_counts`) is a library call that XLA cannot fuse with the
+    pointwise work around it, so it reads its input (a real field) from device memory and writes
+    its output (the half spectrum, n_last/2 + 1 complex values per line) back at least once:
+    one full-field pass each. Not counted (so the bound stays a bound): the pointwise fusions
+    that write the FFT inputs and read their outputs, FFT libraries' own extra passes for large
+    grids, and the mobility / bulk-derivative passes. The state itself (1 + P fields read and
+    written once, ``state_rw_bytes``) is a weaker floor, reported next to it.
+    """
+    cells = math.prod(shape)
+    real_b = cells * itemsize
+    cplx_b = cells // shape[-1] * (shape[-1] // 2 + 1) * 2 * itemsize
+    c = fft_counts(len(shape), P)
+    n_fft = c["rfft"] + c["irfft"]
+    return {
+        "transforms": n_fft,
+        "field_passes": 2 * n_fft,  # read + write per transform
+        "bytes": n_fft * (real_b + cplx_b),
+        "state_rw_bytes": 2 * (1 + P) * real_b,
+    }
+
+
+def bench_gpu(quick: bool, *, P: int = 2, repeats: int = 5, log=print) -> dict:
+    """float32 step of the standard two-field (demo) model on the device section's grids, next
+    to the FFT floor and to the memory-bandwidth bound (`min_bytes_per_step` / bandwidth)."""
+    on_cpu = jax.default_backend() == "cpu"
+    shapes = GPU_SHAPES["quick" if quick else "full"]
+    copy = copy_bandwidth(2**28 if on_cpu else 2**31)
+    nominal, note = nominal_bandwidth()
+    bw = nominal if nominal is not None else copy["bytes_per_s"]
+    source = note or "measured copy bandwidth (x * c over a large float32 array)"
+    log(
+        f"  bandwidth {bw:.3g} B/s ({source}); measured copy {copy['bytes_per_s']:.3g} B/s "
+        f"over {copy['array_bytes'] / 2**20:.0f} MiB"
+    )
+    rows = []
+    for shape in shapes:
+        r = time_step(
+            shape,
+            P,
+            "float32",
+            repeats=repeats,
+            target_call_s=0.3 if on_cpu else 0.2,
+            max_steps=200 if on_cpu else 2000,
+        )
+        fft = time_fft(shape, "float32", repeats=repeats, target_call_s=0.1)
+        mb = min_bytes_per_step(shape, P, 4)
+        bound = mb["bytes"] / bw
+        row = {
+            "grid": "x".join(map(str, shape)),
+            "shape": list(shape),
+            "fields": P,
+            "dtype": "float32",
+            **r,
+            **fft,
+            "fft_floor_s": floor_time(fft, len(shape), P),
+            **{f"min_{k}": v for k, v in mb.items()},
+            "bandwidth_B_per_s": bw,
+            "bandwidth_bound_s": bound,
+            "state_rw_bound_s": mb["state_rw_bytes"] / bw,
+            "step_over_bound": r["step_s"] / bound,
+            "achieved_B_per_s": mb["bytes"] / r["step_s"],
+        }
+        row["step_over_fft_floor"] = r["step_s"] / row["fft_floor_s"]
+        rows.append(row)
+        log(
+            f"  {row['grid']:>13} P={P} float32: step {r['step_s'] * 1e3:9.3f} ms, FFT floor "
+            f"{row['fft_floor_s'] * 1e3:8.3f} ms, bandwidth bound {bound * 1e3:8.3f} ms "
+            f"({mb['field_passes']} field passes, {mb['bytes'] / 2**20:.0f} MiB), "
+            f"step / bound {row['step_over_bound']:5.2f}"
+        )
+    return {
+        "bandwidth_B_per_s": bw,
+        "bandwidth_source": source,
+        "copy": copy,
+        "bound_definition": " ".join(min_bytes_per_step.__doc__.split()),
+        "rows": rows,
+    }
+
+
+def gpu_report(res: dict) -> str:
+    env, g = res["environment"], res["gpu"]
+    lines = [
+        f"# sintersim device section ({res['mode']})",
+        "",
+        f"device {env['device']} ({env['n_devices']}), jax {env['jax']}",
+        "",
+        f"bandwidth {g['bandwidth_B_per_s']:.3g} B/s: {g['bandwidth_source']}; copy measured "
+        f"in this run {g['copy']['bytes_per_s']:.3g} B/s.",
+        "",
+        "bound = bytes / bandwidth, bytes = (n_rfft + n_irfft) x (real field + half spectrum): "
+        "each FFT reads its input and writes its output once (a lower bound; see "
+        "`min_bytes_per_step`). state r+w = (1 + P) fields read and written once.",
+        "",
+    ]
+    lines.append(
+        md_table(
+            [
+                "grid",
+                "P",
+                "step ms",
+                "FFT floor ms",
+                "field passes",
+                "MiB/step",
+                "bound ms",
+                "state r+w ms",
+                "step / bound",
+                "achieved GB/s",
+            ],
+            [
+                [
+                    r["grid"],
+                    r["fields"],
+                    f"{r['step_s'] * 1e3:.3f}",
+                    f"{r['fft_floor_s'] * 1e3:.3f}",
+                    r["min_field_passes"],
+                    f"{r['min_bytes'] / 2**20:.0f}",
+                    f"{r['bandwidth_bound_s'] * 1e3:.3f}",
+                    f"{r['state_rw_bound_s'] * 1e3:.3f}",
+                    f"{r['step_over_bound']:.2f}",
+                    f"{r['achieved_B_per_s'] / 1e9:.1f}",
+                ]
+                for r in g["rows"]
+            ],
+        )
+    )
+    lines += ["", f"total {res['total_s']:.0f} s", ""]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
 # report
 
 
@@ -1149,10 +1316,28 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, help="write bench_scaling.png here")
     ap.add_argument("--no-peer", action="store_true", help="skip the FiPy peer")
     ap.add_argument("--no-grad", action="store_true", help="skip the gradient-cost section")
+    ap.add_argument(
+        "--gpu",
+        action="store_true",
+        help="only the device section: float32 step vs memory-bandwidth bound (4096^2, 256^3; "
+        "with --quick 1024^2, 64^3)",
+    )
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a._child:
         print(CHILD_TAG + json.dumps(_jsonable(grad_child(json.loads(a._child)))), flush=True)
+        return 0
+    if a.gpu:
+        t0 = time.perf_counter()
+        mode = "gpu-quick" if a.quick else "gpu"
+        res = {"mode": mode, "environment": environment()}
+        print("device section: step time vs memory-bandwidth bound ...", file=sys.stderr)
+        res["gpu"] = bench_gpu(a.quick, log=lambda m: print(m, file=sys.stderr, flush=True))
+        res["total_s"] = time.perf_counter() - t0
+        print(gpu_report(res))
+        if a.json:
+            a.json.parent.mkdir(parents=True, exist_ok=True)
+            a.json.write_text(json.dumps(_jsonable(res), indent=1))
         return 0
     mode = "tiny" if a.tiny else "quick" if a.quick else "full"
     plan = {"tiny": Plan.tiny, "quick": Plan.quick, "full": Plan.full}[mode]()

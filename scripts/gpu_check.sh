@@ -1,18 +1,86 @@
 #!/usr/bin/env bash
-# One short device check (< 8 min) for a session lent the GPU machine:
+# One short device check (< 8 min on an H200) for a session lent the GPU machine:
 #   run(command="bash scripts/gpu_check.sh", timeout_s=540)
+# Also runs on a CPU-only machine with smaller sizes (a few minutes):
+#   OUT=/tmp/gpucheck bash scripts/gpu_check.sh
+#
 # Installs the checkout without dependencies (the image has JAX with CUDA, equinox, optax, ...),
-# runs the quick benchmark (float32, step time / FFT floor ratios, batch scaling) and a short
-# run of the demo config, and writes JSON into $OUT.
-set -euo pipefail
+# then, each step under `timeout` (a failure is recorded in $OUT/steps.tsv and the step's log,
+# never fatal), and each step's limit cut to what is left of CHECK_BUDGET_S (default 450 s):
+#   devices.json          backend and devices
+#   bench_gpu.json        scripts/bench.py --gpu: float32 step vs memory-bandwidth bound
+#                         (4096^2, 256^3 on a GPU; --quick 1024^2, 64^3 on a CPU)
+#   bench_packing.json    scripts/bench_packing.py: step time vs particle count at fixed fields
+#                         (2D >= 1000 particles, 3D 100), sweep throughput (--quick on a CPU)
+#   bench_memory.json     scripts/bench_memory.py, if present (--quick on a CPU)
+#   summary.csv           sintersim sweep experiments/sweeps/seed001_pair_sweep.toml (if present)
+#   demo_observables.csv  a short run of the demo config
+# Each step's output goes to $OUT/<step>.txt.
+set -uo pipefail
 OUT=${OUT:-out/gpu_check}
+BUDGET=${CHECK_BUDGET_S:-450}
 mkdir -p "$OUT"
-python -m pip install --no-deps -q -e . >/dev/null
-python - <<'PY' > "$OUT/devices.json"
-import json, jax
-print(json.dumps({"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]}))
-PY
-timeout 360 python scripts/bench.py --quick --no-peer --json "$OUT/bench.json" > "$OUT/bench.txt" 2>&1 || echo "bench: exit $?" >> "$OUT/bench.txt"
-timeout 120 python -m sintersim demo --out "$OUT/demo" --quiet > "$OUT/demo.txt" 2>&1 || echo "demo: exit $?" >> "$OUT/demo.txt"
+OUT=$(cd "$OUT" && pwd)
+STEPS="$OUT/steps.tsv"
+printf 'step\texit\tseconds\tlimit_s\n' > "$STEPS"
+
+# step NAME CAP_S CMD...: run CMD under timeout min(CAP_S, budget left - 10 s), output to
+# $OUT/NAME.txt; skipped (exit "skipped") when under 20 s are left.
+step() {
+    local name=$1 cap=$2
+    shift 2
+    local left=$((BUDGET - SECONDS - 10))
+    local limit=$((cap < left ? cap : left))
+    if ((limit < 20)); then
+        echo "$name: skipped, ${left} s of the ${BUDGET} s budget left" | tee "$OUT/$name.txt"
+        printf '%s\tskipped\t0\t%s\n' "$name" "$limit" >> "$STEPS"
+        return 0
+    fi
+    local t0=$SECONDS rc=0
+    timeout --kill-after=10 "$limit" "$@" > "$OUT/$name.txt" 2>&1 || rc=$?
+    if ((rc != 0)); then
+        echo "$name: exit $rc$( ((rc == 124)) && echo " (timed out after ${limit} s)")" \
+            | tee -a "$OUT/$name.txt"
+    fi
+    printf '%s\t%s\t%s\t%s\n' "$name" "$rc" "$((SECONDS - t0))" "$limit" >> "$STEPS"
+    echo "$name: exit $rc, $((SECONDS - t0)) s"
+    return 0
+}
+
+step install 120 python -m pip install --no-deps -q -e .
+step devices 60 python -c '
+import json, sys, jax
+d = {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
+     "jax": jax.__version__}
+open(sys.argv[1], "w").write(json.dumps(d) + "\n")
+print(json.dumps(d))' "$OUT/devices.json"
+
+BACKEND=$(python -c 'import jax; print(jax.default_backend())' 2>/dev/null || echo unknown)
+echo "backend: $BACKEND"
+if [[ $BACKEND == gpu || $BACKEND == cuda || $BACKEND == rocm ]]; then
+    QUICK=()
+else
+    QUICK=(--quick)
+fi
+
+step bench_gpu 150 python scripts/bench.py --gpu ${QUICK[@]+"${QUICK[@]}"} --json "$OUT/bench_gpu.json"
+step bench_packing 240 python scripts/bench_packing.py ${QUICK[@]+"${QUICK[@]}"} \
+    --json "$OUT/bench_packing.json"
+if [[ -f scripts/bench_memory.py ]]; then
+    step bench_memory 90 python scripts/bench_memory.py ${QUICK[@]+"${QUICK[@]}"} \
+        --json "$OUT/bench_memory.json"
+else
+    echo "bench_memory: scripts/bench_memory.py not found, skipped" | tee "$OUT/bench_memory.txt"
+fi
+SWEEP=experiments/sweeps/seed001_pair_sweep.toml
+if [[ -f $SWEEP ]]; then
+    rm -rf "$OUT/sweep"
+    step sweep 120 python -m sintersim sweep "$SWEEP" --out "$OUT/sweep" --quiet
+    cp "$OUT/sweep/summary.csv" "$OUT/summary.csv" 2>/dev/null || true
+else
+    echo "sweep: $SWEEP not found, skipped" | tee "$OUT/sweep.txt"
+fi
+rm -rf "$OUT/demo"
+step demo 120 python -m sintersim demo --out "$OUT/demo" --quiet
 cp "$OUT/demo/observables.csv" "$OUT/demo_observables.csv" 2>/dev/null || true
-echo "gpu_check done: $(ls "$OUT")"
+echo "gpu_check done in ${SECONDS} s: $(ls "$OUT" | tr '\n' ' ')"

@@ -207,7 +207,8 @@ def packing_row(
         vol = obs.volumes[g] * L_nm**d
         hist.append([0.0, t_s, float(i), float(fields[int(i)]), vol, *(obs.centres[g] * L_nm), *o])
     width = len(history_columns(setup))
-    return row, np.asarray(hist, float).reshape(-1, width)
+    hist = np.asarray(hist, float).reshape(-1, width)
+    return row, hist[np.argsort(hist[:, 2], kind="stable")]  # by grain id
 
 
 def _same(v: float, v0: float) -> bool:

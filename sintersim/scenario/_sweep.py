@@ -19,6 +19,7 @@ times at which the neck first reaches ``sweep.neck_nm``), ``sweep.png`` compares
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -99,7 +100,10 @@ def group_members(setups: Sequence[Setup]) -> list[list[int]]:
     return list(groups.values())
 
 
+@functools.lru_cache(maxsize=16)
 def _batched_advance(grid, stepper):
+    """One compiled, vmapped advance per (grid, stepper): a later sweep reuses it."""
+
     def one(model, state, n, dt, step0):
         s = advance(model, grid, state, n, dt, stepper, step0=step0)
         return s, state_ok(s)

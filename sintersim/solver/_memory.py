@@ -164,18 +164,9 @@ def estimate_memory(
     return MemoryEstimate(dev, _bytes(build, cells), device, float(build), breakdown)
 
 
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "tb": 10**12,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-}
+_UNITS = {"": 1, "b": 1}
+_UNITS |= {f"{u}b": 1000**i for i, u in enumerate("kmgt", 1)}  # decimal
+_UNITS |= {f"{u}ib": 1024**i for i, u in enumerate("kmgt", 1)}  # binary
 ENV = "SINTERSIM_MEMORY_LIMIT"
 
 
@@ -250,12 +241,17 @@ def _cpu_available() -> int | None:
 def largest_grid(est: MemoryEstimate, limit: int, ndim: int, platform: str) -> int:
     """Largest n such that an ``n^ndim`` grid with the same fields and dtype fits in ``limit``
     bytes on ``platform`` (0 if none does)."""
-
     per_cell = max(est.per_cell_device, est.per_cell_host if _is_cpu(platform) else 0.0)
-    n = int((max(0, limit - est.breakdown["runtime"]) / per_cell) ** (1.0 / ndim))
-    while n > 0 and _need(est, n**ndim, platform) > limit:
+    return _largest(
+        lambda c: _need(est, c, platform), per_cell, est.breakdown["runtime"], limit, ndim
+    )
+
+
+def _largest(need, per_cell: float, fixed: int, limit: int, ndim: int) -> int:
+    n = int((max(0, limit - fixed) / per_cell) ** (1.0 / ndim))
+    while n > 0 and need(n**ndim) > limit:
         n -= 1
-    while _need(est, (n + 1) ** ndim, platform) <= limit:
+    while need((n + 1) ** ndim) <= limit:
         n += 1
     return n
 
@@ -268,27 +264,34 @@ def _gib(b: float | int) -> str:
 
 def check_fits(shape, n_fields, dtype, *, what: str = "grid.shape", **kw) -> MemoryEstimate:
     """The estimate of a run (`estimate_memory`, keywords passed on); raises `DoesNotFit` if it
-    exceeds `memory_limit` of the default device's platform. Unknown limit: no check."""
+    exceeds `memory_limit` of the default device's platform (unknown limit: no check) or, on an
+    accelerator, if building the initial fields exceeds the host's MemAvailable."""
     shape, n_fields = tuple(int(n) for n in shape), int(n_fields)
     platform = kw.pop("platform", None) or _default_platform()
     est = estimate_memory(shape, n_fields, dtype, platform=platform, **kw)
-    limit = memory_limit(platform)
-    need = est.total_on(platform)
-    if limit is None or need <= limit:
-        return est
-    cpu = _is_cpu(platform)
+    cpu, d, build = _is_cpu(platform), len(shape), "initial fields built in float64"
     src = ENV if os.environ.get(ENV, "").strip() else ("MemAvailable" if cpu else "bytes_limit")
-    build = "initial fields built in float64"
-    parts = ", ".join(f"{k} {_gib(v)}" for k, v in est.breakdown.items() if k != build)
-    if cpu:  # the build comes first and is freed before the first step
-        parts += f"; before that, the {build} {_gib(est.breakdown[build])}"
-    n = largest_grid(est, limit, len(shape), platform)
-    name = np.dtype(dtype).name
-    raise DoesNotFit(
-        f"{what} = {list(shape)} with {n_fields} fields in {name} needs about {_gib(need)} on "
-        f"the {platform} ({parts}); {_gib(limit)} is available ({src}); "
-        + (f"the largest grid that fits is {n}^{len(shape)}" if n >= 4 else "no grid fits")
-        + " (or fewer fields"
-        + (", float32" if name == "float64" else "")
-        + ", a coarser grid.spacing_nm)"
-    )
+    checks = [(platform, est.total_on(platform), memory_limit(platform), src)]
+    if not cpu:  # the fields are built on the host first
+        checks.append(("host", est.host_bytes, _cpu_available(), "MemAvailable"))
+    for where, need, limit, src in checks:
+        if limit is None or need <= limit:
+            continue
+        if where == "host":
+            parts = f"{build} {_gib(need)}"
+            n = _largest(lambda c: _bytes(est.per_cell_host, c), est.per_cell_host, 0, limit, d)
+        else:
+            parts = ", ".join(f"{k} {_gib(v)}" for k, v in est.breakdown.items() if k != build)
+            if cpu:  # the build comes first and is freed before the first step
+                parts += f"; before that, the {build} {_gib(est.breakdown[build])}"
+            n = largest_grid(est, limit, d, platform)
+        name = np.dtype(dtype).name
+        raise DoesNotFit(
+            f"{what} = {list(shape)} with {n_fields} fields in {name} needs about {_gib(need)} "
+            f"on the {where} ({parts}); {_gib(limit)} is available ({src}); "
+            + (f"the largest grid that fits is {n}^{d}" if n >= 4 else "no grid fits")
+            + " (or fewer fields"
+            + (", float32" if name == "float64" else "")
+            + ", a coarser grid.spacing_nm)"
+        )
+    return est
