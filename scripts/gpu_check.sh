@@ -14,11 +14,13 @@
 #                         (2D >= 1000 particles, 3D 100), sweep throughput (--quick on a CPU)
 #   bench_memory.json     scripts/bench_memory.py, if present (--quick on a CPU)
 #   summary.csv           sintersim sweep experiments/sweeps/seed001_pair_sweep.toml (if present)
+#   hex_observables.csv, random3d_observables.csv
+#                         short runs of the two scenario examples (experiments/scenarios/)
 #   demo_observables.csv  a short run of the demo config
 # Each step's output goes to $OUT/<step>.txt.
 set -uo pipefail
 OUT=${OUT:-out/gpu_check}
-BUDGET=${CHECK_BUDGET_S:-450}
+BUDGET=${CHECK_BUDGET_S:-470}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 STEPS="$OUT/steps.tsv"
@@ -80,6 +82,20 @@ if [[ -f $SWEEP ]]; then
 else
     echo "sweep: $SWEEP not found, skipped" | tee "$OUT/sweep.txt"
 fi
+if [[ ${#QUICK[@]} -eq 0 ]]; then
+    HEX_END=0.1; R3D_END=2e-6
+else
+    HEX_END=0.002; R3D_END=1e-7
+fi
+for ex in hex:seed000_pbse_hex_monolayer:$HEX_END random3d:seed004_cspbbr3_random_3d:$R3D_END; do
+    IFS=: read -r name cfg end <<< "$ex"
+    rm -rf "$OUT/$name"
+    step "$name" 90 python -m sintersim run "experiments/scenarios/$cfg.toml" --out "$OUT/$name" \
+        --set time.end_s="$end" --set time.n_saves=4 --set time.save_spacing=linear \
+        --set output.fields=false
+    cp "$OUT/$name/observables.csv" "$OUT/${name}_observables.csv" 2>/dev/null || true
+    rm -f "$OUT/$name/run.h5"
+done
 rm -rf "$OUT/demo"
 step demo 120 python -m sintersim demo --out "$OUT/demo" --quiet
 cp "$OUT/demo/observables.csv" "$OUT/demo_observables.csv" 2>/dev/null || true

@@ -4,7 +4,6 @@ memory refusal."""
 from __future__ import annotations
 
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -43,7 +42,8 @@ LAYOUTS = {
     "size_spread_nm = 0.1",
     "hex_3d": 'layout = "hex_monolayer"\nrows = 2\ncols = 2\nradius_nm = 2.0\ngap_nm = -0.2\n'
     "dimensions = 3",
-    "square_2d": 'layout = "square_superlattice"\nrows = 2\ncols = 2\nradius_nm = 2.0\ngap_nm = -0.2',
+    "square_2d": 'layout = "square_superlattice"\nrows = 2\ncols = 2\nradius_nm = 2.0\n'
+    "gap_nm = -0.2",
     "random_2d": 'layout = "random_packing"\ncount = 6\nradius_nm = 2.0\npacking_fraction = 0.4\n'
     "min_gap_nm = -0.3\nseed = 3",
     "random_3d": 'layout = "random_packing"\ncount = 4\nradius_nm = 2.0\npacking_fraction = 0.3\n'
@@ -331,7 +331,7 @@ def test_sweep_groups_members_of_different_grids(tmp_path):
 
 
 def test_run_that_cannot_fit_is_refused_with_the_estimate(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("SINTERSIM_MEMORY_LIMIT", "64MB")
+    monkeypatch.setenv("SINTERSIM_MEMORY_LIMIT", "1GB")
     cfg = tmp_path / "big.toml"
     cfg.write_text(
         _config(
@@ -343,4 +343,16 @@ def test_run_that_cannot_fit_is_refused_with_the_estimate(tmp_path, capsys, monk
     err = capsys.readouterr().err
     assert "grid.shape = [256, 256, 256]" in err and "largest grid" in err, err
     assert not (tmp_path / "o" / "run.h5").exists()
-    json.dumps(err)  # one printable message
+    assert len(err.strip().splitlines()) == 1  # one line
+    # a sweep whose members fit one by one but not together on one device is refused too
+    monkeypatch.setenv("SINTERSIM_MEMORY_LIMIT", "400MB")
+    sw = tmp_path / "sw.toml"
+    sw.write_text(
+        MATERIAL
+        + "[grid]\nshape = [256, 256]\n[time]\nend_s = 1e-4\n[sweep]\n"
+        + "parameters.material.temperature_K = { from = 400.0, to = 430.0, num = 64 }\n"
+    )
+    build(sweep_members(loads_config(sw.read_text()))[0].config)  # one member fits
+    assert main(["sweep", str(sw), "--out", str(tmp_path / "s"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "sweep members 0..63" in err and "largest grid" in err, err

@@ -17,7 +17,6 @@ from sintersim.grid import Grid
 from sintersim.model._boundaries import GrainBoundaryLaw
 from sintersim.state import State
 
-
 # Up to this many fields the boundary cross terms are written out pair by pair (fuses on XLA CPU);
 # beyond, one contraction over the field axis.
 PAIR_LOOP_MAX = 8

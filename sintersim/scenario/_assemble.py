@@ -33,6 +33,7 @@ from sintersim.scenario._config import RunConfig, TemperatureSchedule
 from sintersim.scenario._features import FEATURES, Context, Feature
 from sintersim.scenario._layout import assign_fields, make_packing
 from sintersim.scenario._schema import ConfigError
+from sintersim.solver._memory import DoesNotFit, check_fits
 from sintersim.solver._stepper import SemiImplicitFourier
 from sintersim.state import State
 
@@ -188,11 +189,14 @@ def build(config: RunConfig, packing: Packing | None = None) -> Setup:
         fields = assign_fields(packing, safety, by_orientation=oriented)
         n_fields = int(fields.max()) + 1 + p.spare_fields
     extra = 1 if config.melting.enabled else 0  # the liquid's order parameter
-    from sintersim.solver._memory import DoesNotFit, check_fits  # TODO top-level
-
     try:
         check_fits(
-            tuple(grid.shape), n_fields + extra, dtype, orientation=oriented, what="grid.shape"
+            tuple(grid.shape),
+            n_fields + extra,
+            dtype,
+            orientation=oriented,
+            noise=config.noise.enabled,
+            what="grid.shape",
         )
     except DoesNotFit as e:
         raise ConfigError(str(e)) from None

@@ -38,6 +38,7 @@ from sintersim.scenario._run import RunWriter, _failure
 from sintersim.scenario._schema import ConfigError
 from sintersim.solver._batch import stack
 from sintersim.solver._integrate import advance, plan_steps, state_ok
+from sintersim.solver._memory import DoesNotFit, check_fits
 
 
 @dataclasses.dataclass
@@ -133,6 +134,21 @@ def run_sweep(
     setups = [build(m.config) for m in members]
     groups = group_members(setups)
     devices = list(jax.devices() if devices is None else devices)
+    for idx in groups:  # a group holds its members together: ceil(n / devices) per device
+        s = setups[idx[0]]
+        per_device = -(-len(idx) // len(devices))
+        try:
+            check_fits(
+                tuple(s.grid.shape),
+                s.state0.eta.shape[0],
+                s.dtype,
+                orientation=s.config.orientation.enabled,
+                noise=s.config.noise.enabled,
+                batch=per_device,
+                what=f"sweep members {idx[0]}..{idx[-1]} ({per_device} per device), grid.shape",
+            )
+        except DoesNotFit as e:
+            raise ConfigError(str(e)) from None
     out.mkdir(parents=True, exist_ok=True)
     writers = [RunWriter(s, out / m.name) for s, m in zip(setups, members, strict=True)]
     status = ["complete"] * len(members)

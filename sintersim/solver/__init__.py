@@ -13,17 +13,31 @@ from sintersim.solver._integrate import (
     plan_steps,
     state_ok,
 )
+from sintersim.solver._memory import (
+    DoesNotFit,
+    MemoryEstimate,
+    check_fits,
+    estimate_memory,
+    largest_grid,
+    memory_limit,
+)
 from sintersim.solver._stepper import (
     SemiImplicitFourier,
 )
 
 __all__ = [
     "DEFAULT_STEPPER",
+    "DoesNotFit",
+    "MemoryEstimate",
     "SaveAt",
     "SemiImplicitFourier",
     "Solution",
     "advance",
+    "check_fits",
+    "estimate_memory",
     "integrate",
+    "largest_grid",
+    "memory_limit",
     "plan_steps",
     "run_batch",
     "stack",

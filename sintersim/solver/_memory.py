@@ -21,6 +21,8 @@ import re
 
 import numpy as np
 
+from sintersim.model._energy import PAIR_LOOP_MAX
+
 # --- calibration ------------------------------------------------------------------------------
 # Per grid cell, in units of the run dtype's itemsize, as lines (a, b): a + b P, P = n_fields;
 # where several lines are given, the largest. XLA's work space: temp_size_in_bytes of
@@ -29,18 +31,21 @@ import numpy as np
 # `python scripts/bench_memory.py --calibrate` repeats it). "cpu": jax 0.10.2, XLA:CPU; the
 # step's own work space is ~6 + 2P up to P = 12 and joins the observables' line beyond 16.
 # "gpu" (any accelerator): jax 0.11.2 on an NVIDIA H200; the step ~2.1P, the observables ~1.1P,
-# [noise] no more. [orientation] needs no more on either (measured 0.7-1.0x the plain runs).
+# [noise] no more. [orientation]: as plain up to PAIR_LOOP_MAX fields; beyond, the boundary
+# cross terms are one contraction, whose step needs 5.35P on the CPU (none more on the GPU).
 # "library": per-cell memory outside XLA's buffers: on the CPU the spectral tables compiled in
-# as constants (RSS after compiling less before, 4096^2 / 256^3: 5.6 / 5.5 fields); on the GPU
+# as constants (RSS after compiling less before, 4096^2 / 256^3: 5.5 fields; up to 14 where
+# malloc keeps the compiler's freed buffers, which varies from process to process); on the GPU
 # cuFFT's work areas and the constants (device peak less XLA's buffers at 4096^2 P = 4, 256^3
 # P = 6, 2048^2 P = 8: 3.9, 5.4, 9.7 fields). "runtime", not per cell: on the CPU the compiler's
 # leftovers and the free memory malloc keeps (glibc returns no buffer under 32 MiB): peak RSS
-# less the per-cell model, +190 MiB at 2048^2 and 128^3, -110 MiB at 4096^2.
+# less the per-cell model: +190 MiB at 2048^2 and 128^3, -110 MiB at 4096^2 (best case).
 COEFFICIENTS = {
     "cpu": {
         "step": ((6.0, 2.0),),
         "observe": ((3.0, 3.05),),
         "noise": ((7.0, 4.0), (-5.0, 6.0)),
+        "orientation": ((0.0, 5.35),),
         "library": ((5.5, 0.0),),
         "runtime": 192 * 2**20,
     },
@@ -48,6 +53,7 @@ COEFFICIENTS = {
         "step": ((7.5, 0.0), (1.0, 2.1)),
         "observe": ((1.0, 1.1),),
         "noise": ((7.5, 0.0), (1.0, 2.1)),
+        "orientation": ((7.5, 0.0), (1.0, 2.1)),
         "library": ((1.0, 1.0),),
         "runtime": 64 * 2**20,
     },
@@ -84,12 +90,9 @@ class MemoryEstimate:
     breakdown: dict[str, int]
 
     def total_on(self, platform: str) -> int:
-        """Bytes the run needs of the memory that `memory_limit` counts on ``platform``.
-
-        cpu: the device is the host's memory; the float64 fields of the build are freed before
-        the first step (measured: RSS peaks at the larger of the two, not their sum), so the
-        larger of the two peaks. gpu (any accelerator): the device part.
-        """
+        """Bytes the run needs of the memory that `memory_limit` counts on ``platform``. cpu:
+        the larger of host and device (one memory; the float64 build is freed before the first
+        step: RSS peaks at the larger, not the sum, measured); gpu (any accelerator): device."""
         return max(self.device_bytes, self.host_bytes) if _is_cpu(platform) else self.device_bytes
 
 
@@ -129,8 +132,8 @@ def estimate_memory(
 ) -> MemoryEstimate:
     """Peak memory of a run on a grid of ``shape`` with ``n_fields`` order parameters.
 
-    orientation / noise: the `[orientation]` and `[noise]` features ([noise] needs more work
-        space; [orientation] was measured to need none).
+    orientation / noise: the `[orientation]` and `[noise]` features (more work space: [noise]
+        on the CPU, [orientation] with more than PAIR_LOOP_MAX fields on the CPU).
     batch: members of a vmapped sweep (each keeps its own fields and work space).
     saves_on_device: frames of the full state kept on the device (batch `integrate` with
         `SaveAt`), per member.
@@ -143,10 +146,11 @@ def estimate_memory(
             "n_fields >= 1, batch >= 1, saves_on_device >= 0"
         )
     cells = math.prod(int(n) for n in shape)
-    del orientation  # measured: no more than without (see COEFFICIENTS)
     c = COEFFICIENTS["cpu" if _is_cpu(platform or _default_platform()) else "gpu"]
     state = p + 1
     work = max(_lines(c["noise" if noise else "step"], p), _lines(c["observe"], p))
+    if orientation and p > PAIR_LOOP_MAX:
+        work = max(work, _lines(c["orientation"], p))
     parts = {  # bytes per cell
         "fields": batch * FIELD_COPIES * state * item,
         "FFT work space": batch * work * item,
@@ -155,8 +159,7 @@ def estimate_memory(
     }
     device = float(sum(parts.values()))
     staged = (p + 1) * item if item < 8 else 0
-    build = 8 * (p + 2) + max(8 * HOST_TEMPORARIES, staged)
-    # (a checkpoint, the state copied to the host at a save, is smaller than the build)
+    build = 8 * (p + 2) + max(8 * HOST_TEMPORARIES, staged)  # (> a checkpoint's host copy)
     breakdown = {k: _bytes(v, cells) for k, v in parts.items() if v}
     breakdown["runtime"] = c["runtime"]
     breakdown["initial fields built in float64"] = _bytes(build, cells)
@@ -219,21 +222,18 @@ def _cpu_available() -> int | None:
                     avail = int(line.split()[1]) * 1024
     except OSError:
         return None
-    for limit_file, usage_file in (
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        (
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-        ),
+    cg = "/sys/fs/cgroup/"  # v2, v1
+    for cap_file, used_file in (
+        ("memory.max", "memory.current"),
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
     ):
         try:
-            with open(limit_file) as f, open(usage_file) as g:
+            with open(cg + cap_file) as f, open(cg + used_file) as g:
                 cap, used = f.read().strip(), int(g.read().strip())
         except (OSError, ValueError):
             continue
         if cap.isdigit() and int(cap) < 2**60:
-            room = int(cap) - used
-            avail = room if avail is None else min(avail, room)
+            avail = int(cap) - used if avail is None else min(avail, int(cap) - used)
         break
     return avail
 
@@ -286,12 +286,14 @@ def check_fits(shape, n_fields, dtype, *, what: str = "grid.shape", **kw) -> Mem
                 parts += f"; before that, the {build} {_gib(est.breakdown[build])}"
             n = largest_grid(est, limit, d, platform)
         name = np.dtype(dtype).name
+        less = "fewer fields" + (", float32" if name == "float64" else "")
+        hint = (
+            f"the largest grid that fits is {n}^{d} (or {less}, a coarser grid.spacing_nm)"
+            if n >= 4
+            else f"no grid fits (runtime {_gib(est.breakdown['runtime'])})"
+        )
         raise DoesNotFit(
             f"{what} = {list(shape)} with {n_fields} fields in {name} needs about {_gib(need)} "
-            f"on the {where} ({parts}); {_gib(limit)} is available ({src}); "
-            + (f"the largest grid that fits is {n}^{d}" if n >= 4 else "no grid fits")
-            + " (or fewer fields"
-            + (", float32" if name == "float64" else "")
-            + ", a coarser grid.spacing_nm)"
+            f"on the {where} ({parts}); {_gib(limit)} is available ({src}); {hint}"
         )
     return est
