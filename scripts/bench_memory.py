@@ -61,8 +61,8 @@ def _child(shape: tuple[int, ...], n_fields: int, dtype: str, calls: int, steps:
     import numpy as np
 
     import sintersim as ss
-    from sintersim.observables._fields import two_particle_observables
-    from sintersim.solver._memory import estimate_memory
+    from sintersim.observables import two_particle_observables
+    from sintersim.solver import estimate_memory
 
     jnp.zeros(1).block_until_ready()  # the backend is up
     base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -190,7 +190,7 @@ def xla_work(shape: tuple[int, ...], p: int, dtype: str = "float32", kind: str =
     import jax.numpy as jnp
 
     import sintersim as ss
-    from sintersim.observables._fields import two_particle_observables
+    from sintersim.observables import two_particle_observables
 
     model, stepper = _feature_setup(kind, len(shape), dtype)
     grid, dt = ss.Grid(shape, 1.0), jnp.dtype(dtype)
@@ -225,7 +225,7 @@ def calibrate(log=print) -> list[dict]:
     FIELD_COPIES times and the fitted work space) over what XLA says they are."""
     import jax
 
-    from sintersim.solver import _memory as m
+    import sintersim.solver as m
 
     platform = "cpu" if jax.devices()[0].platform == "cpu" else "gpu"
     rows = []

@@ -353,9 +353,8 @@ def _timed_plot_sweep():
 
 
 def bench_sweep(quick: bool, kind: str = "radius2", log=print) -> dict:
-    from sintersim.scenario import build, run_sweep, simulate, sweep_members
-    from sintersim.scenario._assemble import plan_chunks
-    from sintersim.solver._integrate import plan_steps
+    from sintersim.scenario import build, plan_chunks, run_sweep, simulate, sweep_members
+    from sintersim.solver import plan_steps
 
     n_members, end_s, n_saves = (4, 0.05, 5) if quick else (8, 0.2, 10)
     cfg = sweep_config(n_members, end_s, n_saves, kind)

@@ -161,19 +161,10 @@ def _sweep(
     config_path: Path, out: Path, quiet: bool, params: list[str] | None, mode, sets=None
 ) -> int:
     """`sintersim sweep`: the config's [sweep] (and/or --param lists) as one vmapped program."""
+    from sintersim.scenario._sweep import param_lists, run_sweep, sweep_members
+
     cfg = _load(config_path, sets)
-    extra = {}
-    for item in params or []:
-        name, sep, rest = item.partition("=")
-        values = []
-        for v in rest.split(","):
-            try:
-                values.append(int(v) if v.strip().lstrip("-").isdigit() else float(v))
-            except ValueError:
-                values.append(v.strip())
-        if not sep or not rest:
-            raise ConfigError(f"--param {item!r}: expected SECTION.KEY=V1,V2,...")
-        extra[name.strip()] = values
+    extra = param_lists(params or [])
     if extra or mode:
         sw = dict(cfg["sweep"])
         sw["parameters"] = {**(sw["parameters"] or {}), **extra}
@@ -182,8 +173,6 @@ def _sweep(
         cfg = cfg.replace(sweep=sw)
     if (out / "summary.csv").exists():
         raise ConfigError(f"{out} already holds a sweep (summary.csv); choose another --out")
-    from sintersim.scenario._sweep import run_sweep, sweep_members
-
     members = sweep_members(cfg)  # every member validated before anything runs
     if not quiet:
         print(f"sintersim {__version__}: sweep of {len(members)} members ({cfg.sweep.mode})")

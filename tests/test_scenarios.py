@@ -299,6 +299,14 @@ def test_sweep_on_four_devices_equals_members_run_one_by_one(tmp_path):
 
 
 def test_sweep_refusals():
+    from sintersim.scenario._sweep import param_lists
+
+    assert param_lists(["noise.seed=0,1", " material.temperature_K=400.5,-3"]) == {
+        "noise.seed": [0, 1],
+        "material.temperature_K": [400.5, -3],
+    }
+    with pytest.raises(ConfigError, match="--param 'noise.seed'"):
+        param_lists(["noise.seed"])
     base = SWEEP.split("[sweep]")[0]
     with pytest.raises(ConfigError, match="unknown config field 'material.temprature_K'"):
         loads_config(base + '[sweep]\nparameters = { "material.temprature_K" = [400] }')

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from sintersim.io._runfile import RunFile, read_frame, read_grain_ids, read_run, set_status
 from sintersim.io._xdmf import write_xdmf
@@ -22,8 +23,9 @@ __all__ = [
 ]
 
 
-def write_csv(path: Path, rows: Sequence[dict[str, float]]) -> None:
-    """Write rows (same keys) as CSV, atomically: a reader never sees a half-written file."""
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write rows (same keys) as CSV, atomically: a reader never sees a half-written file.
+    Numbers with 9 significant digits; anything else (a status, a swept list) as its text."""
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "w", newline="") as fh:

@@ -22,6 +22,8 @@ Packing (any other layout), over the grains (cores ``eta > 1/2``, see
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import numpy as np
 
@@ -125,7 +127,7 @@ def _quartiles(prefix: str, unit: str, x: np.ndarray) -> dict[str, float]:
     }
 
 
-def grain_orientations(setup: Setup, state: State, fields: dict[int, int]) -> dict[int, np.ndarray]:
+def grain_orientations(setup: Setup, state: State, fields: dict[int, int]) -> dict[int, Any]:
     """Orientation of every live grain: its field's with ``[orientation]`` (the model rotates
     fields), else the nominal one of the particle it started as (NaN for a grain born later)."""
     pk = setup.packing

@@ -380,7 +380,7 @@ def _failure(why: str, out: Path, sc, t: float, t_new: float, h: float) -> str:
 
 def load_for_resume(
     out: Path, end_s: float | None = None, dt_s: float | None = None
-) -> tuple[Setup, tuple[int, float, State, int]]:
+) -> tuple[Setup, tuple[int, float, State, int, GrainTracker | None]]:
     """Rebuild the setup of the run in ``out`` and its checkpoint, optionally with a new end
     time and time step."""
     info = read_run(out / H5_NAME)

@@ -85,6 +85,24 @@ def sweep_members(config: RunConfig) -> list[Member]:
     return members
 
 
+def param_lists(items: Sequence[str]) -> dict[str, list]:
+    """``SECTION.KEY=V1,V2,...`` (the ``--param`` option) -> ``{'SECTION.KEY': [V1, V2, ...]}``;
+    integers and numbers are parsed, anything else stays a string (checked with the config)."""
+    out = {}
+    for item in items:
+        name, sep, rest = item.partition("=")
+        if not sep or not rest:
+            raise ConfigError(f"--param {item!r}: expected SECTION.KEY=V1,V2,...")
+        values: list = []
+        for v in rest.split(","):
+            try:
+                values.append(int(v) if v.strip().lstrip("-").isdigit() else float(v))
+            except ValueError:
+                values.append(v.strip())
+        out[name.strip()] = values
+    return out
+
+
 def _signature(setup: Setup) -> tuple:
     """What members must share to run as one program."""
     leaves, tree = jax.tree.flatten((setup.model, setup.state0))

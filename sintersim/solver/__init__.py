@@ -14,6 +14,7 @@ from sintersim.solver._integrate import (
     state_ok,
 )
 from sintersim.solver._memory import (
+    FIELD_COPIES,
     DoesNotFit,
     MemoryEstimate,
     check_fits,
@@ -28,6 +29,7 @@ from sintersim.solver._stepper import (
 __all__ = [
     "DEFAULT_STEPPER",
     "DoesNotFit",
+    "FIELD_COPIES",
     "MemoryEstimate",
     "SaveAt",
     "SemiImplicitFourier",
