@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import jax.numpy as jnp
@@ -30,6 +31,29 @@ def particle_profile(
     return 0.5 * (1.0 - np.tanh((np.sqrt(r2) - radius) / width))
 
 
+# Beyond R + 20 w from its centre a profile is exactly 0 in float64 (1 - tanh(20) rounds to 0).
+PROFILE_REACH_WIDTHS = 20.0
+
+
+def _local_profile(grid: Grid, centre, radius: float, width: float):
+    """(window index, values) of `particle_profile` on the cells within ``R + 20 w`` of the
+    centre along each axis (periodic): the same values as on the whole grid, at a cost of the
+    particle's own cells, so thousands of particles build in seconds."""
+    reach = radius + PROFILE_REACH_WIDTHS * width
+    idx, d2 = [], 0.0
+    dx = grid.spacing
+    for a, (ca, n, length) in enumerate(zip(centre, grid.shape, grid.lengths, strict=True)):
+        lo, hi = math.floor((ca - reach) / dx - 0.5), math.ceil((ca + reach) / dx - 0.5)
+        i = np.arange(n) if hi - lo + 1 >= n else np.arange(lo, hi + 1) % n
+        d = (i + 0.5) * dx - ca
+        d = d - length * np.round(d / length)
+        shape = [1] * grid.ndim
+        shape[a] = len(i)
+        d2 = d2 + (d**2).reshape(shape)
+        idx.append(i)
+    return np.ix_(*idx), 0.5 * (1.0 - np.tanh((np.sqrt(d2) - radius) / width))
+
+
 def particles(
     grid: Grid,
     centres: Sequence[Sequence[float | int]] | Float[np.ndarray, "N D"],
@@ -51,9 +75,9 @@ def particles(
     eta = np.zeros((n_fields, *grid.shape))
     rho = np.zeros(grid.shape)
     for c, r, g in zip(centres, radii, grain_of, strict=True):
-        p = particle_profile(grid, c, r, width)
-        eta[g] = np.maximum(eta[g], p)
-        rho = np.maximum(rho, p)
+        win, p = _local_profile(grid, c, r, width)
+        eta[g][win] = np.maximum(eta[g][win], p)
+        rho[win] = np.maximum(rho[win], p)
     dtype = dtype or jnp.result_type(float)
     return State(jnp.asarray(rho, dtype), jnp.asarray(eta, dtype))
 

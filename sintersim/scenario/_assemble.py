@@ -173,6 +173,8 @@ def build(config: RunConfig, packing: Packing | None = None) -> Setup:
     p = config.particles
     # tanh(x/w) has w_s = 2w: start from the requested surface width (relaxes in a few steps).
     w = 0.5 * config.model.interface_width_nm / dx_nm
+    # the least this grid needs (two fields), before placing and colouring particles
+    _check_memory(config, grid, 2, dtype)
     if packing is None:
         packing = make_packing(config.values, grid.shape)
     oriented = config.orientation.enabled
@@ -188,18 +190,7 @@ def build(config: RunConfig, packing: Packing | None = None) -> Setup:
         )
         fields = assign_fields(packing, safety, by_orientation=oriented)
         n_fields = int(fields.max()) + 1 + p.spare_fields
-    extra = 1 if config.melting.enabled else 0  # the liquid's order parameter
-    try:
-        check_fits(
-            tuple(grid.shape),
-            n_fields + extra,
-            dtype,
-            orientation=oriented,
-            noise=config.noise.enabled,
-            what="grid.shape",
-        )
-    except DoesNotFit as e:
-        raise ConfigError(str(e)) from None
+    _check_memory(config, grid, n_fields, dtype)
     state0 = particles(grid, packing.centres, packing.radii, w, fields, n_fields, dtype=dtype)
     if oriented and p.layout != "pair":
         # a field carries the orientation of its particles (equal by the assignment); spare
@@ -246,6 +237,22 @@ def build(config: RunConfig, packing: Packing | None = None) -> Setup:
             "time.end_s or raise time.dt_s"
         )
     return setup
+
+
+def _check_memory(config: RunConfig, grid: Grid, n_fields: int, dtype) -> None:
+    """Refuse (ConfigError) a run whose estimated peak memory exceeds the device's."""
+    extra = 1 if config.melting.enabled else 0  # the liquid's order parameter
+    try:
+        check_fits(
+            tuple(grid.shape),
+            n_fields + extra,
+            dtype,
+            orientation=config.orientation.enabled,
+            noise=config.noise.enabled,
+            what="grid.shape",
+        )
+    except DoesNotFit as e:
+        raise ConfigError(str(e)) from None
 
 
 def plan_chunks(setup: Setup) -> list[list[tuple[float, float, float]]]:
