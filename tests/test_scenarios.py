@@ -364,3 +364,13 @@ def test_run_that_cannot_fit_is_refused_with_the_estimate(tmp_path, capsys, monk
     assert main(["sweep", str(sw), "--out", str(tmp_path / "s"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "sweep members 0..63" in err and "largest grid" in err, err
+
+
+def test_fit_refuses_packings_and_sweeps_by_name():
+    from sintersim.fit._problem import refuse_unsupported
+    from sintersim.fit._traces import FitError
+
+    with pytest.raises(FitError, match="particles.layout = 'hex_monolayer'"):
+        refuse_unsupported(loads_config(_config(LAYOUTS["hex_2d"])), "trace.csv")
+    with pytest.raises(FitError, match="sweep.parameters is set"):
+        refuse_unsupported(loads_config(SWEEP), "trace.csv")

@@ -86,8 +86,20 @@ def refuse_unsupported(config: RunConfig, name: str) -> None:
     (`Setup.model_at`): ``[material]`` (sublimation included), ``[model]``, ``[grid]`` (in
     float64), ``[particles]``, ``[time]`` (its step; the save times are the trace's),
     ``[orientation]``, ``[melting]``, ``[noise]`` (the same noise for every evaluation, from
-    ``noise.seed``) and any registered feature; ``[output]`` holds no physics.
+    ``noise.seed``) and any registered feature; ``[output]`` holds no physics. Refused: a
+    temperature schedule, a packing layout (a trace is a pair's neck) and ``[sweep]``.
     """
+    layout = config.particles.layout
+    if layout != "pair":
+        raise FitError(
+            f"{name}: particles.layout = {layout!r}: a trace is the neck of one pair; allowed: "
+            "'pair' (fit a packing's necks through a pair of its particles' sizes and gap)"
+        )
+    if config.sweep.parameters is not None:
+        raise FitError(
+            f"{name}: sweep.parameters is set: a fit runs one model per trace; allowed: no "
+            "[sweep] (give one config per trace with --config)"
+        )
     sched = config.temperature.schedule
     if sched != "constant":
         raise FitError(

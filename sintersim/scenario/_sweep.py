@@ -168,8 +168,8 @@ def run_sweep(
         except DoesNotFit as e:
             raise ConfigError(str(e)) from None
     out.mkdir(parents=True, exist_ok=True)
-    writers = [RunWriter(s, out / m.name) for s, m in zip(setups, members, strict=True)]
     status = ["complete"] * len(members)
+    rows: list[list[dict[str, float]]] = [[] for _ in members]
     total = sum(len(s.schedule) for s in setups)
     done = 0
     for g, idx in enumerate(groups):
@@ -177,28 +177,27 @@ def run_sweep(
             f"group {g + 1}/{len(groups)}: {len(idx)} member(s) on "
             f"{min(len(devices), len(idx))} device(s)"
         )
-        done = _run_group(
-            [setups[i] for i in idx],
-            [writers[i] for i in idx],
-            idx,
-            status,
-            devices,
-            done,
-            total,
-            progress,
-        )
-    for w, st in zip(writers, status, strict=True):
-        w.close(st)
+        # a group's files are open while it runs, closed (status set) before the next
+        writers = [RunWriter(setups[i], out / members[i].name) for i in idx]
+        try:
+            group = [setups[i] for i in idx]
+            done = _run_group(group, writers, idx, status, devices, done, total, progress)
+        except KeyboardInterrupt:
+            for w in writers:  # every save so far stays readable
+                w.close("interrupted")
+            raise
+        for w, i in zip(writers, idx, strict=True):
+            w.close(status[i])
+            rows[i] = w.rows
     neck_nm = list(config.sweep.neck_nm or [])
     summary = [
-        _summary_row(m, st, w.rows, neck_nm)
-        for m, st, w in zip(members, status, writers, strict=True)
+        _summary_row(m, st, r, neck_nm) for m, st, r in zip(members, status, rows, strict=True)
     ]
     write_csv(out / "summary.csv", _uniform(summary))
     from sintersim.plot import plot_sweep
 
-    plot_sweep(members, [w.rows for w in writers], out / "sweep.png", neck_nm)
-    return SweepResult(members, status, [w.rows for w in writers], groups, summary)
+    plot_sweep(members, rows, out / "sweep.png", neck_nm)
+    return SweepResult(members, status, rows, groups, summary)
 
 
 def _shard(tree, devices, n: int):
