@@ -455,6 +455,11 @@ def _check_particle_values(c) -> None:
         if p[key] <= -r:
             raise ConfigError(f"particles.{key} = {p[key]:g}; allowed: > -radius_nm = {-r:g} nm")
     _orientation_mode(p)
+    if p["layout"] == "hex_monolayer" and p["rows"] is not None and p["rows"] % 2:
+        raise ConfigError(
+            f"particles.rows = {p['rows']}; allowed: an even number for hex_monolayer (the "
+            "rows alternate, so an odd count is not periodic)"
+        )
 
 
 def _check_packing(c, shape, dx, width) -> None:
