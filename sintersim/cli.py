@@ -415,6 +415,15 @@ def _fit(args) -> int:
     return 0
 
 
+def _add_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value (repeatable), e.g. --set time.end_s=1e-4",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sintersim",
@@ -430,12 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         "config", type=Path, help="TOML configuration (see `sintersim config --example`)"
     )
     p.add_argument("--out", type=Path, required=True, help="output directory (must be new)")
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="SECTION.KEY=VALUE",
-        help="override a config value (repeatable), e.g. --set time.end_s=1e-4",
-    )
+    _add_set(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
 
@@ -455,9 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         help="swept values (repeatable), e.g. material.temperature_K=373,398",
     )
     p.add_argument("--mode", choices=("product", "zip"), default=None, help="how lists combine")
-    p.add_argument(
-        "--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value"
-    )
+    _add_set(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
     p = sub.add_parser("resume", help="continue an interrupted or finished run")

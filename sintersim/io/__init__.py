@@ -8,13 +8,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sintersim.io._runfile import RunFile, read_frame, read_grain_ids, read_run, set_status
+from sintersim.io._runfile import (
+    RunFile,
+    read_frame,
+    read_grain_history,
+    read_grain_ids,
+    read_run,
+    set_status,
+)
 from sintersim.io._xdmf import write_xdmf
 
 __all__ = [
     "RunFile",
     "read_csv",
     "read_frame",
+    "read_grain_history",
     "read_grain_ids",
     "read_run",
     "set_status",

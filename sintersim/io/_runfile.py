@@ -272,9 +272,6 @@ def read_run(path: Path) -> dict:
             out["grain_id"] = c["grain_id"][...]
         if "particles" in f and len(f["particles"]):
             out["particles"] = {k: f["particles"][k][...] for k in f["particles"]}
-        if "grains" in f:
-            h = f["grains/history"]
-            out["grain_history"] = (f["grains"].attrs["columns"].split(","), h[...])
         if out["has_fields"]:
             out["field_shape"] = f["fields/rho"].shape[1:]
             out["n_fields"] = f["fields/eta"].shape[1]
@@ -284,6 +281,14 @@ def read_run(path: Path) -> dict:
 def read_frame(path: Path, index: int) -> tuple[np.ndarray, np.ndarray]:
     with h5py.File(path, "r", libver="latest", swmr=True) as f:
         return f["fields/rho"][index], f["fields/eta"][index]
+
+
+def read_grain_history(path: Path) -> tuple[list[str], np.ndarray] | None:
+    """(columns, rows) of ``grains/history`` (None for a file without one)."""
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        if "grains" not in f:
+            return None
+        return f["grains"].attrs["columns"].split(","), f["grains/history"][...]
 
 
 def read_grain_ids(path: Path, index: int) -> np.ndarray | None:

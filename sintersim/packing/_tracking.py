@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import numpy as np
 
@@ -40,19 +41,24 @@ class GrainRecord:
     particles: list[int] = dataclasses.field(default_factory=list)
 
 
+def core_code(field: int, label: Any, grid_shape: tuple[int, ...]) -> Any:
+    """The code of component ``label`` (a label or an array of them) of order parameter
+    ``field`` (see `core_labels`)."""
+    return field * (int(np.prod(grid_shape)) + 1) + label
+
+
 def core_labels(eta: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """(field, code) maps of the grain cores: ``field`` the largest order parameter per cell,
     ``code`` a unique positive integer per (field, component) where that parameter exceeds
     ``threshold`` (0 elsewhere). Codes are ``f * stride + label``; ``stride`` = cells + 1."""
     eta = np.asarray(eta)
     top = np.argmax(eta, axis=0)
-    stride = eta[0].size + 1
     code = np.zeros(eta.shape[1:], np.int64)
     for f in range(eta.shape[0]):
         labels, n = periodic_label(eta[f] > threshold)
         if n:
             mine = (labels > 0) & (top == f)
-            code[mine] = f * stride + labels[mine]
+            code[mine] = core_code(f, labels[mine], eta.shape[1:])
     return top, code
 
 
@@ -156,6 +162,10 @@ class GrainTracker:
         return i
 
     # -- per-grain quantities ---------------------------------------------------------------------
+    def ids_of(self, grains, grid_shape: tuple[int, ...]) -> list[int]:
+        """Ids of grains given as (field, core label) at the last update (-1: none)."""
+        return [self.code_ids.get(core_code(f, a, grid_shape), -1) for f, a in grains]
+
     def alive(self) -> list[int]:
         return sorted(i for i, r in self.table.items() if r.ended_s is None)
 

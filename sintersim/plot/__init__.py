@@ -12,6 +12,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def _save(fig, path: Path, title: str = "") -> Path:
+    """Title, lay out, write at 120 dpi and close a figure."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
 def plot_neck(rows: Sequence[dict[str, float]], path: Path, title: str = "") -> Path:
     """Neck size and free energy vs time (physical units)."""
     key = "neck_width_nm" if "neck_width_nm" in rows[0] else "neck_radius_nm"
@@ -31,11 +41,7 @@ def plot_neck(rows: Sequence[dict[str, float]], path: Path, title: str = "") -> 
     a2.set_xlabel("time (s)")
     a2.set_ylabel("free energy (J" + ("/m" if key == "neck_width_nm" else "") + ")")
     a2.grid(alpha=0.3)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path, title)
 
 
 def plot_fields(
@@ -77,11 +83,7 @@ def plot_fields(
         a.set_xlabel("x (nm)")
         a.set_ylabel("y (nm)")
         a.set_title(t)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path, title)
 
 
 def plot_packing(rows: Sequence[dict[str, float]], path: Path, title: str = "") -> Path:
@@ -119,11 +121,7 @@ def plot_packing(rows: Sequence[dict[str, float]], path: Path, title: str = "") 
     for a in ax.flat:
         a.set_xlabel("time (s)")
         a.grid(alpha=0.3)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path, title)
 
 
 def plot_sweep(members, rows: Sequence[Sequence[dict[str, float]]], path: Path, neck_nm=()) -> Path:
@@ -156,7 +154,4 @@ def plot_sweep(members, rows: Sequence[Sequence[dict[str, float]]], path: Path, 
         a2.legend(fontsize=7, title=", ".join(k for k in members[0].values if k != first))
     for a in (a1, a2):
         a.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)

@@ -174,7 +174,7 @@ def build(config: RunConfig, packing: Packing | None = None) -> Setup:
     # tanh(x/w) has w_s = 2w: start from the requested surface width (relaxes in a few steps).
     w = 0.5 * config.model.interface_width_nm / dx_nm
     # the least this grid needs (two fields), before placing and colouring particles
-    _check_memory(config, grid, 2, dtype)
+    check_memory(config, grid, 2, dtype)
     if packing is None:
         packing = make_packing(config.values, grid.shape)
     oriented = config.orientation.enabled
@@ -190,7 +190,7 @@ def build(config: RunConfig, packing: Packing | None = None) -> Setup:
         )
         fields = assign_fields(packing, safety, by_orientation=oriented)
         n_fields = int(fields.max()) + 1 + p.spare_fields
-    _check_memory(config, grid, n_fields, dtype)
+    check_memory(config, grid, n_fields, dtype)
     state0 = particles(grid, packing.centres, packing.radii, w, fields, n_fields, dtype=dtype)
     if oriented and p.layout != "pair":
         # a field carries the orientation of its particles (equal by the assignment); spare
@@ -213,8 +213,21 @@ def build(config: RunConfig, packing: Packing | None = None) -> Setup:
     dt = float(nd.scales.to_internal_time(tm.dt_s)) if tm.dt_s else tm.dt_internal
     schedule = save_schedule(t_end, tm.n_saves, tm.save_spacing)
     stepper = SemiImplicitFourier()
-    setup = Setup(config, nd, grid, state0, centres, dt, schedule, stepper, features, data)
-    setup.packing, setup.particle_fields, setup.safety = packing, fields, safety
+    setup = Setup(
+        config,
+        nd,
+        grid,
+        state0,
+        centres,
+        dt,
+        schedule,
+        stepper,
+        features,
+        data,
+        packing=packing,
+        particle_fields=fields,
+        safety=safety,
+    )
     # The extremes of a piecewise-linear T(t) are at its points: check the step there.
     temps = sorted({setup.temperature.start_K, *setup.temperature.values_K})
     if tm.dt_s:
@@ -239,8 +252,19 @@ def build(config: RunConfig, packing: Packing | None = None) -> Setup:
     return setup
 
 
-def _check_memory(config: RunConfig, grid: Grid, n_fields: int, dtype) -> None:
-    """Refuse (ConfigError) a run whose estimated peak memory exceeds the device's."""
+def check_memory(
+    config: RunConfig,
+    grid: Grid,
+    n_fields: int,
+    dtype,
+    *,
+    batch: int = 1,
+    what: str = "grid.shape",
+) -> None:
+    """Refuse (ConfigError) a run whose estimated peak memory exceeds the device's.
+
+    n_fields: the crystals' order parameters (a liquid's is added here); batch: members held
+    together on one device (a sweep group)."""
     extra = 1 if config.melting.enabled else 0  # the liquid's order parameter
     try:
         check_fits(
@@ -249,7 +273,8 @@ def _check_memory(config: RunConfig, grid: Grid, n_fields: int, dtype) -> None:
             dtype,
             orientation=config.orientation.enabled,
             noise=config.noise.enabled,
-            what="grid.shape",
+            batch=batch,
+            what=what,
         )
     except DoesNotFit as e:
         raise ConfigError(str(e)) from None

@@ -46,7 +46,7 @@ def _vol_unit(setup: Setup) -> str:
     return "nm2" if setup.grid.ndim == 2 else "nm3"
 
 
-def _crystals(setup: Setup, state: State) -> State:
+def crystal_state(setup: Setup, state: State) -> State:
     """The crystal fields (a term may own fields that are not crystals: a liquid)."""
     k = setup.model.n_crystals(state.eta.shape[0])
     ori = None if state.orientation is None else state.orientation[:k]
@@ -79,7 +79,9 @@ def pair_row(setup: Setup, t: float, state: State) -> dict[str, float]:
     for i, v in enumerate(volumes):
         row[f"grain{i + 1}_volume_{vol}"] = float(v) * (L / NM) ** setup.grid.ndim
     if state.orientation is not None and setup.model.energy.boundaries is not None:
-        ori = jax.device_get(_observe_orientation(setup.model, setup.grid, _crystals(setup, state)))
+        ori = jax.device_get(
+            _observe_orientation(setup.model, setup.grid, crystal_state(setup, state))
+        )
         area = "boundary_length_nm" if setup.grid.ndim == 2 else "boundary_area_nm2"
         # NaN once one grain is gone (stitched, or consumed by boundary migration): no pair.
         row["misorientation_deg"] = float(ori["misorientation_deg"][0, 1])
@@ -138,18 +140,17 @@ def grain_orientations(setup: Setup, state: State, fields: dict[int, int]) -> di
     return {i: (pk.orientations[i] if i < pk.n else nan) for i in fields}
 
 
-def packing_row(
-    setup: Setup, t: float, state: State, tracker: GrainTracker, moved: int = 0
+def grain_statistics(
+    setup: Setup, t: float, state: State, tracker: GrainTracker
 ) -> tuple[dict[str, float], np.ndarray]:
-    """(row, history): the packing statistics of the module docstring, and one history row per
-    live grain (`history_columns`). Records the initial contacts in ``tracker`` at t = 0."""
+    """(statistics, history): the grain and contact statistics of a packing row (relative
+    density to misorientation quartiles, see the module docstring) and one history row per live
+    grain (`history_columns`). Records the initial contacts in ``tracker`` at t = 0."""
     L_nm = setup.nd.scales.length_m / NM
     d = setup.grid.ndim
-    crystals = _crystals(setup, state)
-    eta = np.asarray(crystals.eta, float)
+    crystals = crystal_state(setup, state)
     obs = packing_observables(crystals, setup.grid, setup.gb_integral)
-    stride = eta[0].size + 1
-    ids = np.asarray([tracker.code_ids.get(f * stride + a, -1) for f, a in obs.grains], int)
+    ids = np.asarray(tracker.ids_of(obs.grains, crystals.eta.shape[1:]), int)
     fields = {int(i): int(f) for i, (f, _) in zip(ids, obs.grains, strict=True) if i >= 0}
     centre_of = {int(i): obs.centres[g] for g, i in enumerate(ids) if i >= 0}
     box = np.asarray(setup.grid.lengths)
@@ -178,28 +179,19 @@ def packing_row(
     ).reshape(-1)
     unit = 1.0 / np.pi if d == 2 else 3.0 / (4.0 * np.pi)
     sizes = 2.0 * (obs.volumes * unit) ** (1.0 / d) * L_nm
-    row = energy_row(setup, t, state)
-    mass_key = f"mass_{_vol_unit(setup)}"
-    row.pop(mass_key)
-    row.update(
-        {
-            "relative_density": obs.relative_density,
-            "dense_fraction": obs.dense_fraction,
-            "shrinkage": float(shrink),
-            "grain_count": float(obs.grain_count),
-            "mean_grain_size_nm": float(np.mean(sizes)) if sizes.size else np.nan,
-            "coordination_mean": float(np.mean(obs.coordination)) if obs.grain_count else np.nan,
-            "contacts": float(len(obs.contacts)),
-        }
-    )
-    row.update(_quartiles("neck", "_nm", np.asarray(obs.necks) * L_nm))
-    row.update(_quartiles("misorientation", "_deg", mis))
-    row[mass_key] = float(np.sum(np.asarray(state.rho, float))) * setup.grid.cell_volume * L_nm**d
-    row["fields_moved"] = float(moved)
-    for term in setup.model.terms:
-        row.update(term.observables(setup.model, state))
+    stats = {
+        "relative_density": obs.relative_density,
+        "dense_fraction": obs.dense_fraction,
+        "shrinkage": float(shrink),
+        "grain_count": float(obs.grain_count),
+        "mean_grain_size_nm": float(np.mean(sizes)) if sizes.size else np.nan,
+        "coordination_mean": float(np.mean(obs.coordination)) if obs.grain_count else np.nan,
+        "contacts": float(len(obs.contacts)),
+    }
+    stats.update(_quartiles("neck", "_nm", np.asarray(obs.necks) * L_nm))
+    stats.update(_quartiles("misorientation", "_deg", mis))
     # history: frame filled in by the driver
-    t_s = row["time_s"]
+    t_s = float(setup.nd.scales.to_seconds(t))
     hist = []
     for g, i in enumerate(ids):
         if i < 0:
@@ -210,7 +202,32 @@ def packing_row(
         hist.append([0.0, t_s, float(i), float(fields[int(i)]), vol, *(obs.centres[g] * L_nm), *o])
     width = len(history_columns(setup))
     hist = np.asarray(hist, float).reshape(-1, width)
-    return row, hist[np.argsort(hist[:, 2], kind="stable")]  # by grain id
+    return stats, hist[np.argsort(hist[:, 2], kind="stable")]  # by grain id
+
+
+def packing_row(
+    setup: Setup,
+    t: float,
+    state: State,
+    tracker: GrainTracker,
+    moved: int = 0,
+    base: dict[str, float] | None = None,
+) -> tuple[dict[str, float], np.ndarray]:
+    """(row, history): a packing's row of the module docstring and the grain history rows.
+
+    base: `energy_row` of this state when the caller has it already (the stability check)."""
+    L_nm = setup.nd.scales.length_m / NM
+    stats, hist = grain_statistics(setup, t, state, tracker)
+    row = dict(base) if base is not None else energy_row(setup, t, state)
+    mass_key = f"mass_{_vol_unit(setup)}"
+    row.pop(mass_key)
+    row.update(stats)
+    rho_sum = float(np.sum(np.asarray(state.rho, float)))
+    row[mass_key] = rho_sum * setup.grid.cell_volume * L_nm**setup.grid.ndim
+    row["fields_moved"] = float(moved)
+    for term in setup.model.terms:
+        row.update(term.observables(setup.model, state))
+    return row, hist
 
 
 def _same(v: float, v0: float) -> bool:

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sintersim._version import __version__
-from sintersim.io import RunFile, read_run, write_csv, write_xdmf
+from sintersim.io import RunFile, read_grain_history, read_run, write_csv, write_xdmf
 from sintersim.packing._layouts import Packing
 from sintersim.packing._reassign import ReassignError, reassign
 from sintersim.packing._tracking import GrainTracker
@@ -34,7 +34,14 @@ from sintersim.scenario._assemble import (
     plan_chunks,
 )
 from sintersim.scenario._config import RunConfig, loads_config
-from sintersim.scenario._observe import energy_row, history_columns, packing_row, pair_row
+from sintersim.scenario._observe import (
+    crystal_state,
+    energy_row,
+    grain_statistics,
+    history_columns,
+    packing_row,
+    pair_row,
+)
 from sintersim.scenario._schema import ConfigError
 from sintersim.solver._integrate import advance, plan_steps, state_ok
 from sintersim.state import State
@@ -54,6 +61,22 @@ def _advance(model, grid, stepper, state, n, dt, step0):
     return s, state_ok(s)
 
 
+def chunk_steps(setup: Setup, chunk: tuple[float, float, float]) -> tuple[int, float]:
+    """(number of steps, step) of one chunk ``(t_a, t_b, T_K)``: equal steps no longer than the
+    step at its temperature."""
+    a, b, T = chunk
+    n, h = plan_steps(a, np.asarray([b]), setup.step_at(T))
+    return int(n[0]), float(h[0])
+
+
+def no_free_field(e: ReassignError) -> str:
+    """Why a run stops when a re-assignment finds no free order parameter."""
+    return (
+        f"{e} (grains of one order parameter came closer than particles.safety_nm and no field "
+        "is free: raise particles.spare_fields)"
+    )
+
+
 def _advance_interval(
     setup: Setup,
     state: State,
@@ -68,10 +91,10 @@ def _advance_interval(
     Returns the state, whether every chunk stayed healthy, the steps taken and the shortest step.
     """
     ok, taken, h_min = jnp.asarray(True), 0, np.inf
-    for a, b, T in chunks:
-        n, h = plan_steps(a, np.asarray([b]), setup.step_at(T))
-        n_c, h_c = int(n[0]) * refine, float(h[0]) / refine
-        model = setup.model_at(T)
+    for chunk in chunks:
+        n, h = chunk_steps(setup, chunk)
+        n_c, h_c = n * refine, h / refine
+        model = setup.model_at(chunk[2])
         state, ok_c = _advance(model, setup.grid, setup.stepper, state, n_c, h_c, step0 + taken)
         ok, taken, h_min = ok & ok_c, taken + n_c, min(h_min, h_c)
     return state, ok, taken, h_min
@@ -135,7 +158,7 @@ def _attrs(setup: Setup) -> dict:
 
 
 def _crystal_eta(setup: Setup, state: State) -> np.ndarray:
-    return np.asarray(state.eta[: setup.model.n_crystals(state.eta.shape[0])])
+    return np.asarray(crystal_state(setup, state).eta)
 
 
 def _reassign(setup: Setup, state: State) -> tuple[State, int]:
@@ -144,24 +167,37 @@ def _reassign(setup: Setup, state: State) -> tuple[State, int]:
     free."""
     if setup.is_pair:
         return state, 0
-    k = setup.model.n_crystals(state.eta.shape[0])
-    ori = None if state.orientation is None else state.orientation[:k]
-    crystals = State(state.rho, state.eta[:k], ori)
+    crystals = crystal_state(setup, state)
+    k = crystals.eta.shape[0]
     moved, moves = reassign(crystals, setup.safety, max_fields=k)
     if not moves:
         return state, 0
     eta = jnp.concatenate([jnp.asarray(moved.eta), state.eta[k:]]).astype(state.eta.dtype)
-    if ori is not None:
+    ori = None
+    if crystals.orientation is not None:
         ori = jnp.concatenate([jnp.asarray(moved.orientation), state.orientation[k:]])
         ori = ori.astype(state.orientation.dtype)
     return State(state.rho, eta, ori), len(moves)
 
 
-def _record(setup: Setup, t: float, state: State, tracker: GrainTracker, moved: int, frame: int):
-    """(row, grain history rows) at one save-point (the tracker already updated)."""
-    row, hist = packing_row(setup, t, state, tracker, moved)
+def _record(
+    setup: Setup,
+    t: float,
+    state: State,
+    tracker: GrainTracker,
+    moved: int,
+    frame: int,
+    checked: dict[str, float] | None = None,
+):
+    """(row, grain history rows) at one save-point (the tracker already updated).
+
+    checked: the row the stability check made of this very state (`observables_row`): the pair's
+    row, or a packing's energy and mass, not computed again."""
     if setup.is_pair:
-        row = pair_row(setup, t, state)
+        _, hist = grain_statistics(setup, t, state, tracker)
+        row = checked if checked is not None else pair_row(setup, t, state)
+    else:
+        row, hist = packing_row(setup, t, state, tracker, moved, base=checked)
     hist[:, 0] = frame
     return row, hist
 
@@ -179,10 +215,10 @@ def _particles(setup: Setup) -> dict[str, np.ndarray]:
 
 def write_grains_csv(out: Path) -> Path | None:
     """grains.csv: the grain history of run.h5 (one row per frame and live grain)."""
-    info = read_run(out / H5_NAME)
-    if "grain_history" not in info:
+    history = read_grain_history(out / H5_NAME)
+    if history is None:
         return None
-    cols, data = info["grain_history"]
+    cols, data = history
     rows = [dict(zip(cols, map(float, r), strict=True)) for r in data]
     if rows:
         write_csv(out / "grains.csv", rows)
@@ -254,14 +290,17 @@ class RunWriter:
             )
         return None
 
-    def accept(self, i: int, t: float, state: State, n_steps: int) -> State:
+    def accept(
+        self, i: int, t: float, state: State, n_steps: int, checked: dict[str, float] | None
+    ) -> State:
         """Record save-point ``i`` (1-based frame) after a healthy interval: re-assign grains
         (a packing; `ReassignError` when no field is free), update the grain ids, append the
-        frame. Returns the state the run continues from."""
+        frame. ``checked``: the `check_row` of ``state`` (reused unless grains moved). Returns
+        the state the run continues from."""
         setup = self.setup
         state, moved = _reassign(setup, state)
         self.tracker.update(_crystal_eta(setup, state), float(setup.nd.scales.to_seconds(t)))
-        full, hist = _record(setup, t, state, self.tracker, moved, i)
+        full, hist = _record(setup, t, state, self.tracker, moved, i, None if moved else checked)
         row = {k: full[k] for k in self.columns if k in full}
         self.rows.append(row)
         self.times.append(row["time_s"])
@@ -338,7 +377,8 @@ def simulate(
             attempt = 0
             while True:
                 new, ok, n_i, h_i = _advance_interval(setup, w.state, plan[i], w.steps, 2**attempt)
-                why = w.unstable(plan[i], w.check_row(t_new, new) if bool(ok) else None)
+                row = w.check_row(t_new, new) if bool(ok) else None
+                why = w.unstable(plan[i], row)
                 if why is None or attempt >= retries:
                     break
                 attempt += 1
@@ -348,12 +388,9 @@ def simulate(
                 )
             if why is None:
                 try:
-                    w.accept(i + 1, t_new, new, n_i)
+                    w.accept(i + 1, t_new, new, n_i, row)
                 except ReassignError as e:
-                    why = (
-                        f"{e} (grains of one order parameter came closer than particles."
-                        "safety_nm and no field is free: raise particles.spare_fields)"
-                    )
+                    why = no_free_field(e)
             if why is not None:
                 raise Unstable(w.state, _failure(why, out, sc, w.t, t_new, h_i))
             done += 1

@@ -32,13 +32,12 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sintersim.io import write_csv
 from sintersim.packing._reassign import ReassignError
-from sintersim.scenario._assemble import Setup, build, plan_chunks
+from sintersim.scenario._assemble import Setup, build, check_memory, plan_chunks
 from sintersim.scenario._config import RunConfig
-from sintersim.scenario._run import RunWriter, _failure
+from sintersim.scenario._run import RunWriter, _failure, chunk_steps, no_free_field
 from sintersim.scenario._schema import ConfigError
 from sintersim.solver._batch import stack
-from sintersim.solver._integrate import advance, plan_steps, state_ok
-from sintersim.solver._memory import DoesNotFit, check_fits
+from sintersim.solver._integrate import advance, state_ok
 
 
 @dataclasses.dataclass
@@ -155,18 +154,14 @@ def run_sweep(
     for idx in groups:  # a group holds its members together: ceil(n / devices) per device
         s = setups[idx[0]]
         per_device = -(-len(idx) // len(devices))
-        try:
-            check_fits(
-                tuple(s.grid.shape),
-                s.state0.eta.shape[0],
-                s.dtype,
-                orientation=s.config.orientation.enabled,
-                noise=s.config.noise.enabled,
-                batch=per_device,
-                what=f"sweep members {idx[0]}..{idx[-1]} ({per_device} per device), grid.shape",
-            )
-        except DoesNotFit as e:
-            raise ConfigError(str(e)) from None
+        check_memory(
+            s.config,
+            s.grid,
+            s.model.n_crystals(s.state0.eta.shape[0]),
+            s.dtype,
+            batch=per_device,
+            what=f"sweep members {idx[0]}..{idx[-1]} ({per_device} per device), grid.shape",
+        )
     out.mkdir(parents=True, exist_ok=True)
     status = ["complete"] * len(members)
     rows: list[list[dict[str, float]]] = [[] for _ in members]
@@ -222,22 +217,18 @@ def _run_group(setups, writers, idx, status, devices, done, total, progress) -> 
     states = _shard(stack([w.state for w in writers]), devices, n)
     alive = [True] * n
     for i in range(len(ref.schedule)):
+        # per member, (steps, step) of every chunk of this interval
+        steps = [[chunk_steps(s, ch) for ch in p[i]] for s, p in zip(setups, plans, strict=True)]
         for c in range(len(plans[0][i])):
-            models, ns, hs = [], [], []
-            for s, p in zip(setups, plans, strict=True):
-                a, b, T = p[i][c]
-                nn, hh = plan_steps(a, np.asarray([b]), s.step_at(T))
-                models.append(s.model_at(T))
-                ns.append(int(nn[0]))
-                hs.append(float(hh[0]))
+            models = [s.model_at(p[i][c][2]) for s, p in zip(setups, plans, strict=True)]
+            # the global index of a member's first step here selects its noise, as in its run
             step0 = [
-                w.steps + sum(ns_prev)
-                for w, ns_prev in zip(writers, _taken(plans, setups, i, c), strict=True)
+                w.steps + sum(k for k, _ in st[:c]) for w, st in zip(writers, steps, strict=True)
             ]
             batch = (
                 stack(models),
-                jnp.asarray(ns, jnp.int32),
-                jnp.asarray(hs, ref.dtype),
+                jnp.asarray([st[c][0] for st in steps], jnp.int32),
+                jnp.asarray([st[c][1] for st in steps], ref.dtype),
                 jnp.asarray(step0, jnp.int32),
             )
             m_, n_, h_, s0_ = _shard(batch, devices, n)
@@ -250,17 +241,17 @@ def _run_group(setups, writers, idx, status, devices, done, total, progress) -> 
             s, w = setups[m], writers[m]
             st = jax.tree.map(lambda x, m=m: x[m], states)
             t_new = float(s.schedule[i])
-            why = w.unstable(plans[m][i], w.check_row(t_new, st) if ok[m] else None)
-            n_i = sum(plan_steps(a, np.asarray([b]), s.step_at(T))[0][0] for a, b, T in plans[m][i])
+            row = w.check_row(t_new, st) if ok[m] else None
+            why = w.unstable(plans[m][i], row)
             if why is None:
                 try:
-                    new = w.accept(i + 1, t_new, st, int(n_i))
+                    new = w.accept(i + 1, t_new, st, sum(k for k, _ in steps[m]), row)
                     changed |= new is not st
                 except ReassignError as e:
-                    why = f"{e} (raise particles.spare_fields)"
+                    why = no_free_field(e)
             if why is not None:
                 alive[m] = False
-                h = s.step_at(plans[m][i][-1][2])
+                h = steps[m][-1][1]
                 status[idx[m]] = "failed: " + _failure(why, w.out, s.nd.scales, w.t, t_new, h)
         if changed:  # a re-assignment moved grains: continue from the recorded states
             states = _shard(stack([w.state for w in writers]), devices, n)
@@ -268,16 +259,6 @@ def _run_group(setups, writers, idx, status, devices, done, total, progress) -> 
         if progress:
             progress(done, total)
     return done
-
-
-def _taken(plans, setups, i, c) -> list[list[int]]:
-    """Per member, the steps of the chunks before chunk ``c`` of interval ``i`` (noise index)."""
-    out = []
-    for s, p in zip(setups, plans, strict=True):
-        out.append(
-            [int(plan_steps(a, np.asarray([b]), s.step_at(T))[0][0]) for a, b, T in p[i][:c]]
-        )
-    return out
 
 
 def _neck_key(row: dict[str, float]) -> str:
