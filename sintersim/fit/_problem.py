@@ -336,6 +336,7 @@ class Problem:
             saveat=SaveAt(ts=sim.dense, fn=fn),
             stepper=su.stepper,
             differentiable=reverse,
+            controller=su.controller,
         )
         x0 = fn(0.0, su.state0)
         return jnp.concatenate([x0[None], sol.ys])

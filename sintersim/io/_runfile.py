@@ -13,6 +13,7 @@ Layout::
                                        volume (nm^d), centre (nm, d), orientation
     /particles/...     centres_nm, radii_nm, orientations, field: the start (index = grain id)
     /checkpoint/info   [index, t_internal, steps taken]
+    /checkpoint/controller   [next step, last error ratio, rejected steps] (adaptive steps)
     /checkpoint/grain_id, attrs grain_table (JSON): the grain tracker, for resume
     attrs: config (resolved TOML), version, dx_nm, scales, created
 
@@ -99,6 +100,7 @@ class RunFile:
         c.create_dataset("rho", shape, dtype=dt)
         c.create_dataset("eta", (n_fields, *shape), dtype=dt)
         c.create_dataset("info", (3,), dtype="f8", data=[-1.0, 0.0, 0.0])
+        c.create_dataset("controller", (3,), dtype="f8", data=[np.nan, np.nan, 0.0])
         c.create_dataset("grain_id", shape, dtype="i4")
         # JSON bytes; a resizable uint8 dataset (SWMR allows resizing, not new objects)
         c.create_dataset("grain_table", (0,), maxshape=(None,), dtype="u1", chunks=(4096,))
@@ -140,6 +142,8 @@ class RunFile:
         if schedule is not None:
             f["schedule"].resize(len(schedule), axis=0)
             f["schedule"][...] = schedule
+        if "controller" not in f["checkpoint"]:  # a file from an older version
+            f["checkpoint"].create_dataset("controller", (3,), dtype="f8", data=[np.nan, np.nan, 0])
         for k, v in (attrs or {}).items():
             f.attrs[k] = v
         f.attrs["status"] = "running"
@@ -159,8 +163,12 @@ class RunFile:
         grain_id=None,
         grain_table: str | None = None,
         history=None,
+        controller=None,
     ) -> None:
         """Write save-point ``index`` (0 = initial state); flush so it survives a crash.
+
+        controller: [next step, last error ratio, rejected steps] of an adaptive run's step
+        controller (NaN step: fixed steps), for an exact resume.
 
         The checkpoint is written last: it names a frame only after the frame is complete.
         """
@@ -195,6 +203,8 @@ class RunFile:
             g = f["checkpoint/grain_table"]
             g.resize(len(raw), axis=0)
             g[...] = raw
+        if controller is not None:
+            f["checkpoint/controller"][...] = controller
         f["checkpoint/info"][...] = [index, t_internal, steps]
         f.flush()
 
@@ -267,6 +277,8 @@ def read_run(path: Path) -> dict:
             "schedule": f["schedule"][...],
         }
         c = f["checkpoint"]
+        if "controller" in c:
+            out["controller"] = c["controller"][...]
         if "grain_table" in c and c["grain_table"].shape[0]:
             out["grain_table"] = bytes(c["grain_table"][...]).decode()
             out["grain_id"] = c["grain_id"][...]

@@ -101,10 +101,14 @@ class AbstractKinetics(eqx.Module):
     conserves_mass: False if the term adds or removes material.
     gradient_flow: False if F may rise under it (noise, sinks, advection): the driver's
         energy-rise check is then off.
+    deterministic: False if its increments are random (noise): such a term needs fixed steps
+        of the first-order scheme (a Runge-Kutta stage or a rejected step would redraw or reuse
+        its random numbers).
     """
 
     conserves_mass: ClassVar[bool] = True
     gradient_flow: ClassVar[bool] = True
+    deterministic: ClassVar[bool] = True
 
     def rho_flux(
         self,

@@ -32,6 +32,7 @@ class ThermalNoise(AbstractKinetics):
     """
 
     gradient_flow: ClassVar[bool] = False
+    deterministic: ClassVar[bool] = False
 
     temperature: Float[Array, ""] | float
     key: Array

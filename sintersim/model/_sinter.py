@@ -72,6 +72,11 @@ class SinterModel(eqx.Module):
         """True if the free energy can only fall (no noise, sinks or advection)."""
         return all(k.gradient_flow for k in self.kinetics)
 
+    @property
+    def deterministic(self) -> bool:
+        """True if no kinetics draws random numbers (adaptive and higher-order steps need it)."""
+        return all(k.deterministic for k in self.kinetics)
+
     # ------------------------------------------------------------------------------ energy
     def _pair(self, orientation: Array | None, n_fields: int) -> Array | None:
         """``c_ij - 1`` among the crystals, zero in the rows and columns of owned fields."""

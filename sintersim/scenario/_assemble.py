@@ -33,8 +33,9 @@ from sintersim.scenario._config import RunConfig, TemperatureSchedule
 from sintersim.scenario._features import FEATURES, Context, Feature
 from sintersim.scenario._layout import assign_fields, make_packing
 from sintersim.scenario._schema import ConfigError
+from sintersim.solver._adaptive import StepController, atol_for
 from sintersim.solver._memory import DoesNotFit, check_fits
-from sintersim.solver._stepper import SemiImplicitFourier
+from sintersim.solver._stepper import SCHEMES, SemiImplicitFourier, Stepper
 from sintersim.state import State
 
 MAX_DT_INTERNAL = 1.0  # matches the bound on time.dt_internal
@@ -56,12 +57,23 @@ class Setup:
     centres: list[list[float]]
     dt: float  # internal units
     schedule: np.ndarray  # planned save times, internal units
-    stepper: SemiImplicitFourier
+    stepper: Stepper
     features: list[Feature] = dataclasses.field(default_factory=list)
     data: list[Any] = dataclasses.field(default_factory=list)
     packing: Packing | None = None  # the particles (cells); index = grain id
     particle_fields: np.ndarray | None = None  # the order parameter each particle starts on
     safety: float = np.inf  # grains of one field are kept this far apart (cells)
+    controller: StepController | None = None  # None: fixed steps of dt
+
+    def controller_at(self, T_K: float, refine: int = 1) -> StepController:
+        """The step controller of a chunk at ``T_K``: its step bounds in the run's time unit
+        scale like `step_at` (a hotter chunk has a shorter stability limit in the run's units);
+        ``refine`` (a retry) divides the steps by it and the tolerance by its square."""
+        c = self.controller
+        scale = self.step_at(T_K) / self.dt / refine
+        return dataclasses.replace(
+            c, atol=c.atol / refine**2, dt_min=c.dt_min * scale, dt_max=c.dt_max * scale
+        )
 
     @property
     def is_pair(self) -> bool:
@@ -212,7 +224,7 @@ def build(config: RunConfig, packing: Packing | None = None) -> Setup:
     t_end = float(nd.scales.to_internal_time(tm.end_s))
     dt = float(nd.scales.to_internal_time(tm.dt_s)) if tm.dt_s else tm.dt_internal
     schedule = save_schedule(t_end, tm.n_saves, tm.save_spacing)
-    stepper = SemiImplicitFourier()
+    stepper, controller = _time_scheme(config, model)
     setup = Setup(
         config,
         nd,
@@ -227,6 +239,7 @@ def build(config: RunConfig, packing: Packing | None = None) -> Setup:
         packing=packing,
         particle_fields=fields,
         safety=safety,
+        controller=controller,
     )
     # The extremes of a piecewise-linear T(t) are at its points: check the step there.
     temps = sorted({setup.temperature.start_K, *setup.temperature.values_K})
@@ -241,15 +254,38 @@ def build(config: RunConfig, packing: Packing | None = None) -> Setup:
                 )
     for f in features:
         f.check(setup, temps)
-    n_total = sum((b - a) / setup.step_at(T) for chunks in plan_chunks(setup) for a, b, T in chunks)
+    # adaptive: at least the steps of the longest step allowed
+    longest = dt if controller is None else controller.dt_max
+    n_total = sum(
+        (b - a) / (setup.step_at(T) * longest / dt)
+        for chunks in plan_chunks(setup)
+        for a, b, T in chunks
+    )
     if n_total > MAX_STEPS:
         raise ConfigError(
-            f"time.end_s = {tm.end_s:g} s needs {n_total:.3g} steps of "
-            f"{nd.scales.to_seconds(dt):.3g} s (one internal time unit is "
+            f"time.end_s = {tm.end_s:g} s needs {n_total:.3g} steps of at least "
+            f"{nd.scales.to_seconds(longest):.3g} s (one internal time unit is "
             f"{nd.scales.time_s:.3g} s here); allowed: <= {MAX_STEPS:.0e} steps: shorten "
             "time.end_s or raise time.dt_s"
         )
     return setup
+
+
+DEFAULT_TOLERANCE_WIDTHS = 1e-3  # time.tolerance_nm default, in interface widths
+
+
+def _time_scheme(config: RunConfig, model: SinterModel):
+    """(stepper, controller or None) of ``[time]``. A model that draws random numbers takes
+    fixed steps of the first-order scheme (the config resolves to that with [noise] on)."""
+    tm = config.time
+    if not model.deterministic:
+        return SemiImplicitFourier(), None
+    stepper = SCHEMES[tm.scheme]()
+    if not tm.adaptive:
+        return stepper, None
+    width = config.model.interface_width_nm
+    tol = tm.tolerance_nm if tm.tolerance_nm else DEFAULT_TOLERANCE_WIDTHS * width
+    return stepper, StepController(atol=atol_for(tol, width), dt_max=tm.dt_max_internal)
 
 
 def check_memory(

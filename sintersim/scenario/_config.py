@@ -273,6 +273,7 @@ def validate(raw: Mapping[str, Any], base_dir: Path | None = None) -> RunConfig:
         out["particles"]["file"] = str((Path(base_dir) / f).resolve())
     resolve_sweep(out)
     _cross_check(out)
+    _resolve_time(raw, out)
     given = {k: dict(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
     if "particles" in given and out["particles"]["file"] is not None:
         given["particles"]["file"] = out["particles"]["file"]  # absolute from here on
@@ -366,6 +367,22 @@ def _resolve_temperatures(raw: Mapping[str, Any], c: dict[str, dict[str, Any]]) 
             "schedule, or give the same temperature"
         )
     m["temperature_K"] = start
+
+
+def _resolve_time(raw: Mapping[str, Any], c: dict[str, dict[str, Any]]) -> None:
+    """Thermal noise takes fixed steps of the first-order scheme (its increments are drawn per
+    step with variance 2 theta / dt: an error estimate would read them as error, a rejected step
+    would redraw them, a Runge-Kutta stage would reuse them). The resolved config says so."""
+    if not c["noise"]["enabled"]:
+        return
+    given = raw.get("time", {}) if isinstance(raw.get("time"), Mapping) else {}
+    if given.get("scheme", "euler") != "euler" or given.get("adaptive", False) is not False:
+        raise ConfigError(
+            f"time.scheme = {c['time']['scheme']!r}, time.adaptive = {c['time']['adaptive']} with "
+            "[noise] enabled; allowed: scheme 'euler' with adaptive = false (thermal noise takes "
+            "fixed steps of the first-order scheme: omit both)"
+        )
+    c["time"]["scheme"], c["time"]["adaptive"] = "euler", False
 
 
 def _cross_check(c: dict[str, dict[str, Any]]) -> None:

@@ -43,6 +43,7 @@ from sintersim.scenario._observe import (
     pair_row,
 )
 from sintersim.scenario._schema import ConfigError
+from sintersim.solver._adaptive import Controlled, advance_adaptive
 from sintersim.solver._integrate import advance, plan_steps, state_ok
 from sintersim.state import State
 
@@ -61,6 +62,19 @@ def _advance(model, grid, stepper, state, n, dt, step0):
     return s, state_ok(s)
 
 
+@jax.jit
+def _advance_adaptive(model, grid, stepper, controller, state, ctrl, span, step0):
+    s, ctrl, prog = advance_adaptive(
+        model, grid, state, span, ctrl, stepper, controller, max_steps=MAX_ATTEMPTS, step0=step0
+    )
+    return s, ctrl, prog, state_ok(s)
+
+
+# Attempts (accepted + rejected steps) per chunk before an adaptive run gives up: a step that
+# small is a run going wrong, not a run to finish.
+MAX_ATTEMPTS = 10_000_000
+
+
 def chunk_steps(setup: Setup, chunk: tuple[float, float, float]) -> tuple[int, float]:
     """(number of steps, step) of one chunk ``(t_a, t_b, T_K)``: equal steps no longer than the
     step at its temperature."""
@@ -77,27 +91,64 @@ def no_free_field(e: ReassignError) -> str:
     )
 
 
+@dataclasses.dataclass
+class Stepped:
+    """What one save interval took: the state, whether every chunk stayed healthy, accepted
+    and rejected steps, the last step (internal units) and the controller's state after it
+    (adaptive runs; None with fixed steps)."""
+
+    state: State
+    ok: jax.Array | np.bool_ | bool
+    steps: int
+    rejected: int
+    dt: float
+    ctrl: Controlled | None
+    reached: bool = True  # False: the step controller gave up short of the interval's end
+
+
 def _advance_interval(
     setup: Setup,
     state: State,
     chunks: list[tuple[float, float, float]],
     step0: int,
     refine: int,
-) -> tuple[State, jax.Array, int, float]:
+    ctrl: Controlled | None = None,
+) -> Stepped:
     """Advance over one save interval, chunk by chunk (one compiled call each, dispatched without
     waiting for the device), each with the model of its temperature.
 
-    refine: split every chunk's steps this many times finer (a retry after an instability).
-    Returns the state, whether every chunk stayed healthy, the steps taken and the shortest step.
+    refine: split every chunk's steps this many times finer (a retry after an instability; for
+    adaptive steps: bounds / refine, tolerance / refine^2).
+    ctrl: the step controller's state at the interval's start (adaptive runs).
     """
-    ok, taken, h_min = jnp.asarray(True), 0, np.inf
+    if setup.controller is not None:
+        return _advance_interval_adaptive(setup, state, chunks, step0, refine, ctrl)
+    ok, taken, h_last = jnp.asarray(True), 0, np.inf
     for chunk in chunks:
         n, h = chunk_steps(setup, chunk)
         n_c, h_c = n * refine, h / refine
         model = setup.model_at(chunk[2])
         state, ok_c = _advance(model, setup.grid, setup.stepper, state, n_c, h_c, step0 + taken)
-        ok, taken, h_min = ok & ok_c, taken + n_c, min(h_min, h_c)
-    return state, ok, taken, h_min
+        ok, taken, h_last = ok & ok_c, taken + n_c, h_c
+    return Stepped(state, ok, taken, 0, h_last, None)
+
+
+def _advance_interval_adaptive(setup, state, chunks, step0, refine, ctrl) -> Stepped:
+    real = state.rho.dtype
+    if ctrl is None:
+        ctrl = Controlled.start(setup.dt, real)
+    if refine > 1:  # a retry starts over from a step that much shorter
+        ctrl = Controlled(jnp.asarray(ctrl.dt / refine, real), ctrl.ratio)
+    ok, reached, taken, rejected = jnp.asarray(True), jnp.asarray(True), jnp.asarray(step0), 0
+    h_last = None
+    for a, b, T in chunks:
+        model, controller = setup.model_at(T), setup.controller_at(T, refine)
+        state, ctrl, prog, ok_c = _advance_adaptive(
+            model, setup.grid, setup.stepper, controller, state, ctrl, b - a, taken
+        )
+        ok, reached = ok & ok_c & prog.reached, reached & prog.reached
+        taken, rejected, h_last = taken + prog.accepted, rejected + prog.rejected, prog.dt_last
+    return Stepped(state, ok, int(taken) - step0, int(rejected), float(h_last), ctrl, bool(reached))
 
 
 # Relative rise of F over one isothermal save interval beyond which the step counts as unstable:
@@ -239,10 +290,14 @@ class RunWriter:
         self.save_fields = bool(setup.config.output.fields)
         self.precision = 8 if setup.dtype == jnp.float64 else 4
         self.keep: set[str] | None = None  # columns of an older file being continued
+        self.ctrl: Controlled | None = None
+        self.rejected = 0
         if start is None:
             index, t, state, steps = 0, 0.0, setup.state0, 0
+            self.steps = 0
             self.tracker = GrainTracker.start(_crystal_eta(setup, state), setup.packing.centres)
             row0, hist = _record(setup, 0.0, state, self.tracker, 0, 0)
+            row0.update(self._stepping(0.0))
             self.rows = [row0]
             self.rf = RunFile.create(
                 h5,
@@ -261,6 +316,14 @@ class RunWriter:
         else:
             index, t, state, steps, *rest = start
             tracker = rest[0] if rest and rest[0] is not None else None
+            record = rest[1] if len(rest) > 1 else None
+            if record is not None:
+                self.rejected = int(record[2])
+                if np.isfinite(record[0]) and setup.controller is not None:
+                    real = state.rho.dtype
+                    self.ctrl = Controlled(
+                        jnp.asarray(record[0], real), jnp.asarray(record[1], real)
+                    )
             if tracker is None:  # a file from an older version: ids from the checkpoint's grains
                 tracker = GrainTracker.start(_crystal_eta(setup, state), setup.packing.centres)
             self.tracker = tracker
@@ -278,8 +341,14 @@ class RunWriter:
         row = observables_row(self.setup, t, state)
         return row if self.keep is None else {k: v for k, v in row.items() if k in self.keep}
 
-    def unstable(self, chunks, row: dict[str, float] | None) -> str | None:
+    def unstable(self, chunks, row: dict[str, float] | None, reached: bool = True) -> str | None:
         """Why the interval ending in ``row`` is not accepted (None: it is)."""
+        if not reached:
+            shortest = self.setup.nd.scales.to_seconds(self.setup.controller.dt_min)
+            return (
+                f"the error control needed steps below {shortest:.3g} s to hold "
+                "time.tolerance_nm (the dynamics became stiff or unstable)"
+            )
         if row is None:
             return "the fields became non-finite or left [-0.5, 1.5]"
         if _energy_rose(self.setup, chunks, self.rows[-1], row):
@@ -290,25 +359,43 @@ class RunWriter:
             )
         return None
 
-    def accept(
-        self, i: int, t: float, state: State, n_steps: int, checked: dict[str, float] | None
-    ) -> State:
-        """Record save-point ``i`` (1-based frame) after a healthy interval: re-assign grains
-        (a packing; `ReassignError` when no field is free), update the grain ids, append the
-        frame. ``checked``: the `check_row` of ``state`` (reused unless grains moved). Returns
-        the state the run continues from."""
+    def accept(self, i: int, t: float, st: Stepped, checked: dict[str, float] | None) -> State:
+        """Record save-point ``i`` (1-based frame) after a healthy interval ``st``: re-assign
+        grains (a packing; `ReassignError` when no field is free), update the grain ids, append
+        the frame. ``checked``: the `check_row` of the state (reused unless grains moved).
+        Returns the state the run continues from."""
         setup = self.setup
-        state, moved = _reassign(setup, state)
+        state, moved = _reassign(setup, st.state)
         self.tracker.update(_crystal_eta(setup, state), float(setup.nd.scales.to_seconds(t)))
         full, hist = _record(setup, t, state, self.tracker, moved, i, None if moved else checked)
+        self.steps += st.steps
+        self.rejected += st.rejected
+        self.ctrl = st.ctrl
+        full.update(self._stepping((t - self.t) / max(st.steps, 1)))
         row = {k: full[k] for k in self.columns if k in full}
         self.rows.append(row)
         self.times.append(row["time_s"])
-        self.steps += n_steps
         self.index, self.t, self.state = i, t, state
         self._append(i, t, state, self.steps, row, hist)
         self.publish()
         return state
+
+    def _stepping(self, dt: float) -> dict[str, float]:
+        """The step columns of observables.csv: the interval's mean step ``dt`` (internal
+        units, shown in s), and the accepted and rejected steps so far."""
+        return {
+            "step_s": float(self.setup.nd.scales.to_seconds(dt)),
+            "steps": float(self.steps),
+            "rejected_steps": float(self.rejected),
+        }
+
+    def _controller_record(self) -> np.ndarray:
+        """[next step, last error ratio, rejected steps]: what a resume needs to continue the
+        controller exactly (NaN step: fixed steps)."""
+        c = self.ctrl
+        if c is None:
+            return np.asarray([np.nan, np.nan, self.rejected], np.float64)
+        return np.asarray([float(c.dt), float(c.ratio), self.rejected], np.float64)
 
     def _append(self, i, t, state, steps, row, hist) -> None:
         self.rf.append(
@@ -322,6 +409,7 @@ class RunWriter:
             grain_id=self.tracker.id_map,
             grain_table=self.tracker.to_json(),
             history=hist,
+            controller=self._controller_record(),
         )
 
     def publish(self) -> None:
@@ -376,23 +464,27 @@ def simulate(
             t_new = float(setup.schedule[i])
             attempt = 0
             while True:
-                new, ok, n_i, h_i = _advance_interval(setup, w.state, plan[i], w.steps, 2**attempt)
-                row = w.check_row(t_new, new) if bool(ok) else None
-                why = w.unstable(plan[i], row)
+                st = _advance_interval(setup, w.state, plan[i], w.steps, 2**attempt, w.ctrl)
+                row = w.check_row(t_new, st.state) if bool(st.ok) else None
+                why = w.unstable(plan[i], row, st.reached)
                 if why is None or attempt >= retries:
                     break
                 attempt += 1
                 log(
-                    f"interval {i + 1}: unstable ({why.split(' (')[0]}), retrying with dt = "
-                    f"{sc.to_seconds(h_i / 2):.3g} s"
+                    f"interval {i + 1}: unstable ({why.split(' (')[0]}), retrying with "
+                    + (
+                        f"dt = {sc.to_seconds(st.dt / 2):.3g} s"
+                        if setup.controller is None
+                        else f"steps and tolerance / {2**attempt}, {4**attempt}"
+                    )
                 )
             if why is None:
                 try:
-                    w.accept(i + 1, t_new, new, n_i, row)
+                    w.accept(i + 1, t_new, st, row)
                 except ReassignError as e:
                     why = no_free_field(e)
             if why is not None:
-                raise Unstable(w.state, _failure(why, out, sc, w.t, t_new, h_i))
+                raise Unstable(w.state, _failure(why, out, sc, w.t, t_new, st.dt))
             done += 1
             if progress:
                 progress(t_new)
@@ -407,6 +499,8 @@ def simulate(
 
 
 def _failure(why: str, out: Path, sc, t: float, t_new: float, h: float) -> str:
+    """The message of a run stopped by an instability, with the command that continues it with
+    fixed steps a quarter of the last one."""
     return (
         f"{why} between t = {sc.to_seconds(t):.4g} s and {sc.to_seconds(t_new):.4g} s (dt = "
         f"{sc.to_seconds(h):.3g} s). The last good state (t = {sc.to_seconds(t):.4g} s) is "
@@ -417,9 +511,10 @@ def _failure(why: str, out: Path, sc, t: float, t_new: float, h: float) -> str:
 
 def load_for_resume(
     out: Path, end_s: float | None = None, dt_s: float | None = None
-) -> tuple[Setup, tuple[int, float, State, int, GrainTracker | None]]:
+) -> tuple[Setup, tuple[int, float, State, int, GrainTracker | None, np.ndarray | None]]:
     """Rebuild the setup of the run in ``out`` and its checkpoint, optionally with a new end
-    time and time step."""
+    time and (fixed, from then on) time step: ``(setup, (frame index, t_internal, state, steps,
+    grain tracker, step-controller record))``."""
     info = read_run(out / H5_NAME)
     cfg = loads_config(info["attrs"]["config"])
     setup = build(cfg, packing=_stored_packing(info, cfg))
@@ -441,8 +536,9 @@ def load_for_resume(
             )
         setup.schedule = extend_schedule(setup.schedule, new_end, cfg.time.save_spacing)
         setup.config = _with_time(setup.config, end_s=end_s)
-    if dt_s is not None:
-        setup.config = _with_time(setup.config, dt_s=dt_s)
+    if dt_s is not None:  # a chosen step: fixed steps from here on
+        setup.config = _with_time(setup.config, dt_s=dt_s, adaptive=False)
+        setup.controller = None
     if info["checkpoint"] is None:
         raise ValueError(f"{out / H5_NAME} has no checkpoint to resume from")
     rho, eta, orient = info["checkpoint"]
@@ -453,7 +549,7 @@ def load_for_resume(
     tracker = None
     if "grain_table" in info:
         tracker = GrainTracker.from_json(info["grain_table"], info["grain_id"])
-    return setup, (index, info["t_internal"], state, info["steps"], tracker)
+    return setup, (index, info["t_internal"], state, info["steps"], tracker, info.get("controller"))
 
 
 def _stored_packing(info: dict, cfg: RunConfig) -> Packing | None:

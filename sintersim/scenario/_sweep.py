@@ -34,8 +34,16 @@ from sintersim.io import write_csv
 from sintersim.packing._reassign import ReassignError
 from sintersim.scenario._assemble import Setup, build, check_memory, plan_chunks
 from sintersim.scenario._config import RunConfig
-from sintersim.scenario._run import RunWriter, _failure, chunk_steps, no_free_field
+from sintersim.scenario._run import (
+    MAX_ATTEMPTS,
+    RunWriter,
+    Stepped,
+    _failure,
+    chunk_steps,
+    no_free_field,
+)
 from sintersim.scenario._schema import ConfigError
+from sintersim.solver._adaptive import Controlled, advance_adaptive
 from sintersim.solver._batch import stack
 from sintersim.solver._integrate import advance, state_ok
 
@@ -107,7 +115,8 @@ def _signature(setup: Setup) -> tuple:
     leaves, tree = jax.tree.flatten((setup.model, setup.state0))
     shapes = tuple((np.shape(x), str(jnp.result_type(x))) for x in leaves)
     chunks = tuple(len(c) for c in plan_chunks(setup))
-    return (tuple(setup.grid.shape), str(setup.dtype), str(tree), shapes, chunks)
+    stepping = (type(setup.stepper).__name__, setup.controller is None)
+    return (tuple(setup.grid.shape), str(setup.dtype), str(tree), shapes, chunks, stepping)
 
 
 def group_members(setups: Sequence[Setup]) -> list[list[int]]:
@@ -125,6 +134,28 @@ def _batched_advance(grid, stepper):
     def one(model, state, n, dt, step0):
         s = advance(model, grid, state, n, dt, stepper, step0=step0)
         return s, state_ok(s)
+
+    return jax.jit(jax.vmap(one))
+
+
+@functools.lru_cache(maxsize=16)
+def _batched_adaptive(grid, stepper):
+    """The adaptive counterpart: each member takes its own steps (`advance_adaptive` under
+    vmap runs until the last member has reached its end)."""
+
+    def one(model, controller, state, ctrl, span, step0):
+        s, ctrl, prog = advance_adaptive(
+            model,
+            grid,
+            state,
+            span,
+            ctrl,
+            stepper,
+            controller,
+            max_steps=MAX_ATTEMPTS,
+            step0=step0,
+        )
+        return s, ctrl, prog, state_ok(s)
 
     return jax.jit(jax.vmap(one))
 
@@ -213,52 +244,112 @@ def _run_group(setups, writers, idx, status, devices, done, total, progress) -> 
     devices = devices[: max(1, min(len(devices), n))]
     plans = [plan_chunks(s) for s in setups]
     ref = setups[0]
-    run = _batched_advance(ref.grid, ref.stepper)
     states = _shard(stack([w.state for w in writers]), devices, n)
     alive = [True] * n
     for i in range(len(ref.schedule)):
-        # per member, (steps, step) of every chunk of this interval
-        steps = [[chunk_steps(s, ch) for ch in p[i]] for s, p in zip(setups, plans, strict=True)]
-        for c in range(len(plans[0][i])):
-            models = [s.model_at(p[i][c][2]) for s, p in zip(setups, plans, strict=True)]
-            # the global index of a member's first step here selects its noise, as in its run
-            step0 = [
-                w.steps + sum(k for k, _ in st[:c]) for w, st in zip(writers, steps, strict=True)
-            ]
-            batch = (
-                stack(models),
-                jnp.asarray([st[c][0] for st in steps], jnp.int32),
-                jnp.asarray([st[c][1] for st in steps], ref.dtype),
-                jnp.asarray(step0, jnp.int32),
-            )
-            m_, n_, h_, s0_ = _shard(batch, devices, n)
-            states, ok = run(m_, states, n_, h_, s0_)
-        ok = np.asarray(ok)[:n]
+        if ref.controller is None:
+            states, results = _fixed_interval(setups, writers, plans, i, states, devices)
+        else:
+            states, results = _adaptive_interval(setups, writers, plans, i, states, devices)
         changed = False
         for m in range(n):
             if not alive[m]:
                 continue
-            s, w = setups[m], writers[m]
-            st = jax.tree.map(lambda x, m=m: x[m], states)
+            s, w, st = setups[m], writers[m], results[m]
             t_new = float(s.schedule[i])
-            row = w.check_row(t_new, st) if ok[m] else None
-            why = w.unstable(plans[m][i], row)
+            row = w.check_row(t_new, st.state) if bool(st.ok) else None
+            why = w.unstable(plans[m][i], row, st.reached)
             if why is None:
                 try:
-                    new = w.accept(i + 1, t_new, st, sum(k for k, _ in steps[m]), row)
-                    changed |= new is not st
+                    new = w.accept(i + 1, t_new, st, row)
+                    changed |= new is not st.state
                 except ReassignError as e:
                     why = no_free_field(e)
             if why is not None:
                 alive[m] = False
-                h = steps[m][-1][1]
-                status[idx[m]] = "failed: " + _failure(why, w.out, s.nd.scales, w.t, t_new, h)
+                status[idx[m]] = "failed: " + _failure(why, w.out, s.nd.scales, w.t, t_new, st.dt)
         if changed:  # a re-assignment moved grains: continue from the recorded states
             states = _shard(stack([w.state for w in writers]), devices, n)
         done += n
         if progress:
             progress(done, total)
     return done
+
+
+def _member(tree, m: int):
+    return jax.tree.map(lambda x: x[m], tree)
+
+
+def _fixed_interval(setups, writers, plans, i, states, devices):
+    """Interval ``i`` of every member with fixed steps: (states, per-member `Stepped`)."""
+    n, ref = len(setups), setups[0]
+    run = _batched_advance(ref.grid, ref.stepper)
+    # per member, (steps, step) of every chunk of this interval
+    steps = [[chunk_steps(s, ch) for ch in p[i]] for s, p in zip(setups, plans, strict=True)]
+    for c in range(len(plans[0][i])):
+        models = [s.model_at(p[i][c][2]) for s, p in zip(setups, plans, strict=True)]
+        # the global index of a member's first step here selects its noise, as in its run
+        step0 = [w.steps + sum(k for k, _ in st[:c]) for w, st in zip(writers, steps, strict=True)]
+        batch = (
+            stack(models),
+            jnp.asarray([st[c][0] for st in steps], jnp.int32),
+            jnp.asarray([st[c][1] for st in steps], ref.dtype),
+            jnp.asarray(step0, jnp.int32),
+        )
+        m_, n_, h_, s0_ = _shard(batch, devices, n)
+        states, ok = run(m_, states, n_, h_, s0_)
+    ok = np.asarray(ok)[:n]
+    results = [
+        Stepped(_member(states, m), ok[m], sum(k for k, _ in steps[m]), 0, steps[m][-1][1], None)
+        for m in range(n)
+    ]
+    return states, results
+
+
+def _adaptive_interval(setups, writers, plans, i, states, devices):
+    """Interval ``i`` of every member with its own error-controlled steps."""
+    n, ref = len(setups), setups[0]
+    run = _batched_adaptive(ref.grid, ref.stepper)
+    ctrl = stack(
+        [
+            w.ctrl if w.ctrl is not None else Controlled.start(s.dt, s.dtype)
+            for s, w in zip(setups, writers, strict=True)
+        ]
+    )
+    ctrl = _shard(ctrl, devices, n)
+    taken = jnp.asarray([w.steps for w in writers], jnp.int32)
+    acc = jnp.zeros(n, jnp.int32)
+    rej = jnp.zeros(n, jnp.int32)
+    ok = jnp.ones(n, bool)
+    reached = jnp.ones(n, bool)
+    for c in range(len(plans[0][i])):
+        chunk = [p[i][c] for p in plans]
+        batch = (
+            stack([s.model_at(T) for s, (_, _, T) in zip(setups, chunk, strict=True)]),
+            stack([s.controller_at(T) for s, (_, _, T) in zip(setups, chunk, strict=True)]),
+            jnp.asarray([b - a for a, b, _ in chunk], ref.dtype),
+            taken + acc,
+        )
+        m_, c_, span, s0 = _shard(batch, devices, n)
+        states, ctrl, prog, ok_c = run(m_, c_, states, ctrl, span, s0)
+        acc, rej = acc + prog.accepted[:n], rej + prog.rejected[:n]
+        reached = reached & prog.reached[:n]
+        ok = ok & ok_c[:n] & prog.reached[:n]
+        last = prog.dt_last[:n]
+    acc, rej, ok, last, reached = (np.asarray(x) for x in (acc, rej, ok, last, reached))
+    results = [
+        Stepped(
+            _member(states, m),
+            ok[m],
+            int(acc[m]),
+            int(rej[m]),
+            float(last[m]),
+            _member(ctrl, m),
+            bool(reached[m]),
+        )
+        for m in range(n)
+    ]
+    return states, results
 
 
 def _neck_key(row: dict[str, float]) -> str:

@@ -1,5 +1,12 @@
-"""Time stepping: the semi-implicit Fourier step, `integrate` (jit/vmap/grad) and batches."""
+"""Time stepping: the semi-implicit Fourier steps (first-order IMEX, second-order ROS2), error-
+controlled step sizes, `integrate` (jit/vmap/grad) and batches."""
 
+from sintersim.solver._adaptive import (
+    Controlled,
+    StepController,
+    advance_adaptive,
+    atol_for,
+)
 from sintersim.solver._batch import (
     run_batch,
     stack,
@@ -23,10 +30,20 @@ from sintersim.solver._memory import (
     memory_limit,
 )
 from sintersim.solver._stepper import (
+    SCHEMES,
     SemiImplicitFourier,
+    SemiImplicitRosenbrock,
+    Stepper,
 )
 
 __all__ = [
+    "Controlled",
+    "SCHEMES",
+    "SemiImplicitRosenbrock",
+    "StepController",
+    "Stepper",
+    "advance_adaptive",
+    "atol_for",
     "DEFAULT_STEPPER",
     "DoesNotFit",
     "FIELD_COPIES",

@@ -22,8 +22,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sintersim.grid import Grid
 from sintersim.model._sinter import SinterModel
+from sintersim.solver._adaptive import StepController
 from sintersim.solver._integrate import DEFAULT_STEPPER, SaveAt, Solution, integrate
-from sintersim.solver._stepper import SemiImplicitFourier
+from sintersim.solver._stepper import Stepper
 from sintersim.state import State
 
 
@@ -50,9 +51,10 @@ def run_batch(
     t0: float,
     dt: float,
     saveat: SaveAt,
-    stepper: SemiImplicitFourier | Sequence[SemiImplicitFourier] = DEFAULT_STEPPER,
+    stepper: Stepper | Sequence[Stepper] = DEFAULT_STEPPER,
     devices: Sequence[jax.Device] | None = None,
     gather: bool = False,
+    controller: StepController | None = None,
 ) -> Solution:
     """Integrate every (model, state) member; a single model or state is shared by all.
 
@@ -63,6 +65,8 @@ def run_batch(
         device means plain vmap.
     gather: in a multi-process run (``jax.distributed``), copy the whole result to every
         process (``process_allgather``); otherwise each process can read only its own members.
+    controller: error-controlled steps (`StepController`, ``dt`` the first step): each member
+        takes its own steps (``Solution.steps`` per member).
     Returns a `Solution` whose arrays have the batch as leading axis.
     """
     n = max(len(x) if isinstance(x, list | tuple) else 1 for x in (models, states, stepper))
@@ -94,6 +98,7 @@ def run_batch(
             saveat=saveat,
             stepper=member_stepper if per_member else stepper,
             differentiable=False,
+            controller=controller,
         )
 
     fn = jax.vmap(one, in_axes=(0, 0, 0 if per_member else None))

@@ -14,7 +14,8 @@ from jaxtyping import Array, PyTree
 
 from sintersim.grid import Grid
 from sintersim.model._sinter import SinterModel
-from sintersim.solver._stepper import SemiImplicitFourier
+from sintersim.solver._adaptive import Controlled, StepController, advance_adaptive
+from sintersim.solver._stepper import SemiImplicitFourier, Stepper
 from sintersim.state import State
 
 DEFAULT_STEPPER = SemiImplicitFourier()
@@ -37,7 +38,9 @@ class Solution(eqx.Module):
 
     ts: save times. ys: what ``SaveAt.fn`` returned at each save (stacked on a leading axis).
     ok: per save-point, whether the state was finite and within bounds.
-    final: the state at ts[-1]. steps: number of steps taken in each save interval.
+    final: the state at ts[-1]. steps: number of (accepted) steps in each save interval.
+    rejected: rejected steps in each interval (0 with fixed steps). dt: the last step of each
+    interval.
     """
 
     ts: Array
@@ -45,6 +48,8 @@ class Solution(eqx.Module):
     ok: Array
     final: State
     steps: Array
+    rejected: Array | None = None
+    dt: Array | None = None
 
 
 def plan_steps(t0: float, ts: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +80,7 @@ def advance(
     state: State,
     n_steps: Any,
     dt: Any,
-    stepper: SemiImplicitFourier = DEFAULT_STEPPER,
+    stepper: Stepper = DEFAULT_STEPPER,
     max_steps: int | None = None,
     step0: Any = 0,
 ) -> State:
@@ -108,18 +113,30 @@ def integrate(
     t0: float,
     dt: float,
     saveat: SaveAt,
-    stepper: SemiImplicitFourier = DEFAULT_STEPPER,
+    stepper: Stepper = DEFAULT_STEPPER,
     differentiable: bool = True,
+    controller: StepController | None = None,
+    max_steps: int = 200_000,
 ) -> Solution:
-    """Integrate from ``t0`` to ``saveat.ts[-1]`` with steps of at most ``dt``.
+    """Integrate from ``t0`` to ``saveat.ts[-1]``.
 
-    One ``lax.scan`` over the save intervals, each a bounded while loop of equal steps; no host
+    Fixed steps (``controller`` None): each save interval in equal steps of at most ``dt``.
+    Adaptive (a `StepController`): error-controlled steps starting from ``dt``, at most
+    ``max_steps`` attempts per interval; the controller's state carries over from interval to
+    interval.
+
+    One ``lax.scan`` over the save intervals, each a bounded while loop; no host
     synchronisation inside. jit, vmap (over model parameters / initial states) and grad work
-    through it. Save times must be concrete (they fix the step counts).
+    through it (``differentiable``: the checkpointed loop reverse mode needs). Save times must be
+    concrete.
     """
     ts = np.asarray(saveat.ts, dtype=np.float64)
-    n, h = plan_steps(t0, ts, dt)
     fn = saveat.fn if saveat.fn is not None else (lambda t, s: s)
+    if controller is not None:
+        return _integrate_adaptive(
+            model, grid, state0, t0, dt, ts, fn, stepper, differentiable, controller, max_steps
+        )
+    n, h = plan_steps(t0, ts, dt)
     max_steps = int(n.max()) if differentiable else None
 
     def interval(state, x):
@@ -131,3 +148,33 @@ def integrate(
     xs = (jnp.asarray(n, jnp.int32), jnp.asarray(h), jnp.asarray(ts), jnp.asarray(first, jnp.int32))
     final, (ys, ok) = jax.lax.scan(interval, state0, xs)
     return Solution(ts=jnp.asarray(ts), ys=ys, ok=ok, final=final, steps=jnp.asarray(n))
+
+
+def _integrate_adaptive(model, grid, state0, t0, dt, ts, fn, stepper, differentiable, ctl, cap):
+    spans = np.diff(np.concatenate([[t0], ts]))
+    if np.any(spans <= 0):
+        raise ValueError("save times must be increasing and later than t0")
+    real = state0.rho.dtype
+
+    def interval(carry, x):
+        state, ctrl, taken = carry
+        span, t_i = x
+        state, ctrl, prog = advance_adaptive(
+            model,
+            grid,
+            state,
+            span,
+            ctrl,
+            stepper,
+            ctl,
+            max_steps=cap,
+            checkpointed=differentiable,
+            step0=taken,
+        )
+        out = (fn(t_i, state), state_ok(state) & prog.reached, prog.accepted, prog.rejected)
+        return (state, ctrl, taken + prog.accepted), (*out, prog.dt_last)
+
+    init = (state0, Controlled.start(min(dt, ctl.dt_max), real), jnp.asarray(0, jnp.int32))
+    xs = (jnp.asarray(spans, real), jnp.asarray(ts, real))
+    (final, _, _), (ys, ok, acc, rej, last) = jax.lax.scan(interval, init, xs)
+    return Solution(ts=jnp.asarray(ts), ys=ys, ok=ok, final=final, steps=acc, rejected=rej, dt=last)
