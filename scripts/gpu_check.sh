@@ -8,6 +8,11 @@
 # then, each step under `timeout` (a failure is recorded in $OUT/steps.tsv and the step's log,
 # never fatal), and each step's limit cut to what is left of CHECK_BUDGET_S (default 450 s):
 #   devices.json          backend and devices
+#   demo_observables.csv, demo_fixed_observables.csv
+#                         the demo with adaptive ROS2 steps (the default) and with fixed
+#                         first-order steps (steps, rejected steps and the neck in each)
+#   bench_adaptive.json   scripts/bench_adaptive.py --quick: adaptive vs fixed steps over four
+#                         decades of time (64^2, float64)
 #   bench_gpu.json        scripts/bench.py --gpu: float32 step vs memory-bandwidth bound
 #                         (4096^2, 256^3 on a GPU; --quick 1024^2, 64^3 on a CPU)
 #   bench_packing.json    scripts/bench_packing.py: step time vs particle count at fixed fields
@@ -16,7 +21,6 @@
 #   summary.csv           sintersim sweep experiments/sweeps/seed001_pair_sweep.toml (if present)
 #   hex_observables.csv, random3d_observables.csv
 #                         short runs of the two scenario examples (experiments/scenarios/)
-#   demo_observables.csv  a short run of the demo config
 # Each step's output goes to $OUT/<step>.txt.
 set -uo pipefail
 OUT=${OUT:-out/gpu_check}
@@ -65,11 +69,20 @@ else
     QUICK=(--quick)
 fi
 
-step bench_gpu 150 python scripts/bench.py --gpu ${QUICK[@]+"${QUICK[@]}"} --json "$OUT/bench_gpu.json"
-step bench_packing 240 python scripts/bench_packing.py ${QUICK[@]+"${QUICK[@]}"} \
+# adaptive time steps first: the demo (adaptive ROS2, float32) against fixed first-order steps,
+# then the four-decade table of scripts/bench_adaptive.py (--quick: 64^2 to t = 1000)
+rm -rf "$OUT/demo" "$OUT/demo_fixed"
+step demo 120 python -m sintersim demo --out "$OUT/demo" --quiet
+cp "$OUT/demo/observables.csv" "$OUT/demo_observables.csv" 2>/dev/null || true
+step demo_fixed 150 python -m sintersim run sintersim/data/demo.toml --out "$OUT/demo_fixed" \
+    --quiet --set time.adaptive=false --set time.scheme=euler --set output.fields=false
+cp "$OUT/demo_fixed/observables.csv" "$OUT/demo_fixed_observables.csv" 2>/dev/null || true
+step bench_adaptive 150 python scripts/bench_adaptive.py --quick --json "$OUT/bench_adaptive.json"
+step bench_gpu 100 python scripts/bench.py --gpu ${QUICK[@]+"${QUICK[@]}"} --json "$OUT/bench_gpu.json"
+step bench_packing 150 python scripts/bench_packing.py ${QUICK[@]+"${QUICK[@]}"} \
     --json "$OUT/bench_packing.json"
 if [[ -f scripts/bench_memory.py ]]; then
-    step bench_memory 90 python scripts/bench_memory.py ${QUICK[@]+"${QUICK[@]}"} \
+    step bench_memory 60 python scripts/bench_memory.py ${QUICK[@]+"${QUICK[@]}"} \
         --json "$OUT/bench_memory.json"
 else
     echo "bench_memory: scripts/bench_memory.py not found, skipped" | tee "$OUT/bench_memory.txt"
@@ -96,7 +109,4 @@ for ex in hex:seed000_pbse_hex_monolayer:$HEX_END random3d:seed004_cspbbr3_rando
     cp "$OUT/$name/observables.csv" "$OUT/${name}_observables.csv" 2>/dev/null || true
     rm -f "$OUT/$name/run.h5"
 done
-rm -rf "$OUT/demo"
-step demo 120 python -m sintersim demo --out "$OUT/demo" --quiet
-cp "$OUT/demo/observables.csv" "$OUT/demo_observables.csv" 2>/dev/null || true
 echo "gpu_check done in ${SECONDS} s: $(ls "$OUT" | tr '\n' ' ')"

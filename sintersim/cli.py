@@ -126,8 +126,11 @@ def _execute(setup, out: Path, quiet: bool, start=None, stop_after=None) -> int:
                 f"{b['neck_mean_nm']:.3f} nm"
             )
             figs = "packing.png"
+        steps = (
+            f"{b['steps']:.0f} steps ({b['rejected_steps']:.0f} rejected); " if "steps" in b else ""
+        )
         print(
-            f"{what} at {b['time_s']:.4g} s; shrinkage {b['shrinkage']:.4f}; "
+            f"{what} at {b['time_s']:.4g} s; shrinkage {b['shrinkage']:.4f}; {steps}"
             f"wall time {time.perf_counter() - t0:.1f} s; status {res.status.split(':')[0]}"
         )
         print(
@@ -292,11 +295,9 @@ def _info(out: Path) -> int:
         f"progress:   frame {info['n_frames'] - 1} of {len(info['schedule'])}, "
         f"t = {t_now:.6g} s of {sched_end:.6g} s"
     )
-    g = cfg.grid
-    print(
-        f"grid:       {g.shape} x {g.spacing_nm} nm, {g.dtype}, "
-        f"dt = {a['dt_internal'] * a['time_s']:.4g} s"
-    )
+    g, tm, dt_s = cfg.grid, cfg.time, a["dt_internal"] * a["time_s"]
+    steps = f"adaptive {tm.scheme}" if tm.adaptive else f"fixed {tm.scheme}, dt = {dt_s:.4g} s"
+    print(f"grid:       {g.shape} x {g.spacing_nm} nm, {g.dtype}, steps: {steps}")
     print(
         f"units:      length {a['length_m']:.4g} m, energy density {a['energy_J_m3']:.4g} J/m^3, "
         f"time {a['time_s']:.4g} s (at the start temperature)"

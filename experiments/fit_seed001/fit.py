@@ -100,6 +100,11 @@ def agreement(sim: float, paper: float, sigma: float) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="dt_internal 0.5, <= 10 LM steps")
+    ap.add_argument(
+        "--fixed",
+        action="store_true",
+        help="fixed first-order steps of the config's dt_internal (as before adaptive steps)",
+    )
     ap.add_argument("--out", type=Path, default=HERE / "out")
     ap.add_argument("--config", type=Path, default=HERE / "config.toml")
     ap.add_argument("--trace", type=Path, default=DATA)
@@ -111,6 +116,9 @@ def main(argv=None) -> int:
     trace = sintersim.fit.read_trace(args.trace)
     base_cfg = load_config(args.config)
     base_raw = base_cfg.values  # validated, defaults filled; validate() accepts it again
+    if args.fixed:
+        base_raw = {s: dict(v) for s, v in base_raw.items()}
+        base_raw["time"].update(adaptive=False, scheme="euler")
     dt = 0.5 if args.quick else None
     lm_steps = 10 if args.quick else 30
     n_dense = 24 if args.quick else 48

@@ -271,7 +271,9 @@ def build(config: RunConfig, packing: Packing | None = None) -> Setup:
     return setup
 
 
-DEFAULT_TOLERANCE_WIDTHS = 1e-3  # time.tolerance_nm default, in interface widths
+# time.tolerance_nm default, in interface widths: the largest of 1e-3, 3e-4, 1e-4 that kept the
+# neck within 0.1 cell over four decades on 128^2 (scripts/bench_adaptive.py, first-order scheme)
+DEFAULT_TOLERANCE_WIDTHS = 3e-4
 
 
 def _time_scheme(config: RunConfig, model: SinterModel):

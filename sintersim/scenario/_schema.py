@@ -270,18 +270,18 @@ SCHEMA: dict[str, dict[str, Field]] = {
         ),
         "scheme": Field(
             str,
-            "ros2",
+            "euler",
             "",
-            "time scheme: ros2 (second order, embedded error estimate) or euler (first order, "
-            "step doubling when adaptive)",
-            choices=("ros2", "euler"),
+            "time scheme: euler (first order; step doubling when adaptive) or ros2 (second "
+            "order, embedded error estimate)",
+            choices=("euler", "ros2"),
         ),
         "tolerance_nm": Field(
             float,
             None,
             "nm",
             "adaptive: how far one step may move an interface by its local error (default: "
-            "0.001 interface widths)",
+            "0.0003 interface widths)",
             **_POS,
         ),
         "dt_max_internal": Field(

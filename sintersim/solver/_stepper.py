@@ -205,14 +205,18 @@ class SemiImplicitFourier(_SpectralIMEX):
     def step_with_error(
         self, model: SinterModel, grid: Grid, state: State, dt, step_index: Array | int = 0
     ) -> tuple[State, State]:
-        """(two half steps, their difference from one full step). The difference is taken
-        before the ``update`` hooks, as in ROS2: a discrete event (a stitch) in one path and not
-        the other is not a truncation error."""
+        """(two half steps, their difference from one full step). Both paths are the gradient
+        flow alone; the kinetics' ``update`` hooks (rotation, stitching, ...) act once, after
+        the two half steps, over the whole step, as in ROS2: a discrete event (a stitch) in one
+        path and not the other would read as a truncation error."""
         full = self._gradient_step(model, grid, state, dt, step_index)
-        half = self.step(model, grid, state, 0.5 * dt, step_index)
+        half = self._gradient_step(model, grid, state, 0.5 * dt, step_index)
+        half = State(
+            half.rho.astype(state.rho.dtype), half.eta.astype(state.eta.dtype), state.orientation
+        )
         second = self._gradient_step(model, grid, half, 0.5 * dt, step_index)
         err = State(second.rho - full.rho, second.eta - full.eta, None)
-        return self._finish(model, grid, half, second, 0.5 * dt), err
+        return self._finish(model, grid, state, second, dt), err
 
 
 GAMMA_ROS2 = 1.0 + 1.0 / math.sqrt(2.0)
