@@ -2,8 +2,9 @@
 gradients through adaptive runs, batches, and the run driver (resume, schedules, noise)."""
 
 import functools
-import importlib.resources
 import math
+import sys
+from pathlib import Path
 
 import h5py
 import jax
@@ -22,35 +23,13 @@ from sintersim.scenario._schema import ConfigError
 from sintersim.solver import SemiImplicitFourier, SemiImplicitRosenbrock, StepController
 
 jax.config.update("jax_enable_x64", True)
-
-
-@functools.lru_cache(maxsize=1)
-def demo_parameters() -> dict[str, float]:
-    """The demo case's dimensionless coefficients (PbSe, 150 C), as Python floats."""
-    m = build(ss.load_config(importlib.resources.files("sintersim") / "data" / "demo.toml")).model
-    en, mo = m.energy, m.mobility
-    return {
-        k: float(v)
-        for k, v in {
-            "A": en.A,
-            "B": en.B,
-            "kappa_rho": en.kappa_rho,
-            "kappa_eta": en.kappa_eta,
-            "M_vol": mo.M_vol,
-            "M_vap": mo.M_vap,
-            "M_surf": mo.M_surf,
-            "M_gb": mo.M_gb,
-            "L": m.L,
-        }.items()
-    }
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import bench  # noqa: E402  (scripts/bench.py: the demo model the benchmarks use)
 
 
 def model(m_surf=None):
-    """The demo model in float64 (M_surf replaced if given)."""
-    p = demo_parameters()
-    energy = ss.WangEnergy(p["A"], p["B"], p["kappa_rho"], p["kappa_eta"])
-    ms = p["M_surf"] if m_surf is None else m_surf
-    return ss.SinterModel(energy, ss.Mobility(p["M_vol"], p["M_vap"], ms, p["M_gb"]), p["L"])
+    """The demo model in float64 (M_surf replaced if given): scripts/bench.py's."""
+    return bench.make_model(jnp.float64, M_surf=m_surf)
 
 
 def pair(n: int, width: float = 2.0, gap: float = -1.0):
@@ -161,7 +140,7 @@ def test_gradient_through_an_adaptive_run_matches_finite_differences():
         )
         return jnp.sum(sol.ys * jnp.asarray([1.0, 0.5, 0.25]))
 
-    x0 = jnp.asarray(math.log(demo_parameters()["M_surf"]))
+    x0 = jnp.asarray(math.log(bench.demo_parameters()["M_surf"]))
     g = float(jax.grad(loss)(x0))
     f = jax.jit(loss)
     h = 1e-4
@@ -175,7 +154,7 @@ def test_batch_members_take_their_own_steps():
     grid, s0, fn = pair(32)
     saveat = ss.SaveAt(ts=(1.0, 20.0), fn=fn)
     ctl = StepController(atol=1e-3, dt_max=10.0)
-    ms = demo_parameters()["M_surf"]
+    ms = bench.demo_parameters()["M_surf"]
     models = [model(0.5 * ms), model(2.0 * ms)]
     kw = dict(t0=0.0, dt=0.01, saveat=saveat, stepper=SemiImplicitRosenbrock(), controller=ctl)
     batch = ss.run_batch(models, grid, s0, devices=jax.devices()[:1], **kw)
