@@ -162,7 +162,6 @@ class SemiImplicitFourier(_SpectralIMEX):
     order: ClassVar[int] = 1
     # the local error the estimate measures is O(dt^error_order)
     error_order: ClassVar[int] = 2
-    stochastic_ok: ClassVar[bool] = True
 
     def step(
         self,
@@ -249,7 +248,6 @@ class SemiImplicitRosenbrock(_SpectralIMEX):
 
     order: ClassVar[int] = 2
     error_order: ClassVar[int] = 2
-    stochastic_ok: ClassVar[bool] = False
 
     def _rates(self, model, grid, state, ops, rho_hat, eta_hat, dt, step_index):
         """Fourier coefficients of F_rho and F_eta at ``state``, and the mean of F_rho (the
