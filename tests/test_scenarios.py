@@ -146,7 +146,7 @@ def test_file_layout_refuses_bad_csv(tmp_path, content, match, capsys):
     (tmp_path / "p.csv").write_text(content)
     cfg = tmp_path / "c.toml"
     cfg.write_text(_config('layout = "file"\nfile = "p.csv"', grid="shape = [40, 40]"))
-    assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--quiet"]) == 4  # resources
     err = capsys.readouterr().err
     assert "particles.file" in err and "Traceback" not in err
     import re
@@ -352,7 +352,7 @@ def test_run_that_cannot_fit_is_refused_with_the_estimate(tmp_path, capsys, monk
             grid="shape = [256, 256, 256]",
         )
     )
-    assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--quiet"]) == 4  # resources
     err = capsys.readouterr().err
     assert "grid.shape = [256, 256, 256]" in err and "largest grid" in err, err
     assert not (tmp_path / "o" / "run.h5").exists()
@@ -366,7 +366,7 @@ def test_run_that_cannot_fit_is_refused_with_the_estimate(tmp_path, capsys, monk
         + "parameters.material.temperature_K = { from = 400.0, to = 430.0, num = 64 }\n"
     )
     build(sweep_members(loads_config(sw.read_text()))[0].config)  # one member fits
-    assert main(["sweep", str(sw), "--out", str(tmp_path / "s"), "--quiet"]) == 2
+    assert main(["sweep", str(sw), "--out", str(tmp_path / "s"), "--quiet"]) == 4
     err = capsys.readouterr().err
     assert "sweep members 0..63" in err and "largest grid" in err, err
 

@@ -150,6 +150,8 @@ def test_killed_run_leaves_readable_file(tmp_path):
     assert "killed" in r.stdout
     cli("resume", out, "--end-s", str(info["observables"]["time_s"][-1] + 0.002), "--quiet")
     assert read_run(out / "run.h5")["attrs"]["status"] == "complete"
+    with h5py.File(out / "run.h5", "r") as f:  # resume cleared the killed writer's flag
+        assert f.attrs["status"] == "complete"
 
 
 def test_unstable_run_stops_and_keeps_last_good_state(tmp_path):

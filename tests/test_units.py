@@ -24,9 +24,10 @@ def test_measured_interfaces_match_requested(gs, gb, width, dx):
     for key, tol in (
         ("surface_energy_J_m2", 0.03),
         ("gb_energy_J_m2", 0.03),
-        ("interface_width_nm", 0.10),
+        ("interface_width_nm", 0.03),  # measured errors < 1 % (printed below)
     ):
         want, meas = got[key]
+        print(f"{key}: requested {want:.4g}, measured {float(meas):.4g}, {meas / want - 1:+.2%}")
         assert abs(meas / want - 1) < tol, (key, want, meas)
 
 

@@ -74,7 +74,14 @@ def read_trace(path, default_sigma_nm: float = 0.1, default_sigma_deg: float = 0
         ]
     except FileNotFoundError as e:
         raise FitError(f"trace file not found: {path}") from e
-    rows = list(csv.DictReader(lines))
+    except UnicodeDecodeError as e:
+        raise FitError(f"{path}: not a text (UTF-8) CSV file: {e.reason} at byte {e.start}") from e
+    except OSError as e:  # a directory, no permission, ...
+        raise FitError(f"trace file {path}: cannot read it: {e.strerror or e}") from e
+    try:
+        rows = list(csv.DictReader(lines))
+    except csv.Error as e:
+        raise FitError(f"{path}: not a valid CSV file: {e}") from e
     if not rows or not {"time_s", "neck_nm"} <= set(rows[0]):
         raise FitError(f"{path}: needs a header with time_s and neck_nm (and optional sigma_nm)")
     try:
@@ -88,8 +95,8 @@ def read_trace(path, default_sigma_nm: float = 0.1, default_sigma_deg: float = 0
         if "misorientation_deg" in rows[0]:
             mis = [_cell(r.get("misorientation_deg"), np.nan) for r in rows]
             sig = [_cell(r.get("sigma_deg"), default_sigma_deg) for r in rows]
-    except ValueError as e:
-        raise FitError(f"{path}: {e}") from e
+    except (ValueError, TypeError) as e:  # TypeError: a row with fewer cells than the header
+        raise FitError(f"{path}: every row needs a number in each column ({e})") from e
     return Trace(np.array(t), np.array(x), np.array(s), path.stem, mis, sig)
 
 

@@ -6,13 +6,15 @@ Layout::
     /fields/eta        (T, P, *grid)   one chunk per frame
     /fields/time_s     (T,)
     /observables/NAME  (T,)            every column of observables.csv
-    /checkpoint/rho, /checkpoint/eta   the last saved state in the run's dtype (for resume)
+    /checkpoint/rho, /checkpoint/eta   the last saved state in the run's dtype (for resume);
+                                       every checkpoint dataset has a twin NAME_1 (two slots)
     /fields/grain_id   (T, *grid)      grain id per cell (-1: no grain), int32, for colouring
     /fields/orientation (T, P, ...)    crystal orientation of every field (oriented runs)
     /grains/history    (R, k)          per frame and live grain: frame, time_s, id, field,
                                        volume (nm^d), centre (nm, d), orientation
     /particles/...     centres_nm, radii_nm, orientations, field: the start (index = grain id)
-    /checkpoint/info   [index, t_internal, steps taken]
+    /checkpoint/info   [index, t_internal, steps taken, slot]: the slot (0: NAME, 1: NAME_1)
+                       that holds the state of frame ``index``
     /checkpoint/controller   [next step, last error ratio, rejected steps] (adaptive steps)
     /checkpoint/grain_id, attrs grain_table (JSON): the grain tracker, for resume
     attrs: config (resolved TOML), version, dx_nm, scales, created
@@ -20,20 +22,108 @@ Layout::
 The file is written in HDF5 single-writer/multiple-reader (SWMR) mode: every dataset exists before
 the first save and is only appended to and flushed, so a reader (ParaView, `sintersim info`) sees a
 consistent file while the run goes on, and a run killed mid-write leaves every save-point that was
-flushed before the kill readable. Status attributes are set after the writer closes.
+flushed before the kill readable. The checkpoint is double-buffered: a save writes the slot that
+``checkpoint/info`` does not name, flushes, and only then points ``info`` at it, so a kill at any
+moment leaves ``info`` naming a complete state (a single buffer was overwritten before ``info``
+moved on: resume then started frame i from frame i + 1's fields). Status attributes are set after
+the writer closes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 OBS_GROUP = "observables"
+# A test-only hook: SINTERSIM_TEST_KILL_IN_FRAME=N kills the process (SIGKILL) inside the write
+# of frame N, after its fields are flushed and before the checkpoint names it, so a test can
+# interrupt a write deterministically (tests/test_repair.py).
+_KILL_ENV = "SINTERSIM_TEST_KILL_IN_FRAME"
+
+
+class RunFileError(ValueError):
+    """run.h5 is missing, damaged or not a sintersim run file (the message says which part)."""
+
+
+# What h5py and numpy raise on a damaged or foreign file: a truncated or overwritten file
+# (OSError), a missing group or attribute (KeyError), a dataset of the wrong shape or type
+# (ValueError, TypeError, IndexError), undecodable text (UnicodeDecodeError).
+_DAMAGE = (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError)
+
+
+def _damaged(path: Path, e: BaseException) -> RunFileError:
+    if isinstance(e, RunFileError):
+        return e
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if isinstance(e, OSError) and "already open for write" in text:
+        return RunFileError(f"{path}: its writer was killed; `sintersim repair DIR` clears it")
+    return RunFileError(
+        f"{path} cannot be read: damaged or not a sintersim run file ({type(e).__name__}: {text})"
+    )
+
+
+def _reader(fn):
+    """Turn every error of reading a damaged file into one `RunFileError` naming the file."""
+
+    @functools.wraps(fn)
+    def wrapped(path, *args, **kwargs):
+        if not Path(path).is_file():
+            raise RunFileError(f"{path}: no such run file")
+        try:
+            return fn(path, *args, **kwargs)
+        except _DAMAGE as e:
+            raise _damaged(Path(path), e) from None
+
+    return wrapped
+
+
+# A SWMR reader retries a metadata read that fails its checksum (the writer may be mid-flush),
+# sleeping 1 ns, 2 ns, 4 ns, ... between HDF5's default 100 attempts: on a damaged file that is
+# forever (a random overwrite hung `sintersim info`). 24 attempts wait at most ~17 ms in all.
+READ_ATTEMPTS = 24
+
+
+@functools.cache
+def _hdf5_library():
+    """The libhdf5 that h5py itself loaded (the property-list ids belong to it), via ctypes,
+    for the one setting h5py does not expose; None where it cannot be found."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = {ln.split()[-1] for ln in fh if "/libhdf5" in ln and "_hl" not in ln}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+            fn = lib.H5Pset_metadata_read_attempts
+        except (OSError, AttributeError):
+            continue
+        fn.argtypes = [ctypes.c_int64, ctypes.c_uint]
+        return fn
+    return None
+
+
+@contextlib.contextmanager
+def open_read(path: Path) -> Iterator[h5py.File]:
+    """run.h5 for reading, also while (or after) its SWMR writer runs, with at most
+    `READ_ATTEMPTS` tries per metadata read (a damaged file fails instead of hanging)."""
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
+    limit = _hdf5_library()
+    if limit is not None:
+        limit(fapl.id, READ_ATTEMPTS)
+    flags = h5py.h5f.ACC_RDONLY | h5py.h5f.ACC_SWMR_READ
+    with h5py.File(h5py.h5f.open(os.fsencode(path), flags, fapl=fapl)) as f:
+        yield f
 
 
 class RunFile:
@@ -99,7 +189,7 @@ class RunFile:
         c = f.create_group("checkpoint")
         c.create_dataset("rho", shape, dtype=dt)
         c.create_dataset("eta", (n_fields, *shape), dtype=dt)
-        c.create_dataset("info", (3,), dtype="f8", data=[-1.0, 0.0, 0.0])
+        c.create_dataset("info", (4,), dtype="f8", data=[-1.0, 0.0, 0.0, 0.0])
         c.create_dataset("controller", (3,), dtype="f8", data=[np.nan, np.nan, 0.0])
         c.create_dataset("grain_id", shape, dtype="i4")
         # JSON bytes; a resizable uint8 dataset (SWMR allows resizing, not new objects)
@@ -119,6 +209,7 @@ class RunFile:
             pg.create_dataset(k, data=np.asarray(v))
         if orientation_shape is not None:
             c.create_dataset("orientation", orientation_shape, dtype="f8")
+        _add_twins(c)
         f.create_dataset("schedule", data=np.asarray(schedule, dtype="f8"), maxshape=(None,))
         f.swmr_mode = True
         return cls(path, f)
@@ -131,19 +222,22 @@ class RunFile:
 
         schedule: the new planned save times (internal units), if they changed.
         """
-        f = _open_for_append(path)
-        for ds in _series(f):
-            if ds.shape[0] > n_keep:
-                ds.resize(n_keep, axis=0)
-        if "grains" in f:  # history rows of the dropped frames
-            h = f["grains/history"]
-            keep = int(np.sum(h[:, 0] < n_keep)) if h.shape[0] else 0
-            h.resize(keep, axis=0)
+        try:
+            f = _open_for_append(path)
+        except _DAMAGE as e:
+            raise _damaged(Path(path), e) from None
+        truncate(f, n_keep)
         if schedule is not None:
             f["schedule"].resize(len(schedule), axis=0)
             f["schedule"][...] = schedule
-        if "controller" not in f["checkpoint"]:  # a file from an older version
-            f["checkpoint"].create_dataset("controller", (3,), dtype="f8", data=[np.nan, np.nan, 0])
+        c = f["checkpoint"]
+        if "controller" not in c:  # a file from an older version
+            c.create_dataset("controller", (3,), dtype="f8", data=[np.nan, np.nan, 0])
+        if c["info"].shape == (3,):  # an older, single-buffered file: its state is slot 0
+            info = np.append(c["info"][...], 0.0)
+            del c["info"]
+            c.create_dataset("info", data=info)
+        _add_twins(c)
         for k, v in (attrs or {}).items():
             f.attrs[k] = v
         f.attrs["status"] = "running"
@@ -170,7 +264,8 @@ class RunFile:
         controller: [next step, last error ratio, rejected steps] of an adaptive run's step
         controller (NaN step: fixed steps), for an exact resume.
 
-        The checkpoint is written last: it names a frame only after the frame is complete.
+        The checkpoint is written last, into the slot ``info`` does not name; ``info`` names
+        the frame (and that slot) only after both are complete.
         """
         f = self.f
         for ds in _series(f):
@@ -179,33 +274,48 @@ class RunFile:
         f["fields/time_s"][index] = row["time_s"]
         for k, v in row.items():
             f[OBS_GROUP][k][index] = v
-        if rho is not None:
-            if "rho" in f["fields"]:
-                f["fields/rho"][index] = rho
-                f["fields/eta"][index] = eta
-            f["checkpoint/rho"][...] = rho
-            f["checkpoint/eta"][...] = eta
+        if rho is not None and "rho" in f["fields"]:
+            f["fields/rho"][index] = rho
+            f["fields/eta"][index] = eta
         if orientation is not None:
             f["fields/orientation"][index] = orientation
-            f["checkpoint/orientation"][...] = orientation
-        if grain_id is not None:
-            if "grain_id" in f["fields"]:
-                f["fields/grain_id"][index] = grain_id
-            f["checkpoint/grain_id"][...] = grain_id
+        if grain_id is not None and "grain_id" in f["fields"]:
+            f["fields/grain_id"][index] = grain_id
         if history is not None and len(history) and "grains" in f:
             h = f["grains/history"]
             n0 = h.shape[0]
             h.resize(n0 + len(history), axis=0)
             h[n0:] = history
         f.flush()
-        if grain_table is not None:
-            raw = np.frombuffer(grain_table.encode(), np.uint8)
-            g = f["checkpoint/grain_table"]
-            g.resize(len(raw), axis=0)
-            g[...] = raw
-        if controller is not None:
-            f["checkpoint/controller"][...] = controller
-        f["checkpoint/info"][...] = [index, t_internal, steps]
+        # The checkpoint: into the slot `info` does not name; what this save does not give is
+        # carried over from the current slot.
+        c = f["checkpoint"]
+        cur = checkpoint_slot(c)
+        nxt = 1 - cur
+        table = None if grain_table is None else np.frombuffer(grain_table.encode(), np.uint8)
+        given = {
+            "rho": rho,
+            "eta": eta,
+            "orientation": orientation,
+            "grain_id": grain_id,
+            "grain_table": table,
+            "controller": controller,
+        }
+        for name, value in given.items():
+            if name not in c:
+                continue
+            src = c[slot_name(name, cur)] if value is None else None
+            data = np.asarray(value) if value is not None else src[...]
+            dst = c[slot_name(name, nxt)]
+            if dst.maxshape[0] is None and dst.shape != data.shape:
+                dst.resize(data.shape[0], axis=0)
+            dst[...] = data
+        f.flush()
+        if os.environ.get(_KILL_ENV) == str(index):
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+        c["info"][...] = [index, t_internal, steps, nxt]
         f.flush()
 
     def close(self, status: str | None = None) -> None:
@@ -235,9 +345,16 @@ def _open_for_append(path: Path) -> h5py.File:
     except OSError as e:
         if "already open for write" not in str(e):
             raise
+    rebuild(path)
+    return h5py.File(path, "a", libver="latest")
+
+
+def rebuild(path: Path) -> None:
+    """Copy every object of ``path`` into a fresh file and swap it in atomically (see
+    `_open_for_append`); the original stays untouched until the copy is complete."""
     tmp = Path(str(path) + ".rebuild")
     with (
-        h5py.File(path, "r", libver="latest", swmr=True) as src,
+        open_read(path) as src,
         h5py.File(tmp, "w", libver="latest") as dst,
     ):
         for k, v in src.attrs.items():
@@ -245,7 +362,20 @@ def _open_for_append(path: Path) -> h5py.File:
         for name in src:
             src.copy(src[name], dst, name=name)
     os.replace(tmp, path)
-    return h5py.File(path, "a", libver="latest")
+
+
+def truncate(f: h5py.File, n_keep: int) -> int:
+    """Drop every row beyond the first ``n_keep`` frames (a partial tail); rows dropped."""
+    dropped = 0
+    for ds in _series(f):
+        if ds.shape[0] > n_keep:
+            dropped = max(dropped, ds.shape[0] - n_keep)
+            ds.resize(n_keep, axis=0)
+    if "grains" in f:  # history rows of the dropped frames
+        h = f["grains/history"]
+        keep = int(np.sum(h[:, 0] < n_keep)) if h.shape[0] else 0
+        h.resize(keep, axis=0)
+    return dropped
 
 
 def set_status(path: Path, status: str) -> None:
@@ -253,35 +383,43 @@ def set_status(path: Path, status: str) -> None:
         f.attrs["status"] = status
 
 
+@_reader
 def read_run(path: Path) -> dict:
-    """Everything a reader needs, as numpy: attrs, observables (completed frames), checkpoint."""
-    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+    """Everything a reader needs, as numpy: attrs, observables (completed frames), checkpoint.
+
+    Raises `RunFileError` for a file that is damaged or inconsistent (see `check_run`)."""
+    with open_read(path) as f:
+        n_done = check_run(f)
         info = f["checkpoint/info"][...]
-        n_done = int(info[0]) + 1  # frames 0..index are complete
+        c = f["checkpoint"]
+        slot = checkpoint_slot(c)
+
+        def ck(name):
+            return c[slot_name(name, slot)][...]
+
         cols = f[OBS_GROUP].attrs["columns"].split(",")
         obs = {c: f[OBS_GROUP][c][:n_done] for c in cols}
         out = {
-            "attrs": {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()},
+            "attrs": {k: _text(v) for k, v in f.attrs.items()},
             "observables": obs,
             "n_frames": n_done,
             "t_internal": float(info[1]),
             "steps": int(info[2]),
             "checkpoint": (
-                f["checkpoint/rho"][...],
-                f["checkpoint/eta"][...],
-                f["checkpoint/orientation"][...] if "orientation" in f["checkpoint"] else None,
+                ck("rho"),
+                ck("eta"),
+                ck("orientation") if "orientation" in c else None,
             )
             if n_done > 0
             else None,
             "has_fields": "rho" in f["fields"],
             "schedule": f["schedule"][...],
         }
-        c = f["checkpoint"]
         if "controller" in c:
-            out["controller"] = c["controller"][...]
-        if "grain_table" in c and c["grain_table"].shape[0]:
-            out["grain_table"] = bytes(c["grain_table"][...]).decode()
-            out["grain_id"] = c["grain_id"][...]
+            out["controller"] = ck("controller")
+        if "grain_table" in c and c[slot_name("grain_table", slot)].shape[0]:
+            out["grain_table"] = bytes(ck("grain_table")).decode()
+            out["grain_id"] = ck("grain_id")
         if "particles" in f and len(f["particles"]):
             out["particles"] = {k: f["particles"][k][...] for k in f["particles"]}
         if out["has_fields"]:
@@ -290,22 +428,115 @@ def read_run(path: Path) -> dict:
     return out
 
 
+@_reader
 def read_frame(path: Path, index: int) -> tuple[np.ndarray, np.ndarray]:
-    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+    with open_read(path) as f:
         return f["fields/rho"][index], f["fields/eta"][index]
 
 
+@_reader
 def read_grain_history(path: Path) -> tuple[list[str], np.ndarray] | None:
     """(columns, rows) of ``grains/history`` (None for a file without one)."""
-    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+    with open_read(path) as f:
         if "grains" not in f:
             return None
         return f["grains"].attrs["columns"].split(","), f["grains/history"][...]
 
 
+@_reader
 def read_grain_ids(path: Path, index: int) -> np.ndarray | None:
     """The grain-id map of frame ``index`` (None for a file without one)."""
-    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+    with open_read(path) as f:
         if "grain_id" not in f["fields"]:
             return None
         return f["fields/grain_id"][index]
+
+
+REQUIRED_ATTRS = ("config", "time_s", "dx_nm", "status")
+
+
+def check_run(f: h5py.File) -> int:
+    """Check the structure every reader relies on; the number of completed frames.
+
+    A frame is complete when the checkpoint names it (``checkpoint/info[0]``), so each series
+    must hold at least that many rows, and the checkpoint's fields must match the saved frames.
+    Raises `RunFileError` naming the first missing or inconsistent part."""
+
+    def need(ok, what: str) -> None:
+        if not ok:
+            raise RunFileError(f"{f.filename}: {what}; damaged or not a sintersim run file")
+
+    for a in REQUIRED_ATTRS:
+        need(a in f.attrs, f"attribute {a!r} is missing")
+    need(isinstance(_text(f.attrs["config"]), str), "attribute 'config' is not text")
+    for name in (
+        "checkpoint/info",
+        "checkpoint/rho",
+        "checkpoint/eta",
+        "fields/time_s",
+        "schedule",
+    ):
+        need(isinstance(f.get(name), h5py.Dataset), f"dataset {name!r} is missing")
+    need(OBS_GROUP in f and "columns" in f[OBS_GROUP].attrs, "the observables are missing")
+    info = f["checkpoint/info"][...]
+    need(info.shape in ((3,), (4,)) and np.all(np.isfinite(info)), "checkpoint/info is damaged")
+    slot = checkpoint_slot(f["checkpoint"])
+    need(slot in (0, 1), "checkpoint/info names no checkpoint slot")
+    for name in ("rho", "eta"):
+        need(
+            isinstance(f["checkpoint"].get(slot_name(name, slot)), h5py.Dataset),
+            f"checkpoint/{slot_name(name, slot)} is missing",
+        )
+    n_done = int(info[0]) + 1
+    need(info[0] == n_done - 1 and n_done >= 0, "checkpoint/info[0] is not a frame index")
+    sched = f["schedule"][...]
+    need(sched.ndim == 1 and np.all(np.isfinite(sched)), "schedule is not a list of times")
+    need(n_done <= len(sched) + 1, "the checkpoint lies beyond the schedule")
+    for ds in _series(f):
+        need(ds.shape[0] >= n_done, f"{ds.name} holds fewer rows than the checkpoint's frame")
+    ck_rho = f["checkpoint"][slot_name("rho", slot)]
+    ck_eta = f["checkpoint"][slot_name("eta", slot)]
+    shape = ck_rho.shape
+    need(
+        len(shape) in (1, 2, 3) and ck_eta.shape[1:] == shape,
+        "checkpoint/rho and checkpoint/eta have inconsistent shapes",
+    )
+    if "rho" in f["fields"]:
+        need(f["fields/rho"].shape[1:] == shape, "fields/rho does not match the checkpoint")
+        need(
+            f["fields/eta"].shape[1:] == ck_eta.shape,
+            "fields/eta does not match the checkpoint",
+        )
+    return n_done
+
+
+def _text(v):
+    return v.decode() if isinstance(v, bytes) else v
+
+
+CHECKPOINT = ("rho", "eta", "orientation", "grain_id", "grain_table", "controller")
+
+
+def slot_name(name: str, slot: int) -> str:
+    """The dataset of checkpoint part ``name`` in ``slot`` (0: ``name``, 1: ``name_1``)."""
+    return name if slot == 0 else f"{name}_{slot}"
+
+
+def checkpoint_slot(c: h5py.Group) -> int:
+    """The slot ``checkpoint/info`` names (0 for an older, single-buffered file)."""
+    info = c["info"][...]
+    return int(info[3]) if info.shape == (4,) else 0
+
+
+def _add_twins(c: h5py.Group) -> None:
+    """Give every checkpoint part its slot-1 twin (same shape, type and contents)."""
+    for name in CHECKPOINT:
+        if name in c and slot_name(name, 1) not in c:
+            ds = c[name]
+            c.create_dataset(
+                slot_name(name, 1),
+                data=ds[...],
+                maxshape=ds.maxshape,
+                chunks=ds.chunks,
+                dtype=ds.dtype,
+            )

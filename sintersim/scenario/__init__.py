@@ -1,6 +1,7 @@
 """Config -> model -> run: the typed config, the layouts, the one assembly path, the save loop,
 resume, and sweeps."""
 
+from sintersim.io import write_grains_csv
 from sintersim.scenario._assemble import (
     Setup,
     build,
@@ -39,7 +40,6 @@ from sintersim.scenario._run import (
     load_for_resume,
     observables_row,
     simulate,
-    write_grains_csv,
 )
 from sintersim.scenario._schema import (
     SCHEMA,

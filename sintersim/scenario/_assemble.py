@@ -32,7 +32,7 @@ from sintersim.packing._layouts import Packing
 from sintersim.scenario._config import RunConfig, TemperatureSchedule
 from sintersim.scenario._features import FEATURES, Context, Feature
 from sintersim.scenario._layout import assign_fields, make_packing
-from sintersim.scenario._schema import ConfigError
+from sintersim.scenario._schema import ConfigError, ResourceLimitError
 from sintersim.solver._adaptive import StepController, atol_for
 from sintersim.solver._memory import DoesNotFit, check_fits
 from sintersim.solver._stepper import SCHEMES, SemiImplicitFourier, Stepper
@@ -315,7 +315,7 @@ def check_memory(
             what=what,
         )
     except DoesNotFit as e:
-        raise ConfigError(str(e)) from None
+        raise ResourceLimitError(str(e)) from None
 
 
 def plan_chunks(setup: Setup) -> list[list[tuple[float, float, float]]]:

@@ -510,8 +510,14 @@ def load_config(path) -> RunConfig:
             raw = tomllib.load(fh)
     except FileNotFoundError as e:
         raise ConfigError(f"config file not found: {path}") from e
+    except UnicodeDecodeError as e:  # tomllib decodes UTF-8 itself: raw bytes end up here
+        raise ConfigError(
+            f"{path}: not a text (UTF-8) TOML file: {e.reason} at byte {e.start}"
+        ) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    except OSError as e:  # a directory, no permission, ...
+        raise ConfigError(f"config file {path}: cannot read it: {e.strerror or e}") from e
     return validate(raw, Path(path).parent)
 
 
@@ -524,7 +530,8 @@ def loads_config(text: str) -> RunConfig:
 
 
 def example_config() -> str:
-    """A commented TOML listing every field, its unit, range and default."""
+    """A commented TOML listing every field, its unit, range and default; it runs as printed
+    (every required field is set to its example)."""
     lines = ["# sintersim run configuration (all fields optional unless marked required)", ""]
     for section, fields in SCHEMA.items():
         lines.append(f"[{section}]")
@@ -532,7 +539,9 @@ def example_config() -> str:
             unit = f" [{f.unit}]" if f.unit else ""
             req = " (required)" if f.required else ""
             lines.append(f"# {f.doc}{unit}; allowed: {_range_text(f)}{req}")
-            if f.default is None:
+            if f.required:  # set, so that the example runs as printed
+                lines.append(f"{key} = {_toml_value(f.example)}")
+            elif f.default is None:
                 example = "" if f.example is None else f" {_toml_value(f.example)}"
                 lines.append(f"# {key} ={example}")
             else:

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sintersim._version import __version__
-from sintersim.io import RunFile, read_grain_history, read_run, write_csv, write_xdmf
+from sintersim.io import RunFile, RunFileError, read_run, write_csv, write_grains_csv, write_xdmf
 from sintersim.packing._layouts import Packing
 from sintersim.packing._reassign import ReassignError, reassign
 from sintersim.packing._tracking import GrainTracker
@@ -262,18 +262,6 @@ def _particles(setup: Setup) -> dict[str, np.ndarray]:
         "field": np.asarray(setup.particle_fields, int),
         "box_nm": np.asarray(pk.box) * dx,
     }
-
-
-def write_grains_csv(out: Path) -> Path | None:
-    """grains.csv: the grain history of run.h5 (one row per frame and live grain)."""
-    history = read_grain_history(out / H5_NAME)
-    if history is None:
-        return None
-    cols, data = history
-    rows = [dict(zip(cols, map(float, r), strict=True)) for r in data]
-    if rows:
-        write_csv(out / "grains.csv", rows)
-    return out / "grains.csv"
 
 
 class RunWriter:
@@ -542,6 +530,14 @@ def load_for_resume(
     if info["checkpoint"] is None:
         raise ValueError(f"{out / H5_NAME} has no checkpoint to resume from")
     rho, eta, orient = info["checkpoint"]
+    want = setup.state0
+    if rho.shape != want.rho.shape or eta.shape != want.eta.shape:
+        raise RunFileError(
+            f"{out / H5_NAME}: the checkpoint's fields {rho.shape}, {eta.shape} do not match its "
+            f"config's grid {want.rho.shape} and {want.eta.shape[0]} order parameters"
+        )
+    if not (np.all(np.isfinite(rho)) and np.all(np.isfinite(eta))):
+        raise RunFileError(f"{out / H5_NAME}: the checkpoint holds non-finite values")
     if orient is not None:
         orient = jnp.asarray(orient)
     state = State(jnp.asarray(rho), jnp.asarray(eta), orient)

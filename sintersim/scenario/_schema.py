@@ -18,6 +18,11 @@ class ConfigError(ValueError):
     """A configuration value is missing, of the wrong type, or out of range."""
 
 
+class ResourceLimitError(ConfigError, MemoryError):
+    """A valid configuration whose run does not fit this machine (memory): refused before
+    anything is allocated (the CLI's exit code 4)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Field:
     kind: type | tuple[type, ...]
@@ -29,7 +34,9 @@ class Field:
     lo_open: bool = False  # lower bound exclusive
     choices: tuple[str, ...] | None = None
     required: bool = False
-    example: Any = None  # shown (commented out) by example_config when there is no default
+    # Shown by example_config when there is no default: commented out, or set for a required
+    # field (the example config runs as printed).
+    example: Any = None
 
 
 _R = "required"
@@ -244,7 +251,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         ),
     },
     "time": {
-        "end_s": Field(float, None, "s", "simulated time", **_POS, required=True),
+        "end_s": Field(float, None, "s", "simulated time", **_POS, required=True, example=0.01),
         "dt_s": Field(
             float,
             None,

@@ -1,12 +1,7 @@
-"""Command line: ``sintersim run | sweep | resume | plot | info | demo | fit | materials | config``.
-
-Exit codes: 0 success, 2 bad input (config or arguments), 3 the run went unstable (the last good
-state is kept; ``resume --dt-s`` continues it), 130 interrupted.
-"""
+"""The commands of the CLI (`sintersim.cli` parses the arguments and maps errors to exit codes)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -14,7 +9,8 @@ from importlib import resources
 from pathlib import Path
 
 from sintersim._version import __version__
-from sintersim.scenario._config import example_config, load_config
+from sintersim.io import RunFileError
+from sintersim.scenario._config import load_config
 from sintersim.scenario._schema import ConfigError
 
 
@@ -251,11 +247,10 @@ def _run(
 def _resume(out: Path, end_s, dt_s, quiet: bool) -> int:
     from sintersim.scenario._run import load_for_resume
 
-    if not (out / "run.h5").exists():
-        raise ConfigError(f"{out} holds no run.h5 to resume")
+    _run_dir(out)
     for name, v in (("--end-s", end_s), ("--dt-s", dt_s)):
-        if v is not None and not v > 0:
-            raise ConfigError(f"{name} = {v} must be > 0 (seconds)")
+        if v is not None and not 0 < v < float("inf"):
+            raise ConfigError(f"{name} = {v} must be a finite number > 0 (seconds)")
     try:
         setup, start = load_for_resume(out, end_s, dt_s)
     except ValueError as e:
@@ -275,31 +270,29 @@ def _resume(out: Path, end_s, dt_s, quiet: bool) -> int:
 
 def _info(out: Path) -> int:
     from sintersim.io import read_run
-    from sintersim.scenario._config import loads_config
 
-    h5 = out / "run.h5"
-    if not h5.exists():
-        raise ConfigError(f"{out} holds no run.h5")
+    h5 = _run_dir(out)
     info = read_run(h5)
     a = info["attrs"]
-    cfg = loads_config(a["config"])
+    cfg = _stored_config(h5, a["config"])
     sched_end = float(info["schedule"][-1]) * a["time_s"]
     t_now = info["t_internal"] * a["time_s"]
     status = a["status"]
     if status == "running":
         status = "running, or killed (no clean exit recorded)"
     print(f"run:        {h5.resolve()}")
-    print(f"version:    sintersim {a['version']} (created {a['created']})")
+    print(f"version:    sintersim {a.get('version', '?')} (created {a.get('created', '?')})")
     print(f"status:     {status}")
     print(
         f"progress:   frame {info['n_frames'] - 1} of {len(info['schedule'])}, "
         f"t = {t_now:.6g} s of {sched_end:.6g} s"
     )
-    g, tm, dt_s = cfg.grid, cfg.time, a["dt_internal"] * a["time_s"]
+    g, tm, dt_s = cfg.grid, cfg.time, a.get("dt_internal", float("nan")) * a["time_s"]
     steps = f"adaptive {tm.scheme}" if tm.adaptive else f"fixed {tm.scheme}, dt = {dt_s:.4g} s"
     print(f"grid:       {g.shape} x {g.spacing_nm} nm, {g.dtype}, steps: {steps}")
     print(
-        f"units:      length {a['length_m']:.4g} m, energy density {a['energy_J_m3']:.4g} J/m^3, "
+        f"units:      length {a.get('length_m', 0):.4g} m, energy density "
+        f"{a.get('energy_J_m3', 0):.4g} J/m^3, "
         f"time {a['time_s']:.4g} s (at the start temperature)"
     )
     print(f"temperature: {cfg.temperature_schedule().describe()}")
@@ -319,6 +312,41 @@ def _info(out: Path) -> int:
     print("parameters:")
     for line in cfg.to_toml().splitlines():
         print(f"  {line}" if line else "")
+    return 0
+
+
+def _run_dir(out: Path) -> Path:
+    """``out/run.h5``, or a `ConfigError` saying why the directory is not a run."""
+    if not out.is_dir():
+        raise ConfigError(f"{out}: no such run directory")
+    h5 = out / "run.h5"
+    if not h5.is_file():
+        raise ConfigError(f"{out} holds no run.h5 (not a run directory)")
+    return h5
+
+
+def _stored_config(h5: Path, text: str):
+    """The run's resolved config as stored in run.h5 (a damaged one is the file's fault)."""
+    from sintersim.scenario._config import loads_config
+
+    try:
+        return loads_config(text)
+    except ConfigError as e:
+        raise RunFileError(f"{h5}: its stored config is damaged ({e})") from None
+
+
+def _repair(out: Path) -> int:
+    """`sintersim repair DIR`: clear a killed writer's flag, drop a half-written frame, rewrite
+    the CSV/XDMF companions."""
+    from sintersim.io import repair_run, rewrite_companions
+
+    r = repair_run(_run_dir(out))
+    written = rewrite_companions(out)
+    what = "cleared the killed writer's flag; " if r.cleared else ""
+    print(
+        f"{out / 'run.h5'}: {what}{r.frames} complete frame(s) kept, {r.dropped} partial "
+        f"row(s) dropped; status: {r.status}; rewrote " + ", ".join(p.name for p in written)
+    )
     return 0
 
 
@@ -363,16 +391,17 @@ def _fit(args) -> int:
         bounds = _pairs(args.bounds, "--bounds", "NAME=LO:HI")
         priors = _pairs(args.prior, "--prior", "NAME=CENTRE:SIGMA_LOG10")
         init = {k: v[0] for k, v in _pairs(args.init, "--init", "NAME=VALUE").items()}
-        bar = None
-        if not args.quiet:
-            from tqdm import tqdm
-
-            bar = tqdm(desc="fit", unit="it", dynamic_ncols=True)
+        bar = []  # drawn at the first iteration: after the inputs are checked
 
         def progress(it, loss):
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4g}")
+            if args.quiet:
+                return
+            if not bar:
+                from tqdm import tqdm
+
+                bar.append(tqdm(desc="fit", unit="it", dynamic_ncols=True))
+            bar[0].update(1)
+            bar[0].set_postfix(loss=f"{loss:.4g}")
 
         import warnings
 
@@ -392,8 +421,8 @@ def _fit(args) -> int:
                 progress=progress,
                 per_trace=per_trace,
             )
-        if bar is not None:
-            bar.close()
+        for b in bar:
+            b.close()
     except FitError as e:
         raise ConfigError(str(e)) from e
     out.mkdir(parents=True, exist_ok=True)
@@ -414,185 +443,3 @@ def _fit(args) -> int:
     print(out / "fit.json")
     print(out / "fit.png")
     return 0
-
-
-def _add_set(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="SECTION.KEY=VALUE",
-        help="override a config value (repeatable), e.g. --set time.end_s=1e-4",
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="sintersim",
-        description="Phase-field sintering of nanocrystals (JAX). Physical units in; "
-        "observables, fields (HDF5 + XDMF for ParaView) and figures out.",
-        epilog="Exit codes: 0 ok, 2 bad input, 3 run went unstable (last good state kept).",
-    )
-    parser.add_argument("--version", action="version", version=f"sintersim {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("run", help="run one simulation from a TOML config")
-    p.add_argument(
-        "config", type=Path, help="TOML configuration (see `sintersim config --example`)"
-    )
-    p.add_argument("--out", type=Path, required=True, help="output directory (must be new)")
-    _add_set(p)
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
-
-    p = sub.add_parser(
-        "sweep",
-        help="run many members of one config (lists/ranges of any field) as one vmapped program",
-        description="Members: the config's [sweep] parameters and/or --param lists, as a "
-        "product or zipped. Writes DIR/summary.csv (one row per member), DIR/sweep.png and "
-        "DIR/member_NNN/ (each a full run directory).",
-    )
-    p.add_argument("config", type=Path, help="TOML configuration")
-    p.add_argument("--out", type=Path, required=True, help="output directory (must be new)")
-    p.add_argument(
-        "--param",
-        action="append",
-        metavar="SECTION.KEY=V1,V2,...",
-        help="swept values (repeatable), e.g. material.temperature_K=373,398",
-    )
-    p.add_argument("--mode", choices=("product", "zip"), default=None, help="how lists combine")
-    _add_set(p)
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-
-    p = sub.add_parser("resume", help="continue an interrupted or finished run")
-    p.add_argument("dir", type=Path, help="run directory (holds run.h5)")
-    p.add_argument("--end-s", type=float, default=None, help="new end time (s)")
-    p.add_argument("--dt-s", type=float, default=None, help="new time step (s)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-
-    p = sub.add_parser("plot", help="re-make the figures of a run directory")
-    p.add_argument("dir", type=Path)
-
-    p = sub.add_parser("info", help="what was run, with which parameters and version, how far")
-    p.add_argument("dir", type=Path)
-
-    p = sub.add_parser("demo", help="run the embedded default case (two 6.2 nm PbSe particles, 2D)")
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("out/demo"),
-        help="output directory (replaced if it holds an earlier demo)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-
-    from sintersim.fit._problem import FITTABLE
-
-    p = sub.add_parser(
-        "fit",
-        help="fit diffusivities / interface energies to measured neck-growth traces",
-        description="Calibrate model parameters against neck-vs-time traces (CSV with time_s, "
-        "neck_nm and optional sigma_nm). Writes DIR/fit.json (values, standard errors, units, "
-        "correlations, loss) and DIR/fit.png. Fittable: " + ", ".join(FITTABLE) + ".",
-    )
-    p.add_argument("traces", type=Path, nargs="+", help="trace CSV file(s)")
-    p.add_argument(
-        "--config",
-        type=Path,
-        action="append",
-        required=True,
-        help="base TOML config (once for all traces, or once per trace in order)",
-    )
-    p.add_argument(
-        "--params",
-        required=True,
-        help="comma-separated names, e.g. surface_diffusivity,time_offset",
-    )
-    p.add_argument(
-        "--per-trace",
-        metavar="NAME,NAME",
-        help="parameters fitted separately for every trace (as NAME[trace]); others are shared",
-    )
-    p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--bounds", action="append", metavar="NAME=LO:HI", help="physical units")
-    p.add_argument("--init", action="append", metavar="NAME=VALUE", help="starting value")
-    p.add_argument(
-        "--prior", action="append", metavar="NAME=CENTRE:SIGMA_LOG10", help="log-normal prior"
-    )
-    p.add_argument("--sigma-nm", type=float, default=0.1, help="sigma where the CSV has none")
-    p.add_argument("--starts", type=int, default=1, help="parallel starts (vmap) for Adam")
-    p.add_argument("--adam-steps", type=int, default=0, help="Adam iterations before LM")
-    p.add_argument("--lm-steps", type=int, default=40, help="Levenberg-Marquardt iterations")
-    p.add_argument("--seed", type=int, default=0, help="seed of the extra starting points")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-
-    p = sub.add_parser("materials", help="list material presets with values and sources")
-    p.add_argument("name", nargs="?", help="show one preset in full")
-
-    p = sub.add_parser("config", help="print a commented example config, or check one")
-    p.add_argument("--example", action="store_true", help="print a commented example config")
-    p.add_argument("--check", type=Path, metavar="FILE", help="validate a config file")
-
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "run":
-            return _run(args.config, args.out, args.quiet, args.stop_after, args.set)
-        if args.command == "sweep":
-            return _sweep(args.config, args.out, args.quiet, args.param, args.mode, args.set)
-        if args.command == "resume":
-            return _resume(args.dir, args.end_s, args.dt_s, args.quiet)
-        if args.command == "plot":
-            if not (args.dir / "run.h5").exists():
-                raise ConfigError(f"{args.dir} holds no run.h5")
-            for path in _figures(args.dir):
-                print(path)
-            return 0
-        if args.command == "info":
-            return _info(args.dir)
-        if args.command == "demo":
-            if not args.quiet:
-                print(f"demo config: {_demo_config_path()}")
-            if (args.out / "run.h5").exists() and (args.out / "mapping.json").exists():
-                import shutil
-
-                shutil.rmtree(args.out)  # an earlier demo: the demo always starts fresh
-            return _run(_demo_config_path(), args.out, args.quiet)
-        if args.command == "fit":
-            return _fit(args)
-        if args.command == "materials":
-            from sintersim.materials._presets import MATERIALS, get_material
-
-            if args.name:
-                print(get_material(args.name).describe())
-            else:
-                for m in MATERIALS.values():
-                    print(
-                        f"{m.name:8s} {m.structure:10s} Tm = {m.melting_point_K:.0f} K, "
-                        f"gamma_s = {m.surface_energy_J_m2:g} J/m^2, "
-                        f"gamma_gb = {m.gb_energy_J_m2:.3g} J/m^2"
-                    )
-                print("`sintersim materials NAME` shows values with their sources.")
-            return 0
-        if args.command == "config":
-            if args.check:
-                load_config(args.check)
-                print(f"{args.check}: valid")
-                return 0
-            print(example_config())
-            return 0
-        parser.print_help()
-        return 2
-    except ConfigError as e:
-        print(f"sintersim: error: {e}", file=sys.stderr)
-        return 2
-    except KeyError as e:
-        print(f"sintersim: {e.args[0] if e.args else e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            "sintersim: interrupted; `sintersim resume DIR` continues from the last save",
-            file=sys.stderr,
-        )
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
