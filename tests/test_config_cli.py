@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from sintersim.cli import main
-from sintersim.scenario._config import example_config, loads_config
+from sintersim.scenario._config import loads_config
 from sintersim.scenario._schema import ConfigError
 
 BASE = """

@@ -41,6 +41,32 @@ EXIT_CODES = {
 }
 
 
+def _count(lowest: int):
+    """An argparse type: an integer >= ``lowest``."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if n < lowest:
+            raise argparse.ArgumentTypeError(f"{n} must be >= {lowest}")
+        return n
+
+    return parse
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < v < float("inf"):
+        raise argparse.ArgumentTypeError(f"{v} must be a finite number > 0")
+    return v
+
+
 def _add_set(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--set",
@@ -149,10 +175,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--prior", action="append", metavar="NAME=CENTRE:SIGMA_LOG10", help="log-normal prior"
     )
-    p.add_argument("--sigma-nm", type=float, default=0.1, help="sigma where the CSV has none")
-    p.add_argument("--starts", type=int, default=1, help="parallel starts (vmap) for Adam")
-    p.add_argument("--adam-steps", type=int, default=0, help="Adam iterations before LM")
-    p.add_argument("--lm-steps", type=int, default=40, help="Levenberg-Marquardt iterations")
+    p.add_argument("--sigma-nm", type=_positive, default=0.1, help="sigma where the CSV has none")
+    p.add_argument("--starts", type=_count(1), default=1, help="parallel starts (vmap) for Adam")
+    p.add_argument("--adam-steps", type=_count(0), default=0, help="Adam iterations before LM")
+    p.add_argument("--lm-steps", type=_count(0), default=40, help="Levenberg-Marquardt iterations")
     p.add_argument("--seed", type=int, default=0, help="seed of the extra starting points")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -212,8 +238,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             return 0
         print(example_config())
         return 0
-    parser.print_help()
-    return 2
+    parser.error("choose a COMMAND (`sintersim --help` lists them)")
 
 
 def _failure(e: BaseException) -> tuple[int, str]:

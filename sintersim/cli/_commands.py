@@ -51,6 +51,8 @@ def _figures(out: Path, quiet: bool = True) -> list[Path]:
     from sintersim.plot import plot_fields, plot_neck, plot_packing
 
     info = read_run(out / "run.h5")
+    if info["n_frames"] == 0:
+        raise RunFileError(f"{out / 'run.h5'} holds no complete frame to plot yet")
     obs = info["observables"]
     rows = [{k: float(v[i]) for k, v in obs.items()} for i in range(info["n_frames"])]
     cfg = info["attrs"]["config"]
@@ -360,7 +362,7 @@ def _pairs(items: list[str] | None, option: str, form: str) -> dict[str, tuple[f
             nums = tuple(float(v) for v in rest.split(":"))
         except ValueError:
             nums = ()
-        if not sep or len(nums) != n:
+        if not sep or not name.strip() or len(nums) != n:
             raise ConfigError(f"{option} {item!r}: expected {form}")
         out[name.strip()] = nums
     return out

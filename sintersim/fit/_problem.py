@@ -123,6 +123,31 @@ class ParamSpec:
     trace: int | None = None  # per-trace parameter of this trace; None: shared by all traces
 
 
+def _check_options(specs: list[ParamSpec], bounds, priors, init) -> None:
+    """Every bound, prior and start names a fitted parameter and is usable (found by
+    tests/test_fuzz_cli.py: a NaN prior width ended in an SVD failure, a negative prior centre
+    in a math domain error, an empty name was silently ignored)."""
+    known = {s.name for s in specs} | {s.kind for s in specs}
+    fitted = ", ".join(s.name for s in specs)
+    for option, given in (("--bounds", bounds), ("--prior", priors), ("--init", init)):
+        for key in sorted(set(given) - known):
+            raise FitError(f"{option} {key!r}: not a fitted parameter; fitted: {fitted}")
+    for s in specs:
+        if not (np.isfinite(s.lo) and np.isfinite(s.hi) and s.lo < s.hi):
+            raise FitError(f"{s.name}: bounds must be finite with lo < hi, got ({s.lo}, {s.hi})")
+        if not np.isfinite(s.init):
+            raise FitError(f"{s.name}: the starting value {s.init} is not finite")
+        if s.prior is not None:
+            centre, sigma = s.prior
+            if not (np.isfinite(centre) and centre > 0 and np.isfinite(sigma) and sigma > 0):
+                raise FitError(
+                    f"--prior {s.name}={centre:g}:{sigma:g}: needs CENTRE > 0 and SIGMA_LOG10 > 0 "
+                    "(finite)"
+                )
+            if not s.log:
+                raise FitError(f"--prior {s.name}: priors are log-normal, for positive parameters")
+
+
 def fit_controller(setup: Setup):
     """The step controller a fit's forward model uses: the run's only when the config asks for
     adaptive steps explicitly (``[time] adaptive = true``); otherwise fixed steps of
@@ -265,6 +290,7 @@ class Problem:
                 prior = priors.get(key, priors.get(name))
                 specs.append(ParamSpec(key, name, x0, lo, hi, True, prior, k))
         self.specs = specs
+        _check_options(specs, bounds, priors, init)
         if any(s.kind == "gb_energy" for s in specs) or any(
             s.kind == "surface_energy" for s in specs
         ):

@@ -93,8 +93,8 @@ def read_trace(path, default_sigma_nm: float = 0.1, default_sigma_deg: float = 0
         ]
         mis = sig = None
         if "misorientation_deg" in rows[0]:
-            mis = [_cell(r.get("misorientation_deg"), np.nan) for r in rows]
-            sig = [_cell(r.get("sigma_deg"), default_sigma_deg) for r in rows]
+            mis = np.array([_cell(r.get("misorientation_deg"), np.nan) for r in rows])
+            sig = np.array([_cell(r.get("sigma_deg"), default_sigma_deg) for r in rows])
     except (ValueError, TypeError) as e:  # TypeError: a row with fewer cells than the header
         raise FitError(f"{path}: every row needs a number in each column ({e})") from e
     return Trace(np.array(t), np.array(x), np.array(s), path.stem, mis, sig)

@@ -17,6 +17,7 @@ import numpy as np
 
 from sintersim.io._csv import write_csv
 from sintersim.io._runfile import (
+    _DAMAGE,
     RunFileError,
     _damaged,
     _text,
@@ -60,7 +61,7 @@ def repair_run(path: Path) -> Repair:
             raise _damaged(path, e) from None
         try:
             rebuild(path)
-        except (OSError, KeyError, ValueError, RuntimeError) as e2:
+        except _DAMAGE as e2:
             raise _damaged(path, e2) from None
         cleared = True
     try:
@@ -73,7 +74,7 @@ def repair_run(path: Path) -> Repair:
                 f.attrs["status"] = status
     except RunFileError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, IndexError, RuntimeError) as e:
+    except _DAMAGE as e:
         raise _damaged(path, e) from None
     return Repair(n_done, dropped, cleared, status)
 
