@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 STAMP := .install.stamp
 
-.PHONY: install demo test test-slow lint format bench clean experiments
+.PHONY: install demo test test-slow lint format bench clean experiments experiments-check
 
 $(STAMP): pyproject.toml
 	$(PIP) install -q -e ".[test]"
@@ -14,10 +14,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PYTHON) -m sintersim demo --out out/demo
 
-# The five seed-paper experiments, reduced versions (CPU, < 20 min); each takes --full for the
-# paper-sized run (GPU) and --smoke for its smallest setting (tests/test_experiments.py).
+# Every committed experiment output (experiments/*/out/), regenerated in place by the commands of
+# scripts/run_experiments.py (the five seed experiments at their reduced setting, each of which
+# takes --full for the paper-sized run (GPU) and --smoke for its smallest setting; orientation
+# --quick; packings, fit_seed001, surface_melting); prints each script's wall time.
 experiments: $(STAMP)
-	@for d in experiments/seed00*/; do echo "== $$d"; $(PYTHON) $$d/run.py || exit 1; done
+	$(PYTHON) scripts/run_experiments.py
+
+# The same commands into out/experiments-check/, then their tables compared with the committed
+# ones within the tolerances of scripts/compare_experiments.py (wall times ignored).
+EXPERIMENTS_CHECK ?= out/experiments-check
+experiments-check: $(STAMP)
+	$(PYTHON) scripts/run_experiments.py --out-root $(EXPERIMENTS_CHECK) --times $(EXPERIMENTS_CHECK)/times.md
+	$(PYTHON) scripts/compare_experiments.py --fresh $(EXPERIMENTS_CHECK)
 
 lint: $(STAMP)
 	$(PYTHON) -m ruff check sintersim tests scripts experiments

@@ -2,14 +2,20 @@
 
 Every ``experiments/seed00N_*/run.py`` has three sizes:
 
-* ``--smoke``: the smallest setting, seconds to a minute on a CPU (tests/test_experiments.py);
-* default: the reduced version ``make experiments`` runs (all five in under 20 minutes on 2 CPU
-  cores);
+* ``--smoke``: the smallest setting (tests/test_experiments.py);
+* default: the reduced version ``make experiments`` runs (``scripts/run_experiments.py`` lists
+  the commands and prints each one's wall time);
 * ``--full``: the paper-sized version, meant for a GPU.
 
 and writes ``results.md`` -- a table ``quantity | seed value | simulated value | agreement`` whose
 simulated column comes from the run -- plus its figures into ``--out`` (default: the folder's
-``out/``).
+``out/``). Every agreement word is computed: `within`, `near`, `at_most` and `qualitative` compare
+the measured value with the stated tolerance and format the word from the comparison.
+
+Beside every table a script writes, it writes a machine-readable companion (`write_summary`:
+``results.md`` -> ``summary.json``, ``name.md`` -> ``name.summary.json``) holding the same rows and
+notes without wall times or dates; ``scripts/compare_experiments.py`` compares the committed
+companions with freshly regenerated ones (``make experiments-check``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import json
 import math
 import sys
 import time
@@ -66,8 +73,40 @@ def near(value: float, target: float, rel: float) -> str:
     return f"{'yes' if abs(off) <= rel else 'no'} ({off:+.0%}; tolerance {rel:.0%})"
 
 
+def at_most(value: float, limit: float, unit: str = "") -> str:
+    """Agreement of a simulated value with an upper bound (a seed "none", "no significant")."""
+    if not math.isfinite(value):
+        return "no (not measured)"
+    return f"{'yes' if value <= limit else 'no'} ({value:.2g}{unit}; allowed <= {limit:g}{unit})"
+
+
 def qualitative(ok: bool, what: str) -> str:
+    """A yes/no from a comparison made by the caller (``ok``), with what was compared."""
     return f"{'yes' if ok else 'no'} ({what})"
+
+
+def summary_path(table: Path) -> Path:
+    """The machine-readable companion of a table file: results.md -> summary.json, name.md ->
+    name.summary.json."""
+    table = Path(table)
+    name = "summary.json" if table.name == "results.md" else f"{table.stem}.summary.json"
+    return table.with_name(name)
+
+
+def write_summary(table: Path, *, setting: str, tables: dict, notes: Sequence[str] = (),
+                  **extra) -> Path:  # fmt: skip
+    """Write the companion of ``table`` (`summary_path`): ``setting``, ``tables`` (name ->
+    ``{"columns": [...], "rows": [[cell, ...], ...]}``, cells as printed), ``notes`` and any
+    ``extra`` JSON-able items. No wall times or dates: the file is compared across runs."""
+    data = {"setting": setting, "tables": tables, "notes": list(notes), **extra}
+    path = summary_path(table)
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    return path
+
+
+def table_of(columns: Sequence[str], rows: Sequence[Sequence]) -> dict:
+    """A table for `write_summary`: cells as the strings the markdown shows."""
+    return {"columns": list(columns), "rows": [[str(c) for c in r] for r in rows]}
 
 
 def write_results(
@@ -81,7 +120,8 @@ def write_results(
     notes: Sequence[str] = (),
     figures: Sequence[str] = (),
 ) -> Path:
-    """Write ``out/results.md``: title, seed file, the table, figures and notes."""
+    """Write ``out/results.md`` (title, seed file, the table, figures and notes) and its
+    companion ``out/summary.json`` (`write_summary`)."""
     lines = [
         f"# {title}",
         "",
@@ -100,6 +140,10 @@ def write_results(
         lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
     path = out / "results.md"
     path.write_text("\n".join(lines) + "\n")
+    columns = ("quantity", "seed value", "simulated value", "agreement")
+    cells = [(r.quantity, r.seed, r.simulated, r.agreement) for r in rows]
+    write_summary(path, setting=size, tables={"results": table_of(columns, cells)}, notes=notes,
+                  title=title, seed_file=seed_file, figures=list(figures))  # fmt: skip
     return path
 
 

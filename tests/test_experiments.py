@@ -3,6 +3,7 @@ simulated column holds numbers from the run."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -39,3 +40,7 @@ def test_smallest_setting_writes_results(folder, tmp_path):
     assert sum(bool(re.search(r"\d", ln.split("|")[3])) for ln in rows) >= 3, text
     readme = (folder / "README.md").read_text()
     assert seed_file.group(1) in readme
+    # the machine-readable companion (scripts/compare_experiments.py) holds the same rows
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["setting"] == "smoke"
+    assert len(summary["tables"]["results"]["rows"]) == len(rows)

@@ -282,9 +282,12 @@ def main(argv=None) -> int:
             "merged film: void (porosity) fraction, start -> end",
             "voids form on merging (no number)",
             f"{stats[0]['void']:.3f} -> {sm['void']:.3f}",
-            seedlib.qualitative(sm["void"] > stats[0]["void"], "voids grow on merging")
-            if sm["void"] > stats[0]["void"]
-            else seedlib.qualitative(False, "the film densifies: voids shrink"),
+            seedlib.qualitative(
+                sm["void"] > stats[0]["void"],
+                "voids grow on merging"
+                if sm["void"] > stats[0]["void"]
+                else "the film densifies: voids shrink",
+            ),
         ),
         seedlib.Row(
             "largest domain edge (if square), nm",
@@ -298,9 +301,12 @@ def main(argv=None) -> int:
             "most -> end",
             "kept (images after a week of storage)",
             f"{max(kept_mis)} -> {kept_mis[-1]} at {t_m:.2g} s",
-            seedlib.qualitative(True, "kept over the run")
-            if kept_mis[-1] >= max(kept_mis)
-            else seedlib.qualitative(False, "some swept by boundary migration"),
+            seedlib.qualitative(
+                kept_mis[-1] >= max(kept_mis),
+                "kept over the run"
+                if kept_mis[-1] >= max(kept_mis)
+                else "some swept by boundary migration",
+            ),
         ),
         seedlib.Row(
             "control, default boundary mobility (L = 1): misaligned boundaries kept until",
@@ -308,17 +314,21 @@ def main(argv=None) -> int:
             f"first lost by {t_lost:.2g} s, all gone by {t_gone:.2g} s (log-spaced saves)"
             if t_gone is not None
             else f"{c_kept[-1]} of {max(c_kept)} left at {t_ctrl:g} s",
-            seedlib.qualitative(c_kept[-1] >= max(c_kept), "kept over the run")
-            if c_kept[-1] >= max(c_kept)
-            else seedlib.qualitative(False, "swept by boundary migration"),
+            seedlib.qualitative(
+                c_kept[-1] >= max(c_kept),
+                "kept over the run" if c_kept[-1] >= max(c_kept) else "swept by boundary migration",
+            ),
         ),
         seedlib.Row(
             "control: void fraction, start -> minimum -> end",
             "voids form on merging",
             f"{c_voids[0]:.3f} -> {min(c_voids):.3f} -> {c_voids[-1]:.3f}",
-            seedlib.qualitative(c_voids[-1] > min(c_voids), "voids reopen as grains coarsen")
-            if c_voids[-1] > min(c_voids)
-            else seedlib.qualitative(False, "voids only shrink"),
+            seedlib.qualitative(
+                c_voids[-1] > min(c_voids),
+                "voids reopen as grains coarsen"
+                if c_voids[-1] > min(c_voids)
+                else "voids only shrink",
+            ),
         ),
         seedlib.Row(
             "boundary mobility m_gb, slow film / control, m^4/(J s)",

@@ -40,6 +40,7 @@ os.environ.setdefault(
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import pathlib  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import jax  # noqa: E402
@@ -58,6 +59,9 @@ from sintersim.calibrate import (  # noqa: E402
 from sintersim.materials import CELSIUS_ZERO_K, SurfaceMeltingParameters  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # experiments/: seedlib
+import seedlib  # noqa: E402
 
 OUT = pathlib.Path(__file__).parent / "out"
 NM = 1e-9
@@ -215,13 +219,14 @@ def main(argv=None):
                      + " | ".join(f"{v:+.2f}" for v in r_i) + f" | {w:.2f} |")  # fmt: skip
     lines += [
         "",
-        "Residuals are (model - seed) / tolerance (0.1 nm, 15 K); the 90 C row is delta / 0.1 nm. "
+        f"Residuals are (model - seed) / tolerance ({TOL_NM:g} nm, {TOL_K:g} K); the 90 C row is "
+        f"delta / {TOL_NM:g} nm. "
         "delta: liquid volume per unit surface area.",
         "",
         f"Best: l0 = {l0:g} nm, worst residual {worst:.2f} tolerances (shell-thickness measure at "
         f"the same parameters: " + " ".join(f"{v:+.2f}" for v in shell) + ").",
         "",
-        "```python",
+        "```",  # no language tag: ruff (make lint) formats tagged Python blocks in markdown
         f"SurfaceMeltingParameters(latent_heat_J_m3={p.latent_heat_J_m3:.5g}, "
         f"melting_point_K={p.melting_point_K:.2f}, gamma_sv_J_m2={p.gamma_sv_J_m2:g}, "
         f"gamma_sl_J_m2={p.gamma_sl_J_m2:.5g}, gamma_lv_J_m2={p.gamma_lv_J_m2:.5g}, "
@@ -231,6 +236,20 @@ def main(argv=None):
     print("\n".join(lines))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "fit_phase_field.md").write_text("\n".join(lines) + "\n")
+    seedlib.write_summary(
+        args.out / "fit_phase_field.md",
+        setting=lines[2].split("`")[1],
+        tables={
+            "scan": seedlib.table_of(
+                [c.strip() for c in lines[4].strip("|").split("|")],
+                [
+                    [c.strip() for c in ln.strip("|").split("|")]
+                    for ln in lines[6 : 6 + len(results)]
+                ],
+            )
+        },
+        notes=lines[7 + len(results) : -3] + [lines[-2]],
+    )
     return p, worst
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 from pathlib import Path
 
@@ -55,6 +56,9 @@ from sintersim.state import State
 jax.config.update("jax_enable_x64", True)
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # experiments/: seedlib
+import seedlib  # noqa: E402
+
 LAM2 = 2.0  # lambda^2: kappa stretch so the dry surface spans ~2.3 cells (as tests/test_melting)
 SHAPE = dict(A=30.0, B=1.0, kappa_rho=10.0 * LAM2, kappa_eta=1.0 * LAM2)
 A_L, C_SL = 20.0, 0.28  # the main set (see the module docstring)
@@ -362,13 +366,22 @@ def _row(cells) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _markdown(head: list[str], rows: list[list[str]]) -> str:
+    return "\n".join([_row(head), "|" + "---|" * len(head), *(_row(r) for r in rows)])
+
+
 def table(results: list[tuple[Case, dict]], umap: dict, t_fix: list[float]) -> str:
+    return _markdown(*table_cells(results, umap, t_fix))
+
+
+def table_cells(results, umap: dict, t_fix: list[float]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the fusion table, cells as printed."""
     head = ["case", "q", "T (C)", "layer", "layer (cells)", "max l", "liquid fraction"]
     head += [f"neck/D t = {t:g}" for t in t_fix]
     head += ["bridge", "neck liquid fraction", f"boundary film l at t = {T_FILM:g}"]
     head += ["grain boundary", "circularity", "aspect"]
     head += ["bodies", "mass drift"]
-    lines = [_row(head), "|" + "---|" * len(head)]
+    lines = []
     for c, r in results:
         nd = r["neck"] / r["diameter"]
         T = f"{temperature_C(c.q, umap):.0f}" if c.main else "-"
@@ -380,20 +393,25 @@ def table(results: list[tuple[Case, dict]], umap: dict, t_fix: list[float]) -> s
         film = "cores apart" if r["contact_rows"][k] == 0 else f"{r['gb_liquid'][k]:.2f}"
         row += [film, boundary_fate(r), f"{r['circularity'][-1]:.3f}", f"{r['aspect'][-1]:.3f}"]
         row += [f"{r['bodies'][-1]}", f"{r['mass_drift']:.1e}"]
-        lines.append(_row(row))
-    return "\n".join(lines)
+        lines.append(row)
+    return head, lines
 
 
 def film_table(films: dict, gb: float, sl: dict) -> str:
+    return _markdown(*film_cells(films, gb, sl))
+
+
+def film_cells(films: dict, gb: float, sl: dict) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the 1D boundary-film table, cells as printed."""
     head = ["c_sl", "gamma_gb / (2 gamma_sl)", "q", "dry boundary energy", "film branch energy"]
     head += ["film liquid (cells)", "equilibrium"]
-    lines = [_row(head), "|" + "---|" * len(head)]
+    lines = []
     for (c, q), f in films.items():
         eq = "liquid film" if f["film_wins"] else "dry boundary"
         row = [f"{c:g}", f"{gb / (2 * sl[c]):.3f}", f"{q:g}", f"{f['dry']:.4f}"]
         row += [f"{f['film']:.4f}", f"{f['film_liquid']:.2f}", eq]
-        lines.append(_row(row))
-    return "\n".join(lines)
+        lines.append(row)
+    return head, lines
 
 
 def _rgb(fields: np.ndarray) -> np.ndarray:
@@ -572,6 +590,21 @@ the dry boundary and from a seeded film; energies per boundary, model units):
 {ftab}
 """
     (args.out / "fusion.md").write_text(text)
+    seedlib.write_summary(
+        args.out / "fusion.md",
+        setting="quick" if args.quick else "default",
+        tables={
+            "fusion": seedlib.table_of(*table_cells(results, umap, t_fix)),
+            "boundary film 1D": seedlib.table_of(*film_cells(films, gb, sl)),
+        },
+        notes=[
+            f"gamma_sv = {g.sv:.3f}, gamma_lv = {g.lv:.3f}, gamma_sl = {g.sl:.3f}, "
+            f"Delta gamma = {g.spreading:.3f}, gamma_gb = {gb:.3f}, gamma_gb / (2 gamma_sl) = "
+            f"{gb / (2 * g.sl):.3f} (c_sl = 0.4: {gb / (2 * sl[0.4]):.3f})",
+            f"unit map: dx = {umap['dx_nm']:.4f} nm, e0 = {umap['e0']:.3e} J/m^3, "
+            f"L = {umap['L']:.3f}, T_m* = {umap['Tm']:.1f} K",
+        ],
+    )
     plot(results, umap, t_fix, args.out / "fusion.png")
     print(tab)
     print(ftab)

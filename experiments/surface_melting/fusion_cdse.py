@@ -167,11 +167,18 @@ def transition(results: list[dict]) -> tuple[float, float] | None:
 
 
 def table(results: list[dict], times) -> str:
+    head, rows = table_cells(results, times)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def table_cells(results: list[dict], times) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the table, cells as printed."""
     head = ["T (C)", "q", "state at t_end"] + [f"neck/D t = {t:g}" for t in times]
     picks = sorted({times[2], times[len(times) // 2], times[-1]})
     head += [f"solid t = {t:g}" for t in picks]
     head += ["liquid t_end", "vapour t_end", "aspect t_end", "mass drift"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = []
     for r in results:
         k = {t: i + 1 for i, t in enumerate(times)}
         row = [f"{r['T_C']:g}", f"{r['q']:.3f}", state_of(r)]
@@ -179,8 +186,8 @@ def table(results: list[dict], times) -> str:
         row += [f"{r['solid'][k[t]]:.3f}" for t in picks]
         row += [f"{r['liquid'][-1]:.3f}", f"{r['vapour'][-1]:.3f}", f"{r['aspect'][-1]:.3f}"]
         row += [f"{r['mass_drift']:.1e}"]
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+        lines.append(row)
+    return head, lines
 
 
 def plot(results, melt_C: dict, radius_nm: float, path: Path) -> None:
@@ -311,6 +318,16 @@ temperatures means something. {necks}
 """
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "fusion_cdse.md").write_text(text)
+    seedlib.write_summary(
+        args.out / "fusion_cdse.md",
+        setting="quick" if args.quick else cmd.split("fusion_cdse.py")[1].strip(),
+        tables={"pair vs T": seedlib.table_of(*table_cells(results, times))},
+        notes=[
+            "static melting: " + ", ".join(f"{k}: {v:.1f} C" for k, v in melt_C.items()),
+            verdict,
+            necks,
+        ],
+    )
     plot(results, melt_C, args.radius_nm, args.out / "fusion_cdse.png")
     print(tab)
     print(verdict)

@@ -14,6 +14,7 @@ Agreement: thicknesses within 0.1 nm, temperatures within 15 K (issue 8's tolera
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -36,6 +37,9 @@ from sintersim.materials import (
 )
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # experiments/: seedlib
+import seedlib  # noqa: E402
+
 NM = 1e-9
 TOL_NM, TOL_K = 0.1, 15.0
 # The documented start of the preset's fit (see the comment on CDSE_SEED003).
@@ -70,7 +74,7 @@ def table(p: SurfaceMeltingParameters) -> list[tuple[str, str, str, str]]:
             f"delta = {d90 / NM:.3f} nm; onset at {c(on3):.1f} C",
             verdict(
                 d90 <= TOL_NM * NM and on3 >= 90 + CELSIUS_ZERO_K - TOL_K,
-                f"layer {d90 / NM:.3f} nm <= 0.1 nm, onset {c(on3) - 90:+.1f} K; strictly: "
+                f"layer {d90 / NM:.3f} nm <= {TOL_NM:g} nm, onset {c(on3) - 90:+.1f} K; strictly: "
                 + ("met" if on3 >= 90 + CELSIUS_ZERO_K else "not met"),
             ),
         )
@@ -218,6 +222,16 @@ def main() -> None:
         "# Seed 003 surface melting: Kofman model vs seed table\n\n"
         f"Parameters (`CDSE_SEED003`): {params_text(p)}\n\n"
         f"Tolerances: {TOL_NM} nm, {TOL_K:g} K.\n\n" + markdown(rows) + "\n"
+    )
+    seedlib.write_summary(
+        md,
+        setting="default",
+        tables={
+            "Kofman vs seed": seedlib.table_of(
+                ("quantity", "seed value", "Kofman model", "agreement"), rows
+            )
+        },
+        notes=[params_text(p)],
     )
     print(f"\nwrote {png} and {md}")
 
