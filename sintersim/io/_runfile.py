@@ -544,11 +544,22 @@ def check_run(f: h5py.File) -> int:
     for ds in _series(f):
         need(ds.chunks is not None and ds.maxshape[0] is None, f"{ds.name} is not resizable")
         need(ds.shape[0] >= n_done, f"{ds.name} holds fewer rows than the checkpoint's frame")
-    if "grain_id" in c:
-        need(dataset(f"checkpoint/{slot_name('grain_id', slot)}").shape == shape, "grain ids")
-    if "grain_table" in c:
-        table = dataset(f"checkpoint/{slot_name('grain_table', slot)}", 1)
-        need(table.dtype == np.uint8 and table.maxshape[0] is None, "checkpoint/grain_table")
+    # Both slots: the named one is read, the other is written next.
+    for k in (0, 1) if slot_name("rho", 1) in c else (0,):
+        for name, want in (("rho", shape), ("eta", ck_eta.shape), ("grain_id", shape)):
+            if name in c:
+                ds = dataset(f"checkpoint/{slot_name(name, k)}")
+                need(ds.shape == want, f"checkpoint/{slot_name(name, k)} has the wrong shape")
+        if "orientation" in c:
+            o = dataset(f"checkpoint/{slot_name('orientation', k)}")
+            need(o.shape == c["orientation"].shape, "checkpoint orientations differ in shape")
+        if "grain_table" in c:
+            table = dataset(f"checkpoint/{slot_name('grain_table', k)}", 1)
+            need(table.dtype == np.uint8 and table.maxshape[0] is None, "checkpoint/grain_table")
+        if "controller" in c:
+            need(dataset(f"checkpoint/{slot_name('controller', k)}", 1).shape == (3,), "controller")
+    if "particles" in f and len(f["particles"]):
+        _check_particles(f, need, dataset)
     if "controller" in c:
         rec = dataset(f"checkpoint/{slot_name('controller', slot)}", 1)[...]
         need(
@@ -566,6 +577,25 @@ def check_run(f: h5py.File) -> int:
         need(h.shape[1] == len(hcols.split(",")), "grains/history does not match its columns")
         need(h.chunks is not None and h.maxshape[0] is None, "grains/history is not resizable")
     return n_done
+
+
+def _check_particles(f: h5py.File, need, dataset) -> None:
+    """particles/: the start a resume rebuilds (N particles in d dimensions)."""
+    centres = dataset("particles/centres_nm", 2)[...]
+    n, d = centres.shape
+    need(d in (1, 2, 3) and np.all(np.isfinite(centres)), "particles/centres_nm is damaged")
+    radii = dataset("particles/radii_nm", 1)[...]
+    need(radii.shape == (n,) and np.all(radii > 0), "particles/radii_nm is damaged")
+    box = dataset("particles/box_nm", 1)[...]
+    need(box.shape == (d,) and np.all(box > 0), "particles/box_nm is damaged")
+    orient = dataset("particles/orientations")
+    need(
+        orient.dtype.kind == "f" and orient.ndim in (1, 2) and orient.shape[0] == n,
+        "particles/orientations is damaged",
+    )
+    need(np.all(np.isfinite(orient[...])), "particles/orientations is damaged")
+    field = dataset("particles/field", 1)
+    need(field.shape == (n,) and field.dtype.kind in "iu", "particles/field is damaged")
 
 
 def _positive(v) -> bool:
