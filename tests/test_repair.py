@@ -158,6 +158,17 @@ def test_kill_inside_a_frame_write_then_repair_and_resume(tmp_path, reference, n
         assert f["fields/rho"].shape[0] == 3
         assert f.attrs["status"].startswith("interrupted")
     assert len((k / "observables.csv").read_text().splitlines()) == 1 + 3
+    # `info DIR | head`: a reader that has gone away stops it quietly (it printed a
+    # BrokenPipeError traceback). The pipe is closed before the child writes anything.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sintersim", "info", str(k)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 141 and err == "", err
     again = cli("repair", k)  # idempotent: an intact file is left as it is
     assert "cleared" not in again.stdout and "0 partial row(s)" in again.stdout
 

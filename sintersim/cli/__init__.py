@@ -270,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return _dispatch(args, parser)
+        code = _dispatch(args, parser)
+        sys.stdout.flush()  # here, so that a closed pipe is met inside this handler
+        return code
     except KeyboardInterrupt:
         print(
             "sintersim: interrupted; `sintersim resume DIR` continues from the last save",
