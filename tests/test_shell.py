@@ -182,8 +182,8 @@ def test_unstable_run_stops_and_keeps_last_good_state(tmp_path):
     "args, words",
     [
         (["run", "missing.toml", "--out", "x"], ["not found"]),
-        (["resume", "nowhere"], ["no run.h5"]),
-        (["info", "nowhere"], ["no run.h5"]),
+        (["resume", "nowhere"], ["no such run directory"]),
+        (["info", "nowhere"], ["no such run directory"]),
     ],
 )
 def test_cli_errors_are_one_line(tmp_path, args, words):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from sintersim.io._check import RunFileError, check_run, open_read
 from sintersim.io._csv import read_csv, write_csv
 from sintersim.io._repair import Repair, repair_run, rewrite_companions, write_grains_csv
 from sintersim.io._runfile import (
     RunFile,
-    RunFileError,
-    open_read,
     read_frame,
     read_grain_history,
     read_grain_ids,
@@ -20,6 +19,7 @@ __all__ = [
     "Repair",
     "RunFile",
     "RunFileError",
+    "check_run",
     "open_read",
     "read_csv",
     "read_frame",

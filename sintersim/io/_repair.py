@@ -15,19 +15,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from sintersim.io._check import _DAMAGE, RunFileError, _damaged, _text, check_run, open_read
 from sintersim.io._csv import write_csv
-from sintersim.io._runfile import (
-    _DAMAGE,
-    RunFileError,
-    _damaged,
-    _text,
-    check_run,
-    open_read,
-    read_grain_history,
-    read_run,
-    rebuild,
-    truncate,
-)
+from sintersim.io._runfile import read_grain_history, read_run, rebuild, truncate
 from sintersim.io._xdmf import write_xdmf
 
 H5_NAME = "run.h5"
