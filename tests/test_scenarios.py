@@ -146,7 +146,7 @@ def test_file_layout_refuses_bad_csv(tmp_path, content, match, capsys):
     (tmp_path / "p.csv").write_text(content)
     cfg = tmp_path / "c.toml"
     cfg.write_text(_config('layout = "file"\nfile = "p.csv"', grid="shape = [40, 40]"))
-    assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--quiet"]) == 4  # resources
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "particles.file" in err and "Traceback" not in err
     import re
