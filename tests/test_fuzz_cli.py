@@ -1061,6 +1061,17 @@ REGRESSIONS = {
     "dt_internal nan": ([("attr", "/", "dt_internal", np.nan)], ["resume"]),
     # a truncated file: HDF5's SWMR reader retried a bad checksum for ever (a hang)
     "truncated": ([("truncate", 0.2275)], ["info", "plot", "resume"]),
+    # found by FUZZ_CLI_SCALE=4 FUZZ_CLI_RANDOM=1 after the fixes above
+    "config not UTF-8": (
+        [("attr", "/", "config", np.bytes_(b"\xff\xfe"))],
+        ["info", "plot", "resume", "repair"],
+    ),
+    "dx_nm integer": ([("attr", "/", "dx_nm", 5)], ["info", "plot", "repair"]),
+    "other slot 0-D": ([("dataset", "checkpoint/rho", np.array(0.0))], ["resume", "repair"]),
+    "particles int": (
+        [("dataset", "particles/orientations", np.arange(7, dtype=np.int8))],
+        ["info", "resume"],
+    ),
 }
 
 

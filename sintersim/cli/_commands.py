@@ -69,7 +69,7 @@ def _figures(out: Path, quiet: bool = True) -> list[Path]:
                 plot_fields(
                     np.asarray(rho),
                     np.asarray(eta),
-                    info["attrs"]["dx_nm"],
+                    float(info["attrs"]["dx_nm"]),
                     out / f"fields_{j}.png",
                     f"{title}, t = {rows[i]['time_s']:.3g} s",
                     grain_id=read_grain_ids(out / "run.h5", i),
@@ -77,7 +77,9 @@ def _figures(out: Path, quiet: bool = True) -> list[Path]:
             )
     elif info["checkpoint"] is not None:
         rho, eta = info["checkpoint"][:2]
-        made.append(plot_fields(rho, eta, info["attrs"]["dx_nm"], out / "fields_last.png", title))
+        made.append(
+            plot_fields(rho, eta, float(info["attrs"]["dx_nm"]), out / "fields_last.png", title)
+        )
     return made
 
 

@@ -260,7 +260,13 @@ def _positive(v) -> bool:
 
 
 def _text(v):
-    return v.decode() if isinstance(v, bytes) else v
+    """An attribute as text (h5py may give bytes); None for bytes that are not UTF-8."""
+    if isinstance(v, bytes):
+        try:
+            return v.decode()
+        except UnicodeDecodeError:
+            return None
+    return v
 
 
 CHECKPOINT = ("rho", "eta", "orientation", "grain_id", "grain_table", "controller")
