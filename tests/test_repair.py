@@ -11,24 +11,24 @@ import h5py
 import numpy as np
 import pytest
 
+# Runs that step go through a fresh process (test_shell.cli): in one process a float64 run
+# switches JAX's x64 mode on for good, and a later float32 run there is not bitwise the same.
+from test_shell import CASE as PAIR
+from test_shell import cli as sintersim
+
 from sintersim.cli import main
 from sintersim.io import read_run
 
-CASE = """
-[grid]
-shape = [48, 32]
-spacing_nm = 0.25
-dtype = "{dtype}"
-[particles]
-radius_nm = 2.0
-[time]
-end_s = 0.01
-n_saves = 6
+# The pair of tests/test_shell.py through a temperature step at 0.004 s.
+CASE = (
+    PAIR.format(dtype="{dtype}", end=0.01, n=6)
+    + """
 [temperature]
 schedule = "steps"
 times_s = [0.0, 0.004]
 values_K = [423.15, 473.15]
 """
+)
 NOISE = """
 [noise]
 enabled = true
@@ -48,30 +48,19 @@ def cli(*args, check=True):
     return r
 
 
-def sintersim(*args, env=None):
-    """The CLI in a fresh process, as a user runs it. Runs that step go through here: in one
-    process a float64 run switches JAX's x64 mode on for good, and a later float32 run there is
-    not bitwise the same as in a fresh process."""
-    r = subprocess.run(
-        [sys.executable, "-m", "sintersim", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
-    return r
-
-
 def killed_run(cfg, out, frame: int):
     """`sintersim run`, SIGKILLed inside the write of ``frame``."""
     r = sintersim(
-        "run", cfg, "--out", out, "--quiet", env={"SINTERSIM_TEST_KILL_IN_FRAME": str(frame)}
+        "run",
+        cfg,
+        "--out",
+        out,
+        "--quiet",
+        check=False,
+        timeout=600,
+        env={"SINTERSIM_TEST_KILL_IN_FRAME": str(frame)},
     )
     assert r.returncode == -9, (r.returncode, r.stderr)
-
-
-def ok(r):
-    assert r.returncode == 0, r.stderr
 
 
 def plain_open_ok(path) -> bool:
@@ -112,7 +101,7 @@ def reference(tmp_path_factory):
             d.mkdir()
             cfg = d / "case.toml"
             cfg.write_text(CASE.format(dtype=dtype) + (NOISE if noise else ""))
-            ok(sintersim("run", cfg, "--out", d / "a", "--quiet"))
+            sintersim("run", cfg, "--out", d / "a", "--quiet")
             made[key] = (cfg, d / "a")
         return made[key]
 
@@ -128,9 +117,9 @@ def test_resume_after_clean_stop_is_bit_identical_with_noise_and_schedule(
     float64: tests/test_adaptive.py.)"""
     cfg, a = reference(dtype, True)
     b = tmp_path / "b"
-    ok(sintersim("run", cfg, "--out", b, "--quiet", "--stop-after", "2"))
+    sintersim("run", cfg, "--out", b, "--quiet", "--stop-after", "2")
     assert read_run(b / "run.h5")["n_frames"] == 3
-    ok(sintersim("resume", b, "--quiet"))
+    sintersim("resume", b, "--quiet")
     assert read_run(b / "run.h5")["attrs"]["status"] == "complete"
     assert_same_run(a, b)
 
@@ -172,7 +161,7 @@ def test_kill_inside_a_frame_write_then_repair_and_resume(tmp_path, reference, n
     again = cli("repair", k)  # idempotent: an intact file is left as it is
     assert "cleared" not in again.stdout and "0 partial row(s)" in again.stdout
 
-    ok(sintersim("resume", k, "--quiet"))
+    sintersim("resume", k, "--quiet")
     assert plain_open_ok(h5)
     assert read_run(h5)["attrs"]["status"] == "complete"
     assert_same_run(a, k)

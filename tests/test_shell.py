@@ -27,12 +27,14 @@ n_saves = {n}
 """
 
 
-def cli(*args, check=True, timeout=300):
+def cli(*args, check=True, timeout=300, env=None):
+    """The CLI in a fresh process, as a user runs it (``env``: extra environment variables)."""
     r = subprocess.run(
         [sys.executable, "-m", "sintersim", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
     if check:
         assert r.returncode == 0, r.stderr

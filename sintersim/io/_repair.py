@@ -17,7 +17,7 @@ import numpy as np
 
 from sintersim.io._check import _DAMAGE, RunFileError, _damaged, _text, check_run, open_read
 from sintersim.io._csv import write_csv
-from sintersim.io._runfile import read_grain_history, read_run, rebuild, truncate
+from sintersim.io._runfile import clear_writer_flag, read_grain_history, read_run, truncate
 from sintersim.io._xdmf import write_xdmf
 
 H5_NAME = "run.h5"
@@ -42,18 +42,10 @@ def repair_run(path: Path) -> Repair:
     path = Path(path)
     if not path.is_file():
         raise RunFileError(f"{path}: no such run file")
-    cleared = False
     try:
-        with h5py.File(path, "r"):
-            pass
-    except OSError as e:
-        if "already open for write" not in str(e):
-            raise _damaged(path, e) from None
-        try:
-            rebuild(path)
-        except _DAMAGE as e2:
-            raise _damaged(path, e2) from None
-        cleared = True
+        cleared = clear_writer_flag(path)
+    except _DAMAGE as e:
+        raise _damaged(path, e) from None
     try:
         with h5py.File(path, "a", libver="latest") as f:
             n_done = check_run(f)

@@ -264,13 +264,21 @@ def _open_for_append(path: Path) -> h5py.File:
     open for writing again (h5clear would reset it). The data are intact and readable in SWMR
     read mode, so copy every object into a fresh file and swap it in atomically.
     """
+    clear_writer_flag(path)
+    return h5py.File(path, "a", libver="latest")
+
+
+def clear_writer_flag(path: Path) -> bool:
+    """Rebuild ``path`` if a killed SWMR writer left it flagged "open for write"; whether it
+    did. Other errors of opening (a damaged file) are raised as they come."""
     try:
-        return h5py.File(path, "a", libver="latest")
+        with h5py.File(path, "r"):
+            return False
     except OSError as e:
         if "already open for write" not in str(e):
             raise
     rebuild(path)
-    return h5py.File(path, "a", libver="latest")
+    return True
 
 
 def rebuild(path: Path) -> None:
