@@ -8,9 +8,11 @@
 - fit_seed001: experiments/fit_seed001/fit.py (bracket, Levenberg-Marquardt, re-centring);
 - fit_twin: scripts/fit_twin.py (two parameters, 40 points).
 
-Each runs twice in a fresh process: with fixed first-order steps (``time.adaptive = false``,
-``time.scheme = "euler"``, the config's ``dt_internal``: every run before adaptive steps) and
-with the defaults (adaptive ROS2). Runs report steps and the largest neck difference between
+Each runs twice in a fresh process. Runs: with fixed first-order steps (``time.adaptive =
+false``, ``time.scheme = "euler"``, the config's ``dt_internal``: every run before adaptive
+steps) and with the defaults (error-controlled steps). Fits: with the fit's default (fixed steps
+of the config's ``dt_internal``) and with ``--adaptive`` (error-controlled steps frozen per fit
+round). Runs report steps and the largest neck difference between
 the two at the save-points (nm and cells); fits report the fitted values. Wall times include
 compilation (what a user waits for).
 """
@@ -82,7 +84,7 @@ def fit_case(name: str, tmp: Path) -> dict:
         "fit_twin": [str(ROOT / "scripts" / "fit_twin.py")],
     }[name]
     res: dict = {"case": name}
-    for mode, extra in (("fixed", ["--fixed"]), ("adaptive", [])):
+    for mode, extra in (("fixed", []), ("adaptive", ["--adaptive"])):
         args = [sys.executable, *script, *extra]
         if name == "fit_seed001":
             args += ["--out", str(tmp / f"{name}_{mode}")]

@@ -101,11 +101,17 @@ def run(model, grid, s0, saveat, scheme: str, dt: float, controller=None) -> dic
     }
 
 
-def grad_cost(n: int = 48, t_end: float = 300.0) -> dict:
-    """Reverse-mode gradient of the neck at three save-points w.r.t. log M_surf through an
-    adaptive ROS2 run (checkpointed loop, step-size choices included) against the forward run,
-    compile excluded; and its agreement with central differences of the adaptive run."""
+def grad_cost(n: int = 48, t_end: float = 300.0, scheme: str = "ros2", frozen=False) -> dict:
+    """Reverse-mode gradient of the neck at three save-points w.r.t. log M_surf against the
+    forward run (compile excluded), and its agreement with central differences of the same map.
+
+    frozen=False: through the adaptive run (checkpointed loop, step-size choices included).
+    frozen=True: through the steps an adaptive run chose, frozen (`frozen_counts`, what fits
+    differentiate): the forward run is the frozen one; the adaptive run that chose the steps is
+    timed too (``pilot_s``)."""
     from bench import demo_parameters
+
+    from sintersim.solver import frozen_counts
 
     grid = ss.Grid((n, n))
     r = 0.2 * n
@@ -113,8 +119,10 @@ def grad_cost(n: int = 48, t_end: float = 300.0) -> dict:
     x0, x1 = (c[0] for c in ss.initial.two_particle_centres(grid, r, gap=-1.0))
     ts = (t_end * 1e-3, t_end * 1e-1, t_end)
     saveat = ss.SaveAt(ts=ts, fn=lambda t, s: neck_size(s, grid, x0, x1))
+    stepper = SCHEMES[scheme]
+    controller = StepController(atol=1e-3, dt_max=10.0)
 
-    def loss(log_ms, differentiable):
+    def loss(log_ms, differentiable, counts=None):
         sol = ss.integrate(
             make_model(jnp.float64, M_surf=jnp.exp(log_ms)),
             grid,
@@ -122,17 +130,26 @@ def grad_cost(n: int = 48, t_end: float = 300.0) -> dict:
             t0=0.0,
             dt=0.01,
             saveat=saveat,
-            stepper=SCHEMES["ros2"],
+            stepper=stepper,
             differentiable=differentiable,
-            controller=StepController(atol=1e-3, dt_max=10.0),
+            controller=None if counts is not None else controller,
             max_steps=20_000,
+            counts=counts,
         )
-        return jnp.sum(sol.ys)
+        return jnp.sum(sol.ys), sol.steps
 
     x = jnp.asarray(np.log(demo_parameters()["M_surf"]))
-    fwd = jax.jit(lambda v: loss(v, False)).lower(x).compile()
-    grad = jax.jit(jax.grad(lambda v: loss(v, True))).lower(x).compile()
+    pilot = jax.jit(lambda v: loss(v, False)).lower(x).compile()
+    counts = None
     times = {}
+    if frozen:
+        jax.block_until_ready(pilot(x))
+        t = time.perf_counter()
+        _, steps = jax.block_until_ready(pilot(x))
+        times["pilot"] = time.perf_counter() - t
+        counts = frozen_counts(ss.Solution(None, None, None, None, steps), stepper)
+    fwd = jax.jit(lambda v: loss(v, False, counts)[0]).lower(x).compile()
+    grad = jax.jit(jax.grad(lambda v: loss(v, True, counts)[0])).lower(x).compile()
     for name, fn in (("forward", fwd), ("gradient", grad)):
         jax.block_until_ready(fn(x))
         t = time.perf_counter()
@@ -140,25 +157,65 @@ def grad_cost(n: int = 48, t_end: float = 300.0) -> dict:
         times[name] = time.perf_counter() - t
         if name == "gradient":
             g = float(val)
-    h = 1e-4
-    fd = (float(fwd(x + h)) - float(fwd(x - h))) / (2 * h)
+    fds = {}
+    for h in (1e-3, 1e-4, 1e-5):
+        fds[h] = (float(fwd(x + h)) - float(fwd(x - h))) / (2 * h)
+    rel = {f"{h:g}": abs(g - fd) / abs(fd) for h, fd in fds.items()}
     return {
         "n": n,
         "t_end": t_end,
+        "scheme": scheme,
+        "frozen": frozen,
+        "steps": int(np.sum(counts)) if frozen else int(np.sum(pilot(x)[1])),
         "forward_s": times["forward"],
+        "pilot_s": times.get("pilot"),
         "gradient_s": times["gradient"],
         "ratio": times["gradient"] / times["forward"],
         "grad": g,
-        "finite_difference": fd,
-        "relative_difference": abs(g - fd) / abs(fd),
+        "finite_difference": fds[1e-4],
+        "relative_difference": min(rel.values()),
+        "relative_difference_by_h": rel,
     }
+
+
+def gradients(sizes) -> list[dict]:
+    """Part 4 for each grid size: the adaptive ROS2 run, and the frozen steps of an adaptive
+    first-order run (what fits differentiate); printed and returned."""
+    grads = [
+        grad_cost(g, scheme=sch, frozen=fr)
+        for g in sizes
+        for sch, fr in (("ros2", False), ("euler", True))
+    ]
+    for gc in grads:
+        kind = "frozen steps of an adaptive" if gc["frozen"] else "an adaptive"
+        print(
+            f"gradient through {kind} {gc['scheme']} run ({gc['n']}^2, t = {gc['t_end']:g}, "
+            f"{gc['steps']} steps, d sum(neck)/d log M_surf): {gc['gradient_s']:.2f} s vs "
+            f"forward {gc['forward_s']:.2f} s = {gc['ratio']:.2f}x; vs central differences "
+            f"(h = 1e-3, 1e-4, 1e-5): "
+            + ", ".join(f"{v:.1e}" for v in gc["relative_difference_by_h"].values())
+            + " relative"
+            + (
+                f"; the adaptive run that chose the steps: {gc['pilot_s']:.2f} s"
+                if gc["frozen"]
+                else ""
+            )
+        )
+    return grads
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="N = 64 to t = 1000 (a few minutes)")
     ap.add_argument("--json", default=None, help="write the table to this file")
+    ap.add_argument("--gradients", action="store_true", help="only the gradient costs (part 4)")
     a = ap.parse_args(argv)
+    sizes = (48,) if a.quick else (48, 128)
+    if a.gradients:
+        grads = gradients(sizes)
+        if a.json:
+            Path(a.json).write_text(json.dumps({"gradient": grads}, indent=2))
+        return 0
     n, t_end = (64, 1000.0) if a.quick else (128, 5000.0)
     ladder = {
         "euler": [0.2, 0.1, 0.05, 0.025, 0.0125] if a.quick else [0.1, 0.05, 0.025],
@@ -227,13 +284,7 @@ def main(argv=None) -> int:
                     f"{TOL_CELLS} cell: "
                     f"{'yes' if r['meets'] else 'no'}"
                 )
-    grads = [grad_cost(g) for g in ((48,) if a.quick else (48, 128))]
-    for gc in grads:
-        print(
-            f"gradient through an adaptive ROS2 run ({gc['n']}^2, t = {gc['t_end']:g}, d sum(neck)"
-            f"/d log M_surf): {gc['gradient_s']:.2f} s vs forward {gc['forward_s']:.2f} s = "
-            f"{gc['ratio']:.2f}x; vs central differences: {gc['relative_difference']:.1e} relative"
-        )
+    grads = gradients(sizes)
     if a.json:
         out = {
             "gradient": grads,

@@ -261,6 +261,27 @@ def test_multistart_adam_in_parallel_then_lm():
     assert abs(res.values["surface_diffusivity"] / truth["surface_diffusivity"] - 1) < 0.05
 
 
+def test_adaptive_config_fits_with_steps_frozen_per_round():
+    """``[time] adaptive = true``: the fit freezes the steps an error-controlled run chose (at
+    the start, and again at the answer, where faster kinetics need more of them); the trace,
+    made with steps frozen at the truth, is recovered from a start 3x off."""
+    cfg = loads_config(TINY_TOML.replace("[time]\n", "[time]\nadaptive = true\n"))
+    ds = F.Problem([_dummy([0.002, 0.004])], cfg, ["surface_diffusivity"]).specs[0].init
+    truth = {"surface_diffusivity": ds}
+    tr = twin_trace(cfg, truth, np.geomspace(0.0005, 0.01, 10), noise=0.01, name="ad")
+    slow = F.Problem([tr], cfg, ["surface_diffusivity"], init={"surface_diffusivity": ds / 3})
+    fast = F.Problem([tr], cfg, ["surface_diffusivity"], init={"surface_diffusivity": 3 * ds})
+    n_slow, n_fast = slow.freeze_steps()[0], fast.freeze_steps()[0]
+    print("frozen steps at ds/3, 3 ds:", n_slow, n_fast)
+    assert n_fast > 1.5 * n_slow  # the plan follows the kinetics it was frozen at
+    assert slow.counts[0].shape == (slow.sims[0].dense.size,)
+    res = F.fit([tr], cfg, ["surface_diffusivity"], init={"surface_diffusivity": ds / 3})
+    v, se = res.values["surface_diffusivity"], res.stderr["surface_diffusivity"]
+    print(f"D_s = {v:.4g} +- {se:.2g} (truth {ds:.4g}), reduced chi2 {res.chi2_reduced:.2f}")
+    assert abs(v / ds - 1) < 0.05 and abs(v - ds) < 3 * se
+    assert 0.2 < res.chi2_reduced < 3.0
+
+
 def test_joint_fit_of_two_traces_shares_parameters():
     """Two particle sizes, one shared D_s, a contact time per trace."""
     cfg_a = loads_config(TINY_TOML)

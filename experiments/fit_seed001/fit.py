@@ -56,7 +56,7 @@ def log(msg: str) -> None:
 def with_ds(base, ds: float, dt_internal: float | None = None):
     """The base config with material.surface_diffusivity_m2_s (and optionally dt) replaced.
     `RunConfig.replace` keeps what the file gave: a fit's forward model takes adaptive steps only
-    when the config asks for them explicitly (`sintersim.fit`'s `fit_controller`), which the
+    when the config asks for them explicitly (`sintersim.fit`'s `_TraceSim.adaptive`), which the
     validated values, with every default filled in, would always do."""
     time_ = {} if dt_internal is None else {"dt_internal": dt_internal}
     return base.replace(material={"surface_diffusivity_m2_s": float(ds)}, time=time_)
@@ -105,9 +105,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="dt_internal 0.5, <= 10 LM steps")
     ap.add_argument(
-        "--fixed",
+        "--adaptive",
         action="store_true",
-        help="fixed first-order steps of the config's dt_internal (as before adaptive steps)",
+        help="frozen error-controlled steps ([time] adaptive = true) instead of the fixed "
+        "dt_internal",
     )
     ap.add_argument("--out", type=Path, default=HERE / "out")
     ap.add_argument("--config", type=Path, default=HERE / "config.toml")
@@ -120,8 +121,8 @@ def main(argv=None) -> int:
     trace = sintersim.fit.read_trace(args.trace)
     base_cfg = load_config(args.config)
     base_raw = base_cfg  # replaced per D_s by with_ds
-    if args.fixed:
-        base_raw = base_cfg.replace(time={"adaptive": False, "scheme": "euler"})
+    if args.adaptive:
+        base_raw = base_cfg.replace(time={"adaptive": True})
     dt = 0.5 if args.quick else None
     lm_steps = 10 if args.quick else 30
     n_dense = 24 if args.quick else 48

@@ -23,6 +23,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,7 +37,7 @@ from sintersim.observables._fields import neck_size
 from sintersim.orientation import misorientation_matrix
 from sintersim.scenario._assemble import Setup, build
 from sintersim.scenario._config import RunConfig
-from sintersim.solver._integrate import SaveAt, integrate
+from sintersim.solver._integrate import SaveAt, frozen_counts, integrate
 from sintersim.state import State
 
 # name -> (unit, config key in [material], log-space?)
@@ -73,6 +74,16 @@ class _TraceSim:
     base: dict[str, float]  # physical values from the config
     dense: np.ndarray  # internal save times (t = 0 prepended on use)
     offset_key: str | None
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the fit freezes error-controlled steps for this trace: only when its config
+        asks for adaptive steps explicitly (``[time] adaptive = true``); otherwise fixed steps of
+        ``dt_internal``. Measured (docs/performance.md): over 1.5 decades (scripts/fit_twin.py)
+        the error-controlled plan takes 4.7x the steps of the config's dt_internal = 1 (and is
+        4x more accurate); over many decades it takes fewer."""
+        given = (self.setup.config.raw or {}).get("time", {})
+        return self.setup.controller is not None and given.get("adaptive") is True
 
     @property
     def temperature_K(self) -> float:
@@ -146,16 +157,6 @@ def _check_options(specs: list[ParamSpec], bounds, priors, init) -> None:
                 )
             if not s.log:
                 raise FitError(f"--prior {s.name}: priors are log-normal, for positive parameters")
-
-
-def fit_controller(setup: Setup):
-    """The step controller a fit's forward model uses: the run's only when the config asks for
-    adaptive steps explicitly (``[time] adaptive = true``); otherwise fixed steps of
-    ``dt_internal``. Measured: with the default adaptive steps the seed 001 fit took 126 s
-    against 53 s with fixed steps, and the twin fit of scripts/fit_twin.py more than 15 minutes
-    against 74 s (docs/performance.md), so fixed steps stay the fit's default for now."""
-    given = (setup.config.raw or {}).get("time", {})
-    return setup.controller if given.get("adaptive") is True else None
 
 
 class Problem:
@@ -299,6 +300,47 @@ class Problem:
                 if not 0 < r <= 12 / 7:
                     raise FitError("gb_energy / surface_energy must start within (0, 12/7]")
 
+        # Per trace: the frozen step plan of an adaptive config (None: not made yet, or fixed
+        # steps of the config's dt).
+        self.counts: list[np.ndarray | None] = [None] * len(self.sims)
+
+    # -- step plan ----------------------------------------------------------------------------
+    def start_point(self) -> jax.Array:
+        """Natural coordinates of the starting values."""
+        return jnp.asarray([math.log(s.init) if s.log else s.init for s in self.specs])
+
+    def freeze_steps(self, q: jax.Array | None = None) -> list[int]:
+        """Freeze the time steps of every trace whose config asks for adaptive steps explicitly:
+        one error-controlled forward run at the natural coordinates ``q`` (default: the start)
+        chooses the steps, and every evaluation then takes that many equal steps in each save
+        interval (`sintersim.solver.frozen_counts`).
+
+        Why: the free adaptive loop's step counts are integers that jump as the parameters
+        move, so its loss has kinks and its finite differences scatter (2.7 % on a 566-step
+        run); Levenberg-Marquardt needs the smooth map. The frozen map has the adaptive run's
+        accuracy at the parameters it was frozen at; `fit` re-freezes at every round's start and
+        at the answer. Other traces keep fixed steps of ``dt_internal`` (`_TraceSim.adaptive`).
+        Returns the steps per evaluation of each trace."""
+        q = self.start_point() if q is None else jnp.asarray(q)
+        totals = []
+        for k, sim in enumerate(self.sims):
+            su = sim.setup
+            if not sim.adaptive:
+                self.counts[k] = None
+                totals.append(int(np.ceil(sim.dense[-1] / su.dt - 1e-9)))
+                continue
+            sol = _pilot(self, k, q)
+            if not bool(np.all(np.asarray(sol.ok))):
+                bad = float(sim.dense[int(np.argmin(np.asarray(sol.ok)))])
+                raise FitError(
+                    f"{sim.trace.name}: the error-controlled run at the starting values failed "
+                    f"by {bad * su.nd.scales.time_s:.3g} s (unstable, or the step fell below "
+                    "dt_min): start nearer the answer, or set [time] adaptive = false"
+                )
+            self.counts[k] = frozen_counts(sol, su.stepper)
+            totals.append(int(self.counts[k].sum()))
+        return totals
+
     # -- transforms ---------------------------------------------------------------------------
     def to_unbounded(self, values: Mapping[str, float]) -> np.ndarray:
         z = []
@@ -363,6 +405,9 @@ class Problem:
             sym = su.model.energy.boundaries.symmetry
             return jnp.stack([neck, _pair_misorientation(state, su.grid, sym)])
 
+        if sim.adaptive and self.counts[k] is None:
+            with jax.ensure_compile_time_eval():  # run now, even while a jit traces us
+                self.freeze_steps()  # at the starting values
         sol = integrate(
             model,
             su.grid,
@@ -372,7 +417,7 @@ class Problem:
             saveat=SaveAt(ts=sim.dense, fn=fn),
             stepper=su.stepper,
             differentiable=reverse,
-            controller=fit_controller(su),
+            counts=self.counts[k],
         )
         x0 = fn(0.0, su.state0)
         return jnp.concatenate([x0[None], sol.ys])
@@ -431,6 +476,23 @@ class Problem:
         """Half the sum of squared residuals; reverse-mode differentiable (checkpointed)."""
         r = self.residuals(q, reverse=True)
         return 0.5 * jnp.sum(r**2)
+
+
+@eqx.filter_jit
+def _pilot(problem: Problem, k: int, q: jax.Array):
+    """The error-controlled forward run of trace k at ``q`` (steps per save interval, ok)."""
+    su = problem.sims[k].setup
+    return integrate(
+        problem.model(k, problem.values(q)),
+        su.grid,
+        su.state0,
+        t0=0.0,
+        dt=su.dt,
+        saveat=SaveAt(ts=problem.sims[k].dense, fn=lambda t, s: jnp.zeros((), s.rho.dtype)),
+        stepper=su.stepper,
+        differentiable=False,
+        controller=su.controller,
+    )
 
 
 def _pair_misorientation(state: State, grid, symmetry: str) -> jax.Array:

@@ -14,7 +14,12 @@ from jaxtyping import Array, PyTree
 
 from sintersim.grid import Grid
 from sintersim.model._sinter import SinterModel
-from sintersim.solver._adaptive import Controlled, StepController, advance_adaptive
+from sintersim.solver._adaptive import (
+    CHECKPOINT_BYTES,
+    Controlled,
+    StepController,
+    advance_adaptive,
+)
 from sintersim.solver._stepper import SemiImplicitFourier, Stepper
 from sintersim.state import State
 
@@ -66,6 +71,17 @@ def plan_steps(t0: float, ts: np.ndarray, dt: float) -> tuple[np.ndarray, np.nda
     return n, spans / n
 
 
+def frozen_counts(solution: Solution, stepper: Stepper) -> np.ndarray:
+    """The step plan an error-controlled ``solution`` chose, frozen: per save interval, the
+    number of equal fixed steps of ``stepper`` that resolve the interval as finely as its
+    accepted steps did (``accepted * stepper.substeps``). Integrating with these ``counts``
+    (`integrate`) gives a map that is smooth in the model's parameters, unlike the adaptive
+    loop, whose integer step counts jump as the parameters move (measured: central differences
+    of a 566-step adaptive run scattered by 2.7 %); fits differentiate the frozen map."""
+    steps = np.asarray(solution.steps, dtype=np.int64).reshape(-1)
+    return np.maximum(steps, 1) * int(stepper.substeps)
+
+
 def state_ok(state: State, bound: float = 0.5) -> Array:
     """Finite, and rho/eta no further than ``bound`` outside [0, 1] (a diverging run is not)."""
     lo, hi = -bound, 1.0 + bound
@@ -102,7 +118,13 @@ def advance(
     init = (jnp.asarray(0, jnp.int32), state)
     if max_steps is None:
         return jax.lax.while_loop(cond, body, init)[1]
-    return eqxi.while_loop(cond, body, init, max_steps=int(max_steps), kind="checkpointed")[1]
+    # Every step's state kept when it fits in CHECKPOINT_BYTES: the reverse pass then recomputes
+    # nothing (measured, frozen steps on 48^2: gradient / forward 5.7x with eqxi's default).
+    size = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
+    keep = max(1, min(int(max_steps), CHECKPOINT_BYTES // max(size, 1)))
+    return eqxi.while_loop(
+        cond, body, init, max_steps=int(max_steps), kind="checkpointed", checkpoints=keep
+    )[1]
 
 
 def integrate(
@@ -117,10 +139,14 @@ def integrate(
     differentiable: bool = True,
     controller: StepController | None = None,
     max_steps: int = 200_000,
+    counts: np.ndarray | None = None,
 ) -> Solution:
     """Integrate from ``t0`` to ``saveat.ts[-1]``.
 
-    Fixed steps (``controller`` None): each save interval in equal steps of at most ``dt``.
+    Fixed steps (``controller`` None): each save interval in equal steps of at most ``dt``, or
+    in ``counts[i]`` equal steps when ``counts`` (concrete, one per save interval) is given: a
+    step plan frozen from an adaptive run (`frozen_counts`), so the map from parameters to the
+    solution is smooth and its gradient agrees with finite differences.
     Adaptive (a `StepController`): error-controlled steps starting from ``dt``, at most
     ``max_steps`` attempts per interval; the controller's state carries over from interval to
     interval.
@@ -136,7 +162,13 @@ def integrate(
         return _integrate_adaptive(
             model, grid, state0, t0, dt, ts, fn, stepper, differentiable, controller, max_steps
         )
-    n, h = plan_steps(t0, ts, dt)
+    if counts is None:
+        n, h = plan_steps(t0, ts, dt)
+    else:
+        n = np.asarray(counts, dtype=np.int64).reshape(-1)
+        if n.shape != ts.shape or np.any(n < 1):
+            raise ValueError(f"counts: one positive step count per save interval ({ts.size})")
+        h = np.diff(np.concatenate([[t0], ts])) / n
     max_steps = int(n.max()) if differentiable else None
 
     def interval(state, x):

@@ -162,6 +162,9 @@ class SemiImplicitFourier(_SpectralIMEX):
     order: ClassVar[int] = 1
     # the local error the estimate measures is O(dt^error_order)
     error_order: ClassVar[int] = 2
+    # fixed steps that resolve one accepted error-controlled step as finely: step doubling
+    # accepts two half steps (a frozen plan of one step each was twice as far off, measured)
+    substeps: ClassVar[int] = 2
 
     def step(
         self,
@@ -248,6 +251,7 @@ class SemiImplicitRosenbrock(_SpectralIMEX):
 
     order: ClassVar[int] = 2
     error_order: ClassVar[int] = 2
+    substeps: ClassVar[int] = 1  # an accepted step is one ROS2 step
 
     def _rates(self, model, grid, state, ops, rho_hat, eta_hat, dt, step_index):
         """Fourier coefficients of F_rho and F_eta at ``state``, and the mean of F_rho (the
