@@ -282,6 +282,26 @@ def test_adaptive_config_fits_with_steps_frozen_per_round():
     assert 0.2 < res.chi2_reduced < 3.0
 
 
+def test_fits_take_frozen_adaptive_steps_over_decades_and_fixed_steps_otherwise():
+    """The default follows the measurement (docs/performance.md): a trace spanning decades
+    takes frozen error-controlled steps, a linear span fixed steps of dt_internal; an explicit
+    ``[time] adaptive`` decides; thermal noise always takes fixed steps."""
+    cfg = loads_config(TINY_TOML)
+    decades, linear = np.geomspace(1e-5, 0.01, 6), np.linspace(0.002, 0.01, 6)
+
+    def adaptive(config, times):
+        return F.Problem([_dummy(times)], config, ["surface_diffusivity"]).sims[0].adaptive
+
+    assert adaptive(cfg, decades) and not adaptive(cfg, linear)
+    off = loads_config(TINY_TOML.replace("[time]\n", "[time]\nadaptive = false\n"))
+    on = loads_config(TINY_TOML.replace("[time]\n", "[time]\nadaptive = true\n"))
+    assert not adaptive(off, decades) and adaptive(on, linear)
+    noisy = loads_config(TINY_TOML + "[noise]\nenabled = true\nscale = 0.1\n")
+    assert not adaptive(noisy, decades)
+    prob = F.Problem([_dummy(decades)], cfg, ["surface_diffusivity"])
+    assert prob.freeze_steps()[0] == prob.counts[0].sum() > 0
+
+
 def test_joint_fit_of_two_traces_shares_parameters():
     """Two particle sizes, one shared D_s, a contact time per trace."""
     cfg_a = loads_config(TINY_TOML)
@@ -372,3 +392,63 @@ def test_fit_plot_shows_misorientation_panel(tmp_path):
 
     img = matplotlib.image.imread(path)
     assert img.shape[1] > 3.5 * img.shape[0]  # three panels (16 x 4 in), not two (11 x 4)
+
+
+def test_poor_fit_warns_from_the_chi2_tail():
+    """A reduced chi^2 improbable for its degrees of freedom is reported (the spurious minimum
+    of the twin with frozen steps ended at 28 over 38 without a word); a good one is not."""
+    from sintersim.fit._optimise import goodness_of_fit
+
+    assert goodness_of_fit(38.0, 38) == []
+    assert goodness_of_fit(0.58, 2) == []  # the seed 001 fit
+    (note,) = goodness_of_fit(28 * 38.0, 38)
+    assert "poor fit: reduced chi^2 = 28 over 38 degrees of freedom" in note
+    assert goodness_of_fit(1.9 * 38, 38) and not goodness_of_fit(1.5 * 38, 38)
+
+
+def test_a_fit_at_the_wrong_time_scale_is_refused_before_it_starts():
+    """The calibration issue's CsPbBr3 case: at the preset, a 0.05 s trace is ~10^7 model time
+    units, ~10^8 fixed steps per evaluation (it ran 29 minutes unwarned). Now refused at once
+    with the estimate, for fixed and for adaptive steps (their lower bound, over dt_max)."""
+    text = """
+[material]
+preset = "CsPbBr3"
+[grid]
+shape = [24, 16]
+spacing_nm = 0.25
+[particles]
+radius_nm = 1.0
+[time]
+end_s = 0.05
+"""
+    tr = F.Trace(np.linspace(0.005, 0.05, 10), np.linspace(2, 4, 10), np.full(10, 0.1), name="cs")
+    for extra in ("", "adaptive = true\n"):
+        cfg = loads_config(text.replace("[time]\n", "[time]\n" + extra))
+        with pytest.raises(F.FitError, match=r"one evaluation would take [0-9.e+]+ steps") as e:
+            F.fit([tr], cfg, ["surface_diffusivity"])
+        assert "--max-steps" in str(e.value)
+    # the same trace at a config diffusivity 1e-4 of the preset fits within the budget
+    ok = F.Problem([tr], loads_config(text), ["surface_diffusivity"])
+    assert ok.estimate_steps()[0] > 2_000_000
+    ds = ok.sims[0].base["surface_diffusivity"]
+    slow = loads_config(
+        text.replace('CsPbBr3"\n', f'CsPbBr3"\nsurface_diffusivity_m2_s = {ds * 1e-4}\n')
+    )
+    assert F.Problem([tr], slow, ["surface_diffusivity"]).estimate_steps()[0] < 2_000_000
+
+
+def test_a_parameter_the_data_hardly_determine_is_reported():
+    """Standard error of ln p above RSE_LIMIT (1: a factor e) warns, naming the parameter and
+    the factor; a well-determined one does not (the Jacobian is given, no simulation)."""
+    from sintersim.fit._optimise import uncertainty
+
+    prob = F.Problem(
+        [_dummy([0.002, 0.004])], loads_config(TINY_TOML), ["surface_diffusivity", "gb_energy"]
+    )
+    q = np.zeros(2)
+    jac = np.array([[0.25, 0.0], [0.0, 10.0], [0.0, 0.0]])  # sd of ln p: 4 and 0.1
+    _, _, notes = uncertainty(prob, q, jacobian=jac)
+    assert len(notes) == 1 and notes[0].startswith("poorly constrained: surface_diffusivity")
+    assert "within a factor 54.6" in notes[0]
+    _, _, notes = uncertainty(prob, q, jacobian=np.diag([2.0, 10.0]))
+    assert notes == []

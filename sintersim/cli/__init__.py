@@ -179,6 +179,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--starts", type=_count(1), default=1, help="parallel starts (vmap) for Adam")
     p.add_argument("--adam-steps", type=_count(0), default=0, help="Adam iterations before LM")
     p.add_argument("--lm-steps", type=_count(0), default=40, help="Levenberg-Marquardt iterations")
+    p.add_argument(
+        "--max-steps",
+        type=_count(1),
+        default=2_000_000,
+        help="most time steps one evaluation of a trace may take; a fit over it is refused "
+        "before it starts, with the estimate (default 2,000,000)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the extra starting points")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 

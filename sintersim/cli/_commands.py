@@ -424,6 +424,7 @@ def _fit(args) -> int:
                 seed=args.seed,
                 progress=progress,
                 per_trace=per_trace,
+                max_steps=args.max_steps,
             )
         for b in bar:
             b.close()

@@ -15,6 +15,11 @@ from sintersim.fit._problem import FITTABLE, ParamSpec, Problem
 from sintersim.fit._traces import Trace
 from sintersim.scenario._schema import ConfigError
 
+# Largest standard error of ln p (a relative error, for positive parameters) reported without a
+# "poorly constrained" warning: the value is then known within a factor e at one standard error.
+# (The seed 001 fit, 3 points for one D_s, has 0.49.)
+RSE_LIMIT = 1.0
+
 
 # ----------------------------------------------------------------------------------------------
 # Fitting
@@ -64,12 +69,16 @@ def uncertainty(
     cond_limit: float = 1e8,
     corr_limit: float = 0.99,
     jacobian: np.ndarray | None = None,
+    rse_limit: float = RSE_LIMIT,
 ):
     """Gauss-Newton covariance of the natural coordinates at ``q`` and identifiability checks.
 
     Returns (covariance, correlation, warnings). A parameter combination is reported as not
     identifiable when J^T J is nearly singular (condition number above ``cond_limit``) or two
-    parameters correlate beyond ``corr_limit``. ``jacobian``: dr/dq at ``q`` if already known.
+    parameters correlate beyond ``corr_limit``; a positive (log-space) parameter is reported as
+    poorly constrained when the standard error of its logarithm exceeds ``rse_limit`` (the
+    calibration issue's gb_energy = 0.0075 +- 0.081 J/m^2, 11x its value, went unreported).
+    ``jacobian``: dr/dq at ``q`` if already known.
     """
     J = residuals_and_jacobian(problem, q)[1] if jacobian is None else np.asarray(jacobian)
     H = J.T @ J
@@ -101,6 +110,15 @@ def uncertainty(
                     f"not identifiable: {names[i]} and {names[j]} are correlated at "
                     f"{corr[i, j]:+.3f}; the data constrain mainly a combination of the two"
                 )
+    for i, spec in enumerate(problem.specs):
+        if spec.log and sd[i] > rse_limit:
+            factor = f"{math.exp(sd[i]):.3g}" if sd[i] < 20 else f"10^{sd[i] / math.log(10):.0f}"
+            notes.append(
+                f"poorly constrained: {spec.name} is known only within a factor {factor} at one "
+                f"standard error (standard error of ln {spec.name} = {sd[i]:.2g} > {rse_limit:g}):"
+                " the data hardly determine it - fix it, give it a prior (--prior), or add data "
+                "that do"
+            )
     return cov, corr, notes
 
 
@@ -113,6 +131,13 @@ LM_TOL = 1e-4
 # Re-fit when the steps frozen at a round's answer outnumber those it was fitted with by this.
 PLAN_GROWTH = 1.25
 
+
+# Steps one evaluation of one trace may take by default (the CLI's --max-steps repeats it):
+# 2 minutes per evaluation of the twin's 40 x 24 float64 pair on this project's 2-core CPU
+# (0.064 ms per step measured, scripts/fit_twin.py), far beyond any fit in the project (15,724
+# steps the largest, scripts/bench_fit.py) and far below the 10^8 of a start at the wrong time
+# scale (the calibration issue's CsPbBr3 fit).
+DEFAULT_MAX_STEPS = 2_000_000
 
 # A fit whose chi^2 is this improbable for its degrees of freedom is reported as poor.
 POOR_FIT_P = 1e-3
@@ -196,6 +221,14 @@ def _levenberg_marquardt(problem, z0, lm_steps, history, progress) -> tuple[jax.
     return sol.value, int(sol.stats.get("num_steps", lm_steps)) * (len(problem.specs) + 1)
 
 
+def _frozen(problem: Problem, q, max_steps: int | None) -> list[int]:
+    """Freeze the steps at ``q`` (None: the start), refusing them over ``max_steps``."""
+    problem.check_budget(problem.estimate_steps(), max_steps, "estimated")
+    steps = problem.freeze_steps(q)
+    problem.check_budget(steps, max_steps, "frozen adaptive steps")
+    return steps
+
+
 def _widen(spec: ParamSpec, value: float) -> tuple[float, float]:
     """Bounds kept as given, but never excluding the value a re-centred problem starts from."""
     return min(spec.lo, value / 1.01), max(spec.hi, value * 1.01)
@@ -240,6 +273,7 @@ def fit(
     n_dense: int = 48,
     recentre: int = 3,
     per_trace: Sequence[str] = (),
+    max_steps: int | None = DEFAULT_MAX_STEPS,
 ) -> FitResult:
     """Fit ``params`` to ``traces`` (see `Problem` for the arguments).
 
@@ -251,11 +285,14 @@ def fit(
         (same number of cells, step re-chosen) and Levenberg-Marquardt runs again, at most
         ``recentre`` times. Otherwise a fitted diffusivity 100x the base one would be integrated
         with an effective step 100x too long.
+    max_steps: the most time steps one evaluation of one trace may take (None: no limit); a
+        fit over it is refused before the first evaluation, with the estimate (`FitError`).
     Returns a `FitResult`; warns (and records) when parameters are not identifiable.
     """
     import optax
 
     problem = Problem(traces, configs, params, bounds, priors, init, n_dense, per_trace)
+    problem.check_budget(problem.estimate_steps(), max_steps, "estimated")
     start_vals = {s.name: s.init for s in problem.specs}
     z0 = problem.to_unbounded(start_vals)
     history: list[float] = []
@@ -300,7 +337,7 @@ def fit(
         z_best = Z[0]
 
     # Adaptive configs: steps frozen where each round starts (Problem.freeze_steps).
-    planned = problem.freeze_steps(problem.natural(z_best))
+    planned = _frozen(problem, problem.natural(z_best), max_steps)
     frozen_at = z_best
     z_best, n = _levenberg_marquardt(problem, z_best, lm_steps, history, progress)
     n_eval += n
@@ -327,12 +364,12 @@ def fit(
                 problem = Problem(traces, new, params, b, priors, vals, n_dense, per_trace)
             configs = new
             z_best = jnp.asarray(problem.to_unbounded(vals))
-            planned = problem.freeze_steps()
+            planned = _frozen(problem, None, max_steps)
         else:
             # The steps frozen at the round's start may be too coarse at its answer (faster
             # kinetics need more of them): re-freeze there, and fit again if they grew by more
             # than PLAN_GROWTH.
-            now = problem.freeze_steps(problem.natural(z_best))
+            now = _frozen(problem, problem.natural(z_best), max_steps)
             if all(b <= PLAN_GROWTH * a for a, b in zip(planned, now, strict=True)):
                 frozen_at = z_best
                 break

@@ -64,6 +64,17 @@ def plot_fit(result: FitResult, traces: Sequence[Trace], path) -> Path:
     a2.set_ylabel("loss")
     a2.grid(alpha=0.3)
     fig.tight_layout()
+    if result.warnings:  # on the figure too: a reader of the plot alone must not miss them
+        import textwrap
+
+        lines = [
+            "\n".join(textwrap.wrap(f"warning: {w}", 160, subsequent_indent="    "))
+            for w in result.warnings
+        ]
+        text = "\n".join(lines)
+        n = text.count("\n") + 1
+        fig.subplots_adjust(bottom=min(0.6, 0.12 + 0.045 * n))
+        fig.text(0.01, 0.01, text, color="firebrick", fontsize=7, va="bottom", ha="left")
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)

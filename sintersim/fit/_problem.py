@@ -74,16 +74,22 @@ class _TraceSim:
     base: dict[str, float]  # physical values from the config
     dense: np.ndarray  # internal save times (t = 0 prepended on use)
     offset_key: str | None
+    decades: bool = False  # the trace spans decades: log-spaced save-points
 
     @property
     def adaptive(self) -> bool:
-        """Whether the fit freezes error-controlled steps for this trace: only when its config
-        asks for adaptive steps explicitly (``[time] adaptive = true``); otherwise fixed steps of
-        ``dt_internal``. Measured (docs/performance.md): over 1.5 decades (scripts/fit_twin.py)
-        the error-controlled plan takes 4.7x the steps of the config's dt_internal = 1 (and is
-        4x more accurate); over many decades it takes fewer."""
-        given = (self.setup.config.raw or {}).get("time", {})
-        return self.setup.controller is not None and given.get("adaptive") is True
+        """Whether the fit freezes error-controlled steps for this trace (`Problem.freeze_steps`)
+        or takes fixed steps of ``dt_internal``. An explicit ``[time] adaptive`` decides;
+        otherwise a trace that spans decades (log-spaced save-points) takes frozen steps and
+        others fixed ones, as measured (docs/performance.md#fits-and-time-steps): over 2.6
+        decades (scripts/bench_fit.py) frozen steps were 3.7x fewer than fixed dt = 0.1 and the
+        fit 2.6x faster, same answer; over the linear spans of scripts/fit_twin.py and the seed
+        001 fit they were more than the configs' coarse dt (4.7x for the twin, also 4x more
+        accurate) and the fits slower."""
+        if self.setup.controller is None:  # fixed steps resolved (thermal noise, adaptive=false)
+            return False
+        given = (self.setup.config.raw or {}).get("time", {}).get("adaptive")
+        return given if isinstance(given, bool) else self.decades
 
     @property
     def temperature_K(self) -> float:
@@ -262,7 +268,8 @@ class Problem:
                 dense = np.geomspace(t_lo_int, t_hi_int, n_dense)
             else:
                 dense = np.linspace(t_hi_int / n_dense, t_hi_int, n_dense)
-            self.sims.append(_TraceSim(tr, setup, base, dense, off_name))
+            decades = bool(t_lo > 0 and t_hi / t_lo > 30)
+            self.sims.append(_TraceSim(tr, setup, base, dense, off_name, decades))
         # Parameter specs.
         specs = []
         for name in params:
@@ -305,12 +312,43 @@ class Problem:
         self.counts: list[np.ndarray | None] = [None] * len(self.sims)
 
     # -- step plan ----------------------------------------------------------------------------
+    def estimate_steps(self) -> list[int]:
+        """Steps one evaluation takes per trace, known before any run: exact for fixed steps
+        (the save span over ``dt_internal``), a lower bound for adaptive ones (over the largest
+        step ``dt_max_internal``)."""
+        out = []
+        for sim in self.sims:
+            longest = sim.setup.controller.dt_max if sim.adaptive else sim.setup.dt
+            out.append(int(np.ceil(sim.dense[-1] / longest - 1e-9)))
+        return out
+
+    def check_budget(self, steps: Sequence[int], budget: int | None, what: str) -> None:
+        """Refuse (FitError) an evaluation over ``budget`` steps before it starts, with the
+        estimate and what to change (a start far from the data's time scale can cost 10^8
+        steps per evaluation: the calibration issue's CsPbBr3 fit ran 29 minutes unwarned)."""
+        if budget is None:
+            return
+        for sim, n in zip(self.sims, steps, strict=True):
+            if n <= budget:
+                continue
+            su = sim.setup
+            t_end = float(sim.dense[-1] * su.nd.scales.time_s)
+            raise FitError(
+                f"{sim.trace.name or 'trace'}: one evaluation would take {n:.3g} steps ({what}): "
+                f"the trace's {t_end:.3g} s are {sim.dense[-1]:.3g} model time units "
+                f"(1 unit = {su.nd.scales.time_s:.3g} s at the config's values); allowed: "
+                f"<= {budget:.3g} steps per evaluation (--max-steps). The config's "
+                "values set the time unit: put a diffusivity nearer the data's time scale in "
+                "the config (the start and the steps follow it), take adaptive steps ([time] "
+                "adaptive = true), or raise --max-steps"
+            )
+
     def start_point(self) -> jax.Array:
         """Natural coordinates of the starting values."""
         return jnp.asarray([math.log(s.init) if s.log else s.init for s in self.specs])
 
     def freeze_steps(self, q: jax.Array | None = None) -> list[int]:
-        """Freeze the time steps of every trace whose config asks for adaptive steps explicitly:
+        """Freeze the time steps of every trace that takes adaptive steps (`_TraceSim.adaptive`):
         one error-controlled forward run at the natural coordinates ``q`` (default: the start)
         chooses the steps, and every evaluation then takes that many equal steps in each save
         interval (`sintersim.solver.frozen_counts`).
