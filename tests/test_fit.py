@@ -216,6 +216,9 @@ def test_cli_fit_writes_json_and_png(tmp_path, capsys):
     assert p["unit"] == "m^2/s" and p["stderr"] > 0
     assert abs(p["value"] / truth["surface_diffusivity"] - 1) < 0.1
     assert doc["n_evaluations"] > 0 and doc["loss"] >= 0
+    prior = doc["priors"]["surface_diffusivity"]  # the preset's value and uncertainty
+    assert prior["from"] == "preset" and prior["sigma_log10"] == 1.5
+    assert prior["centre"] == pytest.approx(truth["surface_diffusivity"], rel=1e-9)
     assert (out / "fit.png").stat().st_size > 1000
     # A second fit into the same directory is refused (nothing already written is lost).
     assert main(["fit", *args, "--quiet"]) == 2
@@ -452,3 +455,35 @@ def test_a_parameter_the_data_hardly_determine_is_reported():
     assert "within a factor 54.6" in notes[0]
     _, _, notes = uncertainty(prob, q, jacobian=np.diag([2.0, 10.0]))
     assert notes == []
+
+
+def test_preset_priors_keep_a_barely_constrained_parameter_near_the_literature():
+    """Every fitted positive parameter without --prior gets the preset's value at its trace's
+    temperature as a log-normal prior with the preset's uncertainty (a guessed diffusivity 1.5
+    decades, a guessed energy 0.3, an activation energy 0.1); given priors win; they can be
+    switched off. The prior's residual is (ln p - ln centre) / (sigma ln 10)."""
+    from sintersim.materials import get_material
+
+    extra = "[material]\ngb_energy_J_m2 = 0.2\nsurface_diffusivity_m2_s = 1e-18\n"
+    cfg = loads_config(TINY_TOML.replace("[material]\n", extra))
+    names = ["surface_diffusivity", "gb_energy", "surface_activation", "time_offset"]
+    prob = F.Problem([_dummy([0.002, 0.004])], cfg, names, priors={"gb_energy": (0.05, 0.2)})
+    got = {s.name: s.prior for s in prob.specs}
+    mat = get_material("PbSe")
+    assert got["surface_diffusivity"][1] == mat.prior_sigma_log10("surface_diffusion") == 1.5
+    # the centre is the preset's own value, not the config's (the start)
+    preset_ds = F.Problem([_dummy([1e-3, 2e-3])], loads_config(TINY_TOML), ["surface_diffusivity"])
+    centre = preset_ds.specs[0].init
+    assert got["surface_diffusivity"][0] == pytest.approx(centre, rel=1e-9)
+    assert prob.specs[0].init == 1e-18 and abs(1e-18 / centre - 1) > 0.5
+    assert got["gb_energy"] == (0.05, 0.2)  # given
+    assert got["surface_activation"] == (mat.surface_diffusion.Q_eV, 0.1)
+    assert got["time_offset[t]"] is None
+    assert prob.preset_prior_names == ["surface_diffusivity", "surface_activation"]
+    q = jnp.asarray([math.log(10 * centre), math.log(0.2), 0.0, 0.0])
+    q = q.at[2].set(math.log(prob.specs[2].init))
+    r = np.asarray(prob.residuals(q))
+    assert r[-3] == pytest.approx(1 / 1.5)  # ten times the preset: one decade, sigma 1.5
+    assert r[-2] == pytest.approx(math.log(4) / (0.2 * math.log(10)))
+    off = F.Problem([_dummy([0.002, 0.004])], cfg, names, preset_priors=False)
+    assert all(s.prior is None for s in off.specs)

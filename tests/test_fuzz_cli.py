@@ -707,6 +707,8 @@ BAD_FIT_OPTIONS = [
     ["--lm-steps", "-1"],
     ["--adam-steps", "-1"],
     ["--starts", "x"],
+    ["--max-steps", "0"],
+    ["--max-steps", "1e9x"],
 ]
 
 

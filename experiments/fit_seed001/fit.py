@@ -350,7 +350,14 @@ def write_results(path, trace, res, ds_preset, phys, cfg, check, wall, args):
         *(f"| {a} | {b} | {c_} | {d} |" for a, b, c_, d in rows),
         "",
         f"D_s = **{ds:.3g} ± {err:.2g} m^2/s** (Gauss-Newton standard error from the stated-value "
-        "sigmas, which are judgments; see the data file).",
+        "sigmas, which are judgments; see the data file)."
+        + "".join(
+            f" The loss includes the material preset's log-normal prior on {n}: centre "
+            f"{c:.3g}, {sg:g} decades (a guess, `sintersim materials PbSe`); the data pull "
+            f"{math.log10(ds / c):.2f} decades away from it."
+            for n, (c, sg, src) in res.priors.items()
+            if src == "preset"
+        ),
         "",
         "Caveats:",
         "",

@@ -180,6 +180,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--adam-steps", type=_count(0), default=0, help="Adam iterations before LM")
     p.add_argument("--lm-steps", type=_count(0), default=40, help="Levenberg-Marquardt iterations")
     p.add_argument(
+        "--no-preset-priors",
+        action="store_true",
+        help="no log-normal priors from the material preset (by default every fitted parameter "
+        "without --prior gets the preset's value and uncertainty, see `sintersim materials`)",
+    )
+    p.add_argument(
         "--max-steps",
         type=_count(1),
         default=2_000_000,

@@ -425,6 +425,7 @@ def _fit(args) -> int:
                 progress=progress,
                 per_trace=per_trace,
                 max_steps=args.max_steps,
+                preset_priors=not args.no_preset_priors,
             )
         for b in bar:
             b.close()
@@ -443,6 +444,9 @@ def _fit(args) -> int:
         for n, u in zip(res.names, res.units, strict=True):
             print(f"{n:28s} {res.values[n]:.4g} +- {res.stderr[n]:.2g} {u}")
         print(f"loss {res.loss:.4g}, reduced chi^2 {res.chi2_reduced:.3g}, {res.n_data} points")
+        for n, (c, sg, src) in res.priors.items():
+            origin = "from the material preset" if src == "preset" else "given"
+            print(f"prior {n:22s} {c:.4g} x/ 10^{sg:g} (log-normal, {origin})")
     for w in res.warnings:
         print(f"sintersim: warning: {w}", file=sys.stderr)
     print(out / "fit.json")

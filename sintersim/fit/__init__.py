@@ -13,12 +13,14 @@ from sintersim.fit._problem import (
     ParamSpec,
     Problem,
     refuse_unsupported,
-    synthetic_trace,
 )
 from sintersim.fit._traces import (
     FitError,
     Trace,
     read_trace,
+)
+from sintersim.fit._twin import (
+    synthetic_trace,
 )
 
 __all__ = [

@@ -40,6 +40,8 @@ class FitResult:
     loss_history: list[float]
     curves: list[dict[str, np.ndarray]]
     warnings: list[str]
+    # name -> (centre, sigma_log10, "preset" or "given"): the log-normal priors the loss held
+    priors: dict[str, tuple[float, float, str]] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -54,6 +56,10 @@ class FitResult:
             "n_evaluations": self.n_evaluations,
             "loss_history": self.loss_history,
             "warnings": self.warnings,
+            "priors": {
+                n: {"centre": c, "sigma_log10": sg, "from": src}
+                for n, (c, sg, src) in self.priors.items()
+            },
         }
 
 
@@ -274,6 +280,7 @@ def fit(
     recentre: int = 3,
     per_trace: Sequence[str] = (),
     max_steps: int | None = DEFAULT_MAX_STEPS,
+    preset_priors: bool = True,
 ) -> FitResult:
     """Fit ``params`` to ``traces`` (see `Problem` for the arguments).
 
@@ -285,13 +292,17 @@ def fit(
         (same number of cells, step re-chosen) and Levenberg-Marquardt runs again, at most
         ``recentre`` times. Otherwise a fitted diffusivity 100x the base one would be integrated
         with an effective step 100x too long.
+    preset_priors: log-normal priors from the material preset for parameters without a given
+        prior (`Problem`); False: only the given ones.
     max_steps: the most time steps one evaluation of one trace may take (None: no limit); a
         fit over it is refused before the first evaluation, with the estimate (`FitError`).
     Returns a `FitResult`; warns (and records) when parameters are not identifiable.
     """
     import optax
 
-    problem = Problem(traces, configs, params, bounds, priors, init, n_dense, per_trace)
+    problem = Problem(
+        traces, configs, params, bounds, priors, init, n_dense, per_trace, preset_priors
+    )
     problem.check_budget(problem.estimate_steps(), max_steps, "estimated")
     start_vals = {s.name: s.init for s in problem.specs}
     z0 = problem.to_unbounded(start_vals)
@@ -358,10 +369,14 @@ def fit(
             b.update({s.name: (s.lo, s.hi) for s in problem.specs if not s.log})
             try:
                 new = _recentred(configs, vals, problem)
-                problem = Problem(traces, new, params, b, priors, vals, n_dense, per_trace)
+                problem = Problem(
+                    traces, new, params, b, priors, vals, n_dense, per_trace, preset_priors
+                )
             except ConfigError:  # an energy ratio the config cannot hold: keep the base ones
                 new = _recentred(configs, vals, problem, energies=False)
-                problem = Problem(traces, new, params, b, priors, vals, n_dense, per_trace)
+                problem = Problem(
+                    traces, new, params, b, priors, vals, n_dense, per_trace, preset_priors
+                )
             configs = new
             z_best = jnp.asarray(problem.to_unbounded(vals))
             planned = _frozen(problem, None, max_steps)
@@ -421,4 +436,9 @@ def fit(
         loss_history=history,
         curves=curves,
         warnings=notes,
+        priors={
+            sp.name: (*sp.prior, "preset" if sp.name in problem.preset_prior_names else "given")
+            for sp in problem.specs
+            if sp.prior is not None
+        },
     )

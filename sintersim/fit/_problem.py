@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sintersim.constants import K_B_EV, NM
+from sintersim.fit._priors import _ARRHENIUS, preset_prior
 from sintersim.fit._traces import FitError, Trace
 from sintersim.grains import grain_volumes
 from sintersim.materials._presets import get_material
@@ -55,12 +56,6 @@ FITTABLE: dict[str, tuple[str, str | None, bool]] = {
     "gb_activation": ("eV", None, True),
     "volume_activation": ("eV", None, True),
     "time_offset": ("s", None, False),
-}
-# Activation energy -> the diffusivity it scales between temperatures (Arrhenius).
-_ARRHENIUS = {
-    "surface_activation": "surface_diffusivity",
-    "gb_activation": "gb_diffusivity",
-    "volume_activation": "volume_diffusivity",
 }
 
 
@@ -179,6 +174,11 @@ class Problem:
     bounds: name -> (lo, hi) in physical units; default a factor 100 around the start (log
         parameters) or +-(time span) for offsets.
     priors: name -> (centre, sigma_log10) log-normal priors.
+    preset_priors: every positive parameter without a given prior gets the material preset's
+        value (at its trace's temperature) as a log-normal prior, with the preset's uncertainty
+        (`Material.prior_sigma_log10`: a guessed diffusivity 1.5 decades, a guessed energy 0.3),
+        so a parameter the data barely constrain stays near the literature instead of wandering
+        off (`preset_prior`).
     n_dense: save-points per simulation used to interpolate the neck at the data times.
     """
 
@@ -192,6 +192,7 @@ class Problem:
         init: Mapping[str, float] | None = None,
         n_dense: int = 48,
         per_trace: Sequence[str] = (),
+        preset_priors: bool = True,
     ):
         if not traces:
             raise FitError("no traces given")
@@ -272,6 +273,7 @@ class Problem:
             self.sims.append(_TraceSim(tr, setup, base, dense, off_name, decades))
         # Parameter specs.
         specs = []
+        self.preset_prior_names: list[str] = []  # priors taken from the material preset
         for name in params:
             unit, _, log = FITTABLE[name]
             if name == "time_offset":
@@ -296,6 +298,9 @@ class Problem:
                 if not lo <= x0 <= hi:
                     raise FitError(f"{key}: start {x0:g} outside its bounds ({lo:g}, {hi:g})")
                 prior = priors.get(key, priors.get(name))
+                if prior is None and preset_priors:
+                    prior = preset_prior(sim.setup.config, name, sim.temperature_K)
+                    self.preset_prior_names.append(key)
                 specs.append(ParamSpec(key, name, x0, lo, hi, True, prior, k))
         self.specs = specs
         _check_options(specs, bounds, priors, init)
@@ -538,41 +543,3 @@ def _pair_misorientation(state: State, grid, symmetry: str) -> jax.Array:
     theta = jnp.degrees(misorientation_matrix(state.orientation, symmetry)[0, 1])
     vol = grain_volumes(state.eta[:2], grid.cell_volume)
     return jnp.where(jnp.min(vol) > 1.0, theta, 0.0)
-
-
-def synthetic_trace(
-    config,
-    values: Mapping[str, float],
-    times_s,
-    noise: float = 0.02,
-    seed: int = 1,
-    name: str = "twin",
-) -> Trace:
-    """A trace made by the solver (for twin experiments): the neck at physical ``times_s`` with
-    the parameters ``values`` (names as `FitResult.values`, e.g. ``time_offset[twin]``), plus
-    Gaussian noise of relative size ``noise``; sigma_nm = noise * neck. A time offset tau shifts
-    the returned times to ``times_s - tau``."""
-    times_s = np.asarray(times_s, float)
-    tau = values.get(f"time_offset[{name}]", 0.0)
-    names = [n for n in values if not n.startswith("time_offset")]
-    if tau:
-        names.append("time_offset")
-    n = times_s.size
-    dummy = Trace(times_s - tau, np.ones(n), np.ones(n), name=name)
-    prob = Problem([dummy], config, names, init=values)
-    q = jnp.array([math.log(values[s.name]) if s.log else values[s.name] for s in prob.specs])
-    rng = np.random.default_rng(seed)
-    if prob.sims[0].setup.model.energy.boundaries is not None:
-        x, m = (np.asarray(v) for v in prob.predict(0, q, misorientation=True))
-        sig, sig_m = noise * x, np.full(n, 0.5)
-        return Trace(
-            times_s - tau,
-            x + sig * rng.standard_normal(n),
-            sig,
-            name,
-            m + sig_m * rng.standard_normal(n),
-            sig_m,
-        )
-    x = np.asarray(prob.predict(0, q))
-    sig = noise * x
-    return Trace(times_s - tau, x + sig * rng.standard_normal(n), sig, name=name)

@@ -124,6 +124,30 @@ _UNITS = {
 
 _NON_DATA_FIELDS = ("name", "structure", "symmetry", "sources", "guesses")
 
+# Uncertainty of preset values, one standard deviation of log10: (cited value, 'GUESS:').
+# Transport from homologous-temperature rules "can easily be off by one or more orders of
+# magnitude" (module docstring): 1.5 decades as a guess; half a decade where a measurement is
+# cited (nanocrystal surfaces differ from the bulk it was measured on). Energies, widths and
+# the latent heat from rules of thumb: a factor 2 (0.3); cited, 25 % (0.1). Activation
+# energies: 25 % as a guess (0.1), 12 % cited (0.05).
+_TRANSPORT, _ENERGY, _ACTIVATION = (0.5, 1.5), (0.1, 0.3), (0.05, 0.1)
+PRIOR_SIGMA_LOG10: dict[str, tuple[float, float]] = {
+    "surface_diffusion": _TRANSPORT,
+    "gb_diffusion": _TRANSPORT,
+    "volume_diffusion": _TRANSPORT,
+    "gb_mobility_m4_Js": _TRANSPORT,
+    "surface_energy_J_m2": _ENERGY,
+    "gb_energy_J_m2": _ENERGY,
+    "surface_layer_nm": _ENERGY,
+    "gb_width_nm": _ENERGY,
+    "latent_heat_J_m3": _ENERGY,
+    "solid_liquid_energy_J_m2": _ENERGY,
+    "liquid_vapour_energy_J_m2": _ENERGY,
+    "surface_diffusion.Q": _ACTIVATION,
+    "gb_diffusion.Q": _ACTIVATION,
+    "volume_diffusion.Q": _ACTIVATION,
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class Material:
@@ -201,6 +225,17 @@ class Material:
     def is_guess(self, field: str) -> bool:
         return field in self.guesses
 
+    def prior_sigma_log10(self, field: str) -> float | None:
+        """The uncertainty of a preset value as the standard deviation of its log10, which
+        `sintersim.fit` takes as a log-normal prior: narrow for a cited value, wide for a
+        'GUESS:' (`PRIOR_SIGMA_LOG10`). ``field`` is a field name, or ``"<law>.Q"`` for the
+        activation energy of an Arrhenius law. None for fields without one (structure, lattice)."""
+        widths = PRIOR_SIGMA_LOG10.get(field)
+        if widths is None:
+            return None
+        cited, guess = widths
+        return guess if self.is_guess(field.split(".")[0]) else cited
+
     # -- reporting ----------------------------------------------------------------------------
     def describe(self) -> str:
         """Multi-line table: field, value, unit, guess mark, source."""
@@ -224,6 +259,12 @@ class Material:
             else:
                 text = f"{value:.4g}"
             mark = "(guess)" if f.name in self.guesses else ""
+            sigma = self.prior_sigma_log10(f.name)
+            if isinstance(value, Arrhenius) and sigma is not None:
+                q_sigma = self.prior_sigma_log10(f"{f.name}.Q")
+                text += f" (D ±{sigma:g} dec, Q ±{q_sigma:g} dec)"
+            elif sigma is not None:
+                text += f" ±{sigma:g} dec"
             source = self.sources.get(f.name, "(no source given)")
             wrapped = textwrap.wrap(source, width=max(40, 130 - indent)) or [""]
             lines.append(
@@ -233,6 +274,10 @@ class Material:
             lines.extend(" " * indent + extra for extra in wrapped[1:])
         n = len(self.guesses)
         lines.append(f"{n} of {len(self.sources)} documented fields are estimates ('GUESS:').")
+        lines.append(
+            "±N dec: the value's uncertainty, one standard deviation of its log10 (a factor 10^N); "
+            "`sintersim fit` uses it as a log-normal prior (cited values narrow, guesses wide)."
+        )
         return "\n".join(lines)
 
 
