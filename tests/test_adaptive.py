@@ -40,6 +40,30 @@ def pair(n: int, width: float = 2.0, gap: float = -1.0):
     return grid, s0, (lambda t, s: neck_size(s, grid, x0, x1))
 
 
+def weighted_neck_run(ts, stepper, *, differentiable, max_steps, counts=None):
+    """``log M_surf -> (Solution, sum of the neck at ts weighted 1, 1/2, 1/4)`` on the 32^2 pair:
+    error-controlled (atol 1e-3) or, with ``counts``, frozen steps. The gradient tests' map."""
+    grid, s0, fn = pair(32)
+
+    def solve(log_ms):
+        sol = ss.integrate(
+            model(jnp.exp(log_ms)),
+            grid,
+            s0,
+            t0=0.0,
+            dt=0.01,
+            saveat=ss.SaveAt(ts=ts, fn=fn),
+            stepper=stepper,
+            differentiable=differentiable,
+            controller=None if counts is not None else StepController(atol=1e-3, dt_max=10.0),
+            max_steps=max_steps,
+            counts=counts,
+        )
+        return sol, jnp.sum(sol.ys * jnp.asarray([1.0, 0.5, 0.25]))
+
+    return solve
+
+
 def fixed(m, grid, stepper, dt, t_end, s):
     n = int(round(t_end / dt))
     return jax.jit(lambda s: ss.solver.advance(m, grid, s, n, dt, stepper))(s)
@@ -122,23 +146,12 @@ def test_adaptive_neck_within_a_tenth_of_a_cell_over_four_decades(scheme):
 def test_gradient_through_an_adaptive_run_matches_finite_differences():
     """d(neck at three save-points)/d log M_surf, reverse mode through the checkpointed adaptive
     loop (step-size choices included), against central differences of the adaptive run."""
-    grid, s0, fn = pair(32)
-    ts = (0.5, 5.0, 50.0)
+    run = weighted_neck_run(
+        (0.5, 5.0, 50.0), SemiImplicitRosenbrock(), differentiable=True, max_steps=4000
+    )
 
     def loss(log_ms):
-        sol = ss.integrate(
-            model(jnp.exp(log_ms)),
-            grid,
-            s0,
-            t0=0.0,
-            dt=0.01,
-            saveat=ss.SaveAt(ts=ts, fn=fn),
-            stepper=SemiImplicitRosenbrock(),
-            differentiable=True,
-            controller=StepController(atol=1e-3, dt_max=10.0),
-            max_steps=4000,
-        )
-        return jnp.sum(sol.ys * jnp.asarray([1.0, 0.5, 0.25]))
+        return run(log_ms)[1]
 
     x0 = jnp.asarray(math.log(bench.demo_parameters()["M_surf"]))
     g = float(jax.grad(loss)(x0))
@@ -157,36 +170,21 @@ def test_frozen_steps_of_a_long_adaptive_run_differentiate_like_finite_differenc
     put kinks (its differences scattered by 2.7 % at t = 300 on 128^2)."""
     from sintersim.solver import frozen_counts
 
-    grid, s0, fn = pair(32)
-    ts = (0.3, 30.0, 300.0)
-    stepper = ss.SemiImplicitFourier()
-
-    def solve(log_ms, counts=None, differentiable=False):
-        return ss.integrate(
-            model(jnp.exp(log_ms)),
-            grid,
-            s0,
-            t0=0.0,
-            dt=0.01,
-            saveat=ss.SaveAt(ts=ts, fn=fn),
-            stepper=stepper,
-            differentiable=differentiable,
-            controller=None if counts is not None else StepController(atol=1e-3, dt_max=10.0),
-            max_steps=20_000,
-            counts=counts,
-        )
-
+    ts, stepper = (0.3, 30.0, 300.0), ss.SemiImplicitFourier()
     x0 = jnp.asarray(math.log(bench.demo_parameters()["M_surf"]))
-    free = solve(x0)
+    free, _ = weighted_neck_run(ts, stepper, differentiable=False, max_steps=20_000)(x0)
     counts = frozen_counts(free, stepper)
     assert counts.sum() == 2 * int(free.steps.sum()) > 400
-    frozen = solve(x0, counts)
-    print("steps", counts.sum(), "neck adaptive", free.ys, "frozen", frozen.ys)
-    np.testing.assert_allclose(frozen.ys, free.ys, atol=0.05)  # cells
+    frozen = {
+        d: weighted_neck_run(ts, stepper, differentiable=d, max_steps=20_000, counts=counts)
+        for d in (False, True)
+    }
+    neck = frozen[False](x0)[0].ys
+    print("steps", counts.sum(), "neck adaptive", free.ys, "frozen", neck)
+    np.testing.assert_allclose(neck, free.ys, atol=0.05)  # cells
 
     def loss(log_ms, differentiable=False):
-        ys = solve(log_ms, counts, differentiable).ys
-        return jnp.sum(ys * jnp.asarray([1.0, 0.5, 0.25]))
+        return frozen[differentiable](log_ms)[1]
 
     g_rev = float(jax.grad(lambda v: loss(v, True))(x0))
     g_fwd = float(jax.jacfwd(loss)(x0))

@@ -228,8 +228,8 @@ def _levenberg_marquardt(problem, z0, lm_steps, history, progress) -> tuple[jax.
 
 
 def _frozen(problem: Problem, q, max_steps: int | None) -> list[int]:
-    """Freeze the steps at ``q`` (None: the start), refusing them over ``max_steps``."""
-    problem.check_budget(problem.estimate_steps(), max_steps, "estimated")
+    """Freeze the steps at ``q`` (None: the start), refusing them over ``max_steps`` (the
+    estimate was checked when ``problem`` was made)."""
     steps = problem.freeze_steps(q)
     problem.check_budget(steps, max_steps, "frozen adaptive steps")
     return steps
@@ -245,7 +245,7 @@ def _widen(spec: ParamSpec, value: float) -> tuple[float, float]:
 _ENERGIES = ("surface_energy", "gb_energy")
 
 
-def _recentred(configs, values: Mapping[str, float], problem: Problem, energies: bool = True):
+def _recentred(values: Mapping[str, float], problem: Problem, energies: bool = True):
     """The base configs with the fitted physical values written into ``[material]`` (the
     energies too when ``energies``; otherwise they stay the fit's values, not the config's)."""
     out = []
@@ -349,9 +349,9 @@ def fit(
 
     # Adaptive configs: steps frozen where each round starts (Problem.freeze_steps).
     planned = _frozen(problem, problem.natural(z_best), max_steps)
-    frozen_at = z_best
     z_best, n = _levenberg_marquardt(problem, z_best, lm_steps, history, progress)
     n_eval += n
+    stale = lm_steps > 0  # the steps were frozen where z_best was before it moved
     for _ in range(recentre if lm_steps > 0 else 0):
         vals = {
             k: float(v) for k, v in problem.values(problem.natural(jnp.asarray(z_best))).items()
@@ -365,19 +365,14 @@ def fit(
             > math.log(1.5)
         ]
         if moved:
-            b = {s.name: _widen(s, vals[s.name]) for s in problem.specs if s.log}
-            b.update({s.name: (s.lo, s.hi) for s in problem.specs if not s.log})
+            bounds_now = {s.name: _widen(s, vals[s.name]) for s in problem.specs if s.log}
+            bounds_now.update({s.name: (s.lo, s.hi) for s in problem.specs if not s.log})
+            rest = (params, bounds_now, priors, vals, n_dense, per_trace, preset_priors)
             try:
-                new = _recentred(configs, vals, problem)
-                problem = Problem(
-                    traces, new, params, b, priors, vals, n_dense, per_trace, preset_priors
-                )
+                problem = Problem(traces, _recentred(vals, problem), *rest)
             except ConfigError:  # an energy ratio the config cannot hold: keep the base ones
-                new = _recentred(configs, vals, problem, energies=False)
-                problem = Problem(
-                    traces, new, params, b, priors, vals, n_dense, per_trace, preset_priors
-                )
-            configs = new
+                problem = Problem(traces, _recentred(vals, problem, energies=False), *rest)
+            problem.check_budget(problem.estimate_steps(), max_steps, "estimated")
             z_best = jnp.asarray(problem.to_unbounded(vals))
             planned = _frozen(problem, None, max_steps)
         else:
@@ -385,15 +380,15 @@ def fit(
             # kinetics need more of them): re-freeze there, and fit again if they grew by more
             # than PLAN_GROWTH.
             now = _frozen(problem, problem.natural(z_best), max_steps)
+            stale = False
             if all(b <= PLAN_GROWTH * a for a, b in zip(planned, now, strict=True)):
-                frozen_at = z_best
                 break
             planned = now
-        frozen_at = z_best
         z_best, n = _levenberg_marquardt(problem, z_best, lm_steps, history, progress)
         n_eval += n
+        stale = True
     q = problem.natural(jnp.asarray(z_best))
-    if frozen_at is not z_best:  # report (loss, errors, curves) with steps frozen at the answer
+    if stale:  # report (loss, errors, curves) with steps frozen at the answer
         problem.freeze_steps(q)
     r, J = residuals_and_jacobian(problem, q)
     final = float(0.5 * np.sum(r**2))

@@ -365,23 +365,22 @@ class Problem:
         at the answer. Other traces keep fixed steps of ``dt_internal`` (`_TraceSim.adaptive`).
         Returns the steps per evaluation of each trace."""
         q = self.start_point() if q is None else jnp.asarray(q)
-        totals = []
+        totals = self.estimate_steps()  # exact for the fixed-step traces
         for k, sim in enumerate(self.sims):
             su = sim.setup
             if not sim.adaptive:
                 self.counts[k] = None
-                totals.append(int(np.ceil(sim.dense[-1] / su.dt - 1e-9)))
                 continue
             sol = _pilot(self, k, q)
             if not bool(np.all(np.asarray(sol.ok))):
                 bad = float(sim.dense[int(np.argmin(np.asarray(sol.ok)))])
                 raise FitError(
-                    f"{sim.trace.name}: the error-controlled run at the starting values failed "
+                    f"{sim.trace.name}: the error-controlled run that chooses the steps failed "
                     f"by {bad * su.nd.scales.time_s:.3g} s (unstable, or the step fell below "
                     "dt_min): start nearer the answer, or set [time] adaptive = false"
                 )
             self.counts[k] = frozen_counts(sol, su.stepper)
-            totals.append(int(self.counts[k].sum()))
+            totals[k] = int(self.counts[k].sum())
         return totals
 
     # -- transforms ---------------------------------------------------------------------------

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
-import jax.numpy as jnp
 import numpy as np
 
 from sintersim.fit._problem import Problem
@@ -32,7 +30,7 @@ def synthetic_trace(
     n = times_s.size
     dummy = Trace(times_s - tau, np.ones(n), np.ones(n), name=name)
     prob = Problem([dummy], config, names, init=values)
-    q = jnp.array([math.log(values[s.name]) if s.log else values[s.name] for s in prob.specs])
+    q = prob.start_point()  # the values themselves
     rng = np.random.default_rng(seed)
     if prob.sims[0].setup.model.energy.boundaries is not None:
         x, m = (np.asarray(v) for v in prob.predict(0, q, misorientation=True))

@@ -40,12 +40,17 @@ from sintersim.state import State
 CHECKPOINT_BYTES = 1 << 30
 
 
+def states_in_budget(state: State) -> int:
+    """How many copies of ``state`` fit in CHECKPOINT_BYTES."""
+    size = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
+    return CHECKPOINT_BYTES // max(size, 1)
+
+
 def checkpoints_for(state: State, max_steps: int) -> int:
     """How many states the checkpointed loop keeps: eqxi's default for ``max_steps`` (about
     sqrt(2 max_steps)), at most CHECKPOINT_BYTES of them, at least 16."""
-    size = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
     default = int((2 * max_steps) ** 0.5) + 1
-    return max(1, min(max_steps, default, max(16, CHECKPOINT_BYTES // max(size, 1))))
+    return max(1, min(max_steps, default, max(16, states_in_budget(state))))
 
 
 class StepController(eqx.Module):
