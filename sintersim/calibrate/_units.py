@@ -123,10 +123,11 @@ class PhysicalParameters:
 
 @dataclasses.dataclass(frozen=True)
 class Scales:
-    """Internal units: x_phys = length_m * x, t_phys = time_s * t, f_phys = energy_J_m3 * f."""
+    """Internal units: x_phys = length_m * x, t_phys = time_s * t, f_phys = energy_J_m3 * f.
+    (Traced lengths and energies only inside a fit of the length scale, `Reference.rescaled`.)"""
 
-    length_m: float
-    energy_J_m3: float
+    length_m: float | Array
+    energy_J_m3: float | Array
     time_s: float
 
     @property
@@ -239,6 +240,15 @@ class Reference:
     gb_to_surface: float
     surface_energy: float  # J/m^2: E0 l0 lambda gamma_s^c of the shape
     mobility: float  # m^5/(J s): the largest density mobility, which set t0
+
+    def rescaled(self, s) -> Reference:
+        """The units of the same cells standing for a body 1/s the size (length l0/s, energy
+        density E0 s, same clock): the canonical shape's energies E0 l0 are unchanged, and
+        every physical mobility maps with its own power of l0. ``s`` may be traced."""
+        sc = self.scales
+        return dataclasses.replace(
+            self, scales=Scales(sc.length_m / s, sc.energy_J_m3 * s, sc.time_s)
+        )
 
 
 def reference_for(p: PhysicalParameters) -> Reference:

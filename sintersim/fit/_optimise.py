@@ -12,7 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from sintersim.fit._problem import FITTABLE, ParamSpec, Problem
-from sintersim.fit._traces import Trace
+from sintersim.fit._start import MATCHED, TRANSPORT, time_scale_factor
+from sintersim.fit._traces import FitError, Trace
 from sintersim.scenario._schema import ConfigError
 
 # Largest standard error of ln p (a relative error, for positive parameters) reported without a
@@ -42,6 +43,14 @@ class FitResult:
     warnings: list[str]
     # name -> (centre, sigma_log10, "preset" or "given"): the log-normal priors the loss held
     priors: dict[str, tuple[float, float, str]] = dataclasses.field(default_factory=dict)
+    # The fitted problem (steps frozen at the answer), the answer in its natural coordinates
+    # (log p for positive parameters, p for offsets) and their Gauss-Newton covariance: what
+    # profile likelihoods and posterior sampling start from. Not written to fit.json.
+    problem: Problem | None = dataclasses.field(default=None, repr=False)
+    q: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    covariance: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    # How the start was chosen: {"rule": "config"} or {"rule": "matched", "factor": c, ...}
+    start: dict = dataclasses.field(default_factory=lambda: {"rule": "config"})
 
     def to_json(self) -> dict:
         return {
@@ -56,6 +65,7 @@ class FitResult:
             "n_evaluations": self.n_evaluations,
             "loss_history": self.loss_history,
             "warnings": self.warnings,
+            "start": self.start,
             "priors": {
                 n: {"centre": c, "sigma_log10": sg, "from": src}
                 for n, (c, sg, src) in self.priors.items()
@@ -116,16 +126,47 @@ def uncertainty(
                     f"not identifiable: {names[i]} and {names[j]} are correlated at "
                     f"{corr[i, j]:+.3f}; the data constrain mainly a combination of the two"
                 )
+    sd_data = _data_only_sd(problem, J)
     for i, spec in enumerate(problem.specs):
         if spec.log and sd[i] > rse_limit:
-            factor = f"{math.exp(sd[i]):.3g}" if sd[i] < 20 else f"10^{sd[i] / math.log(10):.0f}"
             notes.append(
-                f"poorly constrained: {spec.name} is known only within a factor {factor} at one "
-                f"standard error (standard error of ln {spec.name} = {sd[i]:.2g} > {rse_limit:g}):"
-                " the data hardly determine it - fix it, give it a prior (--prior), or add data "
-                "that do"
+                f"poorly constrained: {spec.name} is known only within a factor "
+                f"{_factor(sd[i])} at one standard error (standard error of ln {spec.name} = "
+                f"{sd[i]:.2g} > {rse_limit:g}): the data hardly determine it - fix it, give it a "
+                "prior (--prior), or add data that do"
+            )
+        elif spec.log and spec.prior is not None and sd_data[i] > rse_limit:
+            notes.append(
+                f"poorly constrained by the data: {spec.name} - the data alone know it only "
+                f"within a factor {_factor(sd_data[i])} (standard error of ln {spec.name} "
+                f"{sd_data[i]:.2g} > {rse_limit:g}); its interval (a factor {_factor(sd[i])}) is "
+                f"mostly its prior's ({spec.prior[0]:.3g} x/ 10^{spec.prior[1]:.2g})"
+            )
+        elif not spec.log and spec.prior is not None and sd_data[i] > spec.prior[1]:
+            notes.append(
+                f"poorly constrained by the data: {spec.name} - the data alone know it only "
+                f"within +-{sd_data[i]:.3g} {FITTABLE[spec.kind][0]}, wider than its prior's "
+                f"+-{spec.prior[1]:.3g}: its interval is mostly the prior's"
             )
     return cov, corr, notes
+
+
+def _factor(sd_ln: float) -> str:
+    """exp(sd_ln) for a message: '2.72', or '10^9' when huge."""
+    return f"{math.exp(sd_ln):.3g}" if sd_ln < 20 else f"10^{sd_ln / math.log(10):.0f}"
+
+
+def _data_only_sd(problem: Problem, J: np.ndarray) -> np.ndarray:
+    """Standard errors of the natural coordinates from the data alone (the prior rows, which
+    `Problem.residuals` appends last, left out of J). A direction the data do not see at all
+    gets a huge (not a pseudo-inverse's finite) error: J_d^T J_d is regularised by 1e-12 of
+    its largest eigenvalue."""
+    n_prior = sum(s.prior is not None for s in problem.specs)
+    Jd = J[: J.shape[0] - n_prior]
+    H = Jd.T @ Jd
+    top = max(float(np.max(np.abs(np.linalg.eigvalsh(H)))) if H.size else 0.0, 1e-300)
+    cov = np.linalg.inv(H + 1e-12 * top * np.eye(H.shape[0]))
+    return np.sqrt(np.clip(np.diag(cov), 0, None))
 
 
 # Levenberg-Marquardt stops when an accepted step changes every residual by less than
@@ -144,6 +185,13 @@ PLAN_GROWTH = 1.25
 # steps the largest, scripts/bench_fit.py) and far below the 10^8 of a start at the wrong time
 # scale (the calibration issue's CsPbBr3 fit).
 DEFAULT_MAX_STEPS = 2_000_000
+
+# --start auto matches the model's time scale to the data's (`sintersim.fit._start`) when one
+# evaluation of the start would take more steps than this (or than --max-steps): far above the
+# project's fits (15,724 steps the largest, scripts/bench_fit.py), far below a start at the
+# wrong time scale (10^8 steps, the calibration issue's CsPbBr3 trace).
+MATCH_ABOVE = 100_000
+START_RULES = ("auto", "match", "config")
 
 # A fit whose chi^2 is this improbable for its degrees of freedom is reported as poor.
 POOR_FIT_P = 1e-3
@@ -179,16 +227,23 @@ def _twice(f):
 
 
 def _levenberg_marquardt(problem, z0, lm_steps, history, progress) -> tuple[jax.Array, int]:
-    """Polish ``z0`` with optimistix LM; appends losses to ``history``.
+    """Polish ``z0`` (the problem's unbounded coordinates) with optimistix LM; appends losses
+    to ``history``. Returns (the polished point, the number of model evaluations it took)."""
+    return least_squares(
+        lambda z: problem.residuals(problem.natural(z)), z0, lm_steps, history, progress
+    )
+
+
+def least_squares(plain, z0, lm_steps, history=None, progress=None) -> tuple[jax.Array, int]:
+    """Minimise ``|plain(z)|^2 / 2`` from ``z0`` with optimistix Levenberg-Marquardt (tolerance
+    `LM_TOL`, at most ``lm_steps`` steps); appends the loss of every step to ``history``.
 
     Returns (the polished point, the number of model evaluations it took)."""
     import optimistix as optx
 
+    history = [] if history is None else history
     if lm_steps <= 0:
         return z0, 0
-
-    def plain(z):
-        return problem.residuals(problem.natural(z))
 
     # optimistix linearises the residuals (jax.linearize) and applies the linear map once per
     # parameter; through our while loops that re-runs the whole simulation every time. With
@@ -224,7 +279,7 @@ def _levenberg_marquardt(problem, z0, lm_steps, history, progress) -> tuple[jax.
 
     solver = optx.LevenbergMarquardt(rtol=LM_TOL, atol=LM_TOL, verbose=verbose)
     sol = optx.least_squares(resid, solver, z0, max_steps=lm_steps, throw=False)
-    return sol.value, int(sol.stats.get("num_steps", lm_steps)) * (len(problem.specs) + 1)
+    return sol.value, int(sol.stats.get("num_steps", lm_steps)) * (jnp.size(z0) + 1)
 
 
 def _frozen(problem: Problem, q, max_steps: int | None) -> list[int]:
@@ -233,6 +288,34 @@ def _frozen(problem: Problem, q, max_steps: int | None) -> list[int]:
     steps = problem.freeze_steps(q)
     problem.check_budget(steps, max_steps, "frozen adaptive steps")
     return steps
+
+
+def _matched_start(problem: Problem, rebuild) -> tuple[Problem, dict]:
+    """Scale every fitted transport parameter's start so the model runs on the data's clock
+    (`sintersim.fit._start`), re-centring the configs on it (their time unit and step follow);
+    a second probe refines a first estimate that unfitted mechanisms made inexact. ``rebuild``
+    makes the problem for new starting values. Returns (problem, what was done)."""
+    total, why = 1.0, "matched"
+    for _ in range(3):
+        c, why = time_scale_factor(problem)
+        if c is None:
+            break
+        vals = {}
+        for s in problem.specs:
+            v = s.init * c if s.kind in TRANSPORT else s.init
+            vals[s.name] = float(min(max(v, s.lo), s.hi)) if s.given_bounds else float(v)
+        factor = [vals[s.name] / s.init for s in problem.specs if s.kind in TRANSPORT][0]
+        total *= factor
+        problem = rebuild(vals, problem)
+        if abs(math.log(c)) < math.log(MATCHED) or factor == 1.0:
+            break
+    start = {s.name: s.init for s in problem.specs if s.kind in TRANSPORT}
+    return problem, {
+        "rule": "matched",
+        "factor": total if why == "matched" else None,
+        "note": why,
+        "values": start,
+    }
 
 
 def _widen(spec: ParamSpec, value: float) -> tuple[float, float]:
@@ -281,6 +364,8 @@ def fit(
     per_trace: Sequence[str] = (),
     max_steps: int | None = DEFAULT_MAX_STEPS,
     preset_priors: bool = True,
+    start: str = "auto",
+    projection: str | None = None,
 ) -> FitResult:
     """Fit ``params`` to ``traces`` (see `Problem` for the arguments).
 
@@ -296,13 +381,38 @@ def fit(
         prior (`Problem`); False: only the given ones.
     max_steps: the most time steps one evaluation of one trace may take (None: no limit); a
         fit over it is refused before the first evaluation, with the estimate (`FitError`).
+    start: "match": scale the fitted transport parameters' start so the model runs on the
+        data's clock, from a probe run (`sintersim.fit._start`); "config": start from the
+        config's (or ``init``'s) values; "auto": match when one evaluation of the start would
+        take more than `MATCH_ABOVE` steps (or ``max_steps``), otherwise the config's.
     Returns a `FitResult`; warns (and records) when parameters are not identifiable.
     """
     import optax
 
+    if start not in START_RULES:
+        raise FitError(f"start = {start!r}: allowed: {', '.join(START_RULES)}")
     problem = Problem(
-        traces, configs, params, bounds, priors, init, n_dense, per_trace, preset_priors
+        traces,
+        configs,
+        params,
+        bounds,
+        priors,
+        init,
+        n_dense,
+        per_trace,
+        preset_priors,
+        projection,
     )
+    start_info: dict = {"rule": "config"}
+    limit = MATCH_ABOVE if max_steps is None else min(MATCH_ABOVE, max_steps)
+    if start == "match" or (start == "auto" and max(problem.estimate_steps()) > limit):
+
+        def rebuild(vals, old):
+            rest = (params, bounds, priors, {**(init or {}), **vals}, n_dense, per_trace)
+            cfgs = _recentred(vals, old, energies=False)
+            return Problem(traces, cfgs, *rest, preset_priors, projection)
+
+        problem, start_info = _matched_start(problem, rebuild)
     problem.check_budget(problem.estimate_steps(), max_steps, "estimated")
     start_vals = {s.name: s.init for s in problem.specs}
     z0 = problem.to_unbounded(start_vals)
@@ -367,7 +477,7 @@ def fit(
         if moved:
             bounds_now = {s.name: _widen(s, vals[s.name]) for s in problem.specs if s.log}
             bounds_now.update({s.name: (s.lo, s.hi) for s in problem.specs if not s.log})
-            rest = (params, bounds_now, priors, vals, n_dense, per_trace, preset_priors)
+            rest = (params, bounds_now, priors, vals, n_dense, per_trace, preset_priors, projection)
             try:
                 problem = Problem(traces, _recentred(vals, problem), *rest)
             except ConfigError:  # an energy ratio the config cannot hold: keep the base ones
@@ -436,4 +546,8 @@ def fit(
             for sp in problem.specs
             if sp.prior is not None
         },
+        problem=problem,
+        q=np.asarray(q),
+        covariance=cov,
+        start=start_info,
     )

@@ -29,34 +29,23 @@ import jax.numpy as jnp
 import numpy as np
 
 from sintersim.constants import K_B_EV, NM
+from sintersim.fit._params import (  # noqa: F401  (re-exported)
+    FITTABLE,
+    NUISANCE,
+    ParamSpec,
+    _check_options,
+    refuse_unsupported,
+)
 from sintersim.fit._priors import _ARRHENIUS, preset_prior
 from sintersim.fit._traces import FitError, Trace
 from sintersim.grains import grain_volumes
 from sintersim.materials._presets import get_material
 from sintersim.model._sinter import SinterModel
-from sintersim.observables._fields import neck_size
+from sintersim.observables._fields import neck_size, projected_neck_width
 from sintersim.orientation import misorientation_matrix
 from sintersim.scenario._assemble import Setup, build
-from sintersim.scenario._config import RunConfig
 from sintersim.solver._integrate import SaveAt, frozen_counts, integrate
 from sintersim.state import State
-
-# name -> (unit, config key in [material], log-space?)
-FITTABLE: dict[str, tuple[str, str | None, bool]] = {
-    "surface_diffusivity": ("m^2/s", "surface_diffusivity_m2_s", True),
-    "gb_diffusivity": ("m^2/s", "gb_diffusivity_m2_s", True),
-    "volume_diffusivity": ("m^2/s", "volume_diffusivity_m2_s", True),
-    "vapour_diffusivity": ("m^2/s", "vapour_diffusivity_m2_s", True),
-    "surface_layer_nm": ("nm", "surface_layer_nm", True),
-    "surface_energy": ("J/m^2", "surface_energy_J_m2", True),
-    "gb_energy": ("J/m^2", "gb_energy_J_m2", True),
-    "gb_mobility": ("m^4/(J s)", "gb_mobility_m4_Js", True),
-    "rotational_mobility": ("m^3/(J s)", "orientation.rotational_mobility_m3_Js", True),
-    "surface_activation": ("eV", None, True),
-    "gb_activation": ("eV", None, True),
-    "volume_activation": ("eV", None, True),
-    "time_offset": ("s", None, False),
-}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -91,75 +80,6 @@ class _TraceSim:
         return self.setup.temperature.start_K
 
 
-def refuse_unsupported(config: RunConfig, name: str) -> None:
-    """Refuse (FitError, exit 2 in the CLI) what the fitted model cannot honour.
-
-    Every other section is honoured: the fit simulates each trace with the run's own model
-    (`Setup.model_at`): ``[material]`` (sublimation included), ``[model]``, ``[grid]`` (in
-    float64), ``[particles]``, ``[time]`` (its step; the save times are the trace's),
-    ``[orientation]``, ``[melting]``, ``[noise]`` (the same noise for every evaluation, from
-    ``noise.seed``) and any registered feature; ``[output]`` holds no physics. Refused: a
-    temperature schedule, a packing layout (a trace is a pair's neck) and ``[sweep]``.
-    """
-    layout = config.particles.layout
-    if layout != "pair":
-        raise FitError(
-            f"{name}: particles.layout = {layout!r}: a trace is the neck of one pair; allowed: "
-            "'pair' (fit a packing's necks through a pair of its particles' sizes and gap)"
-        )
-    if config.sweep.parameters is not None:
-        raise FitError(
-            f"{name}: sweep.parameters is set: a fit runs one model per trace; allowed: no "
-            "[sweep] (give one config per trace with --config)"
-        )
-    sched = config.temperature.schedule
-    if sched != "constant":
-        raise FitError(
-            f"{name}: temperature.schedule = {sched!r}: the fit simulates each trace at one "
-            "temperature (material.temperature_K); allowed: 'constant' (fit a ramp as traces "
-            "at several temperatures with the *_activation parameters)"
-        )
-
-
-@dataclasses.dataclass(frozen=True)
-class ParamSpec:
-    """One fitted parameter: the value it starts from, its bounds and optional log-normal prior."""
-
-    name: str  # e.g. "surface_diffusivity" or "time_offset[trace]"
-    kind: str  # key of FITTABLE
-    init: float
-    lo: float
-    hi: float
-    log: bool
-    prior: tuple[float, float] | None = None  # (centre, sigma of log10) for log params
-    trace: int | None = None  # per-trace parameter of this trace; None: shared by all traces
-
-
-def _check_options(specs: list[ParamSpec], bounds, priors, init) -> None:
-    """Every bound, prior and start names a fitted parameter and is usable (found by
-    tests/test_fuzz_cli.py: a NaN prior width ended in an SVD failure, a negative prior centre
-    in a math domain error, an empty name was silently ignored)."""
-    known = {s.name for s in specs} | {s.kind for s in specs}
-    fitted = ", ".join(s.name for s in specs)
-    for option, given in (("--bounds", bounds), ("--prior", priors), ("--init", init)):
-        for key in sorted(set(given) - known):
-            raise FitError(f"{option} {key!r}: not a fitted parameter; fitted: {fitted}")
-    for s in specs:
-        if not (np.isfinite(s.lo) and np.isfinite(s.hi) and s.lo < s.hi):
-            raise FitError(f"{s.name}: bounds must be finite with lo < hi, got ({s.lo}, {s.hi})")
-        if not np.isfinite(s.init):
-            raise FitError(f"{s.name}: the starting value {s.init} is not finite")
-        if s.prior is not None:
-            centre, sigma = s.prior
-            if not (np.isfinite(centre) and centre > 0 and np.isfinite(sigma) and sigma > 0):
-                raise FitError(
-                    f"--prior {s.name}={centre:g}:{sigma:g}: needs CENTRE > 0 and SIGMA_LOG10 > 0 "
-                    "(finite)"
-                )
-            if not s.log:
-                raise FitError(f"--prior {s.name}: priors are log-normal, for positive parameters")
-
-
 class Problem:
     """Traces, their base configs, and the parameters to fit (shared or per trace).
 
@@ -180,6 +100,10 @@ class Problem:
         so a parameter the data barely constrain stays near the literature instead of wandering
         off (`preset_prior`).
     n_dense: save-points per simulation used to interpolate the neck at the data times.
+    projection: None: a trace is the neck the config's dimension defines (width in 2D, radius
+        in 3D); "y" or "z": the traces are neck widths measured on projections (TEM images) of a
+        3D config, the beam along that grid axis, compared with the simulated silhouette's neck
+        width (`sintersim.observables.projected_neck_width`), not with a 3D neck radius.
     """
 
     def __init__(
@@ -193,7 +117,11 @@ class Problem:
         n_dense: int = 48,
         per_trace: Sequence[str] = (),
         preset_priors: bool = True,
+        projection: str | None = None,
     ):
+        if projection not in (None, "y", "z"):
+            raise FitError(f"projection = {projection!r}: allowed: 'y', 'z' (the beam's axis)")
+        self.projection = projection
         if not traces:
             raise FitError("no traces given")
         if not isinstance(configs, Sequence):
@@ -230,6 +158,11 @@ class Problem:
             setup = build(cfg)
             phys = cfg.physical_parameters()
             nd = setup.nd
+            if projection and setup.grid.ndim != 3:
+                raise FitError(
+                    f"{tr.name or i}: a projected neck width (projection = {projection!r}) needs "
+                    f"a 3D config (grid.shape of 3 numbers), got {setup.grid.ndim}D"
+                )
             energies = {"surface_energy", "gb_energy"} & set(params)
             if energies and abs(phys.gb_width_ratio - 1.0) > 1e-12:
                 raise FitError(
@@ -286,6 +219,23 @@ class Problem:
                     specs.append(ParamSpec(s.offset_key, name, x0, lo, hi, False, None, k))
                 continue
             owners = list(enumerate(self.sims)) if name in per_trace else [(None, self.sims[0])]
+            if name in NUISANCE:
+                x0_def, wide, prior_def = NUISANCE[name]
+                for k, sim in owners:
+                    key = name if k is None else f"{name}[{sim.trace.name or k}]"
+                    x0 = init.get(key, init.get(name, x0_def))
+                    lo, hi = bounds.get(key, bounds.get(name, wide))
+                    if not (lo < hi and (not log or lo > 0)) or not lo <= x0 <= hi:
+                        raise FitError(
+                            f"{key}: needs {'0 < ' if log else ''}lo < hi and the start {x0:g} "
+                            f"inside, got ({lo:g}, {hi:g})"
+                        )
+                    prior = priors.get(key, priors.get(name))
+                    if prior is None and preset_priors:
+                        prior = prior_def
+                        self.preset_prior_names.append(key)
+                    specs.append(ParamSpec(key, name, x0, lo, hi, log, prior, k))
+                continue
             for k, sim in owners:
                 key = name if k is None else f"{name}[{sim.trace.name or k}]"
                 x0 = init.get(key, init.get(name, sim.base[name]))
@@ -301,7 +251,8 @@ class Problem:
                 if prior is None and preset_priors:
                     prior = preset_prior(sim.setup.config, name, sim.temperature_K)
                     self.preset_prior_names.append(key)
-                specs.append(ParamSpec(key, name, x0, lo, hi, True, prior, k))
+                given = key in bounds or name in bounds
+                specs.append(ParamSpec(key, name, x0, lo, hi, True, prior, k, given))
         self.specs = specs
         _check_options(specs, bounds, priors, init)
         if any(s.kind == "gb_energy" for s in specs) or any(
@@ -422,26 +373,56 @@ class Problem:
         for s in self.specs:
             if s.kind != "time_offset" and s.trace in (None, k):
                 p[s.kind] = vals[s.name]
-        # A shared diffusivity is the value at T_ref; other temperatures scale it (Arrhenius).
-        t_ref, t_k = self.sims[0].temperature_K, sim.temperature_K
-        if t_k != t_ref:
-            for q_name, d_name in _ARRHENIUS.items():
-                shared = any(s.kind == d_name and s.trace is None for s in self.specs)
-                if shared:
-                    q = p.get(q_name, sim.base[q_name])
-                    p[d_name] = p[d_name] * jnp.exp(-q / K_B_EV * (1 / t_k - 1 / t_ref))
+        d_t = {j: self._nuisance(j, vals, "temperature_offset", 0.0) for j in (0, k)}
+        scale = p.pop("length_scale", 1.0)
+        p.pop("temperature_offset", None)
+        # A shared diffusivity is the value at the first trace's (true) temperature T_ref; other
+        # temperatures scale it (Arrhenius). With a temperature offset dT every trace is at
+        # T + dT: the config's (unfitted) diffusivities move there by their activation energies,
+        # and the 1/(k_B T) of the mobilities with them.
+        t_ref, t_k = self.sims[0].temperature_K + d_t[0], sim.temperature_K + d_t[k]
+        for q_name, d_name in _ARRHENIUS.items():
+            q = p.get(q_name, sim.base[q_name])
+            shared = any(s.kind == d_name and s.trace is None for s in self.specs)
+            if shared and k:  # (trace 0 is at T_ref: factor 1)
+                p[d_name] = p[d_name] * jnp.exp(-q / K_B_EV * (1 / t_k - 1 / t_ref))
+            elif d_name not in p and sim.base[d_name] and self.has("temperature_offset"):
+                t_nom = sim.temperature_K
+                p[d_name] = sim.base[d_name] * jnp.exp(-q / K_B_EV * (1 / t_k - 1 / t_nom))
         for q_name in _ARRHENIUS:
             p.pop(q_name, None)
-        return sim.setup.model_at(sim.temperature_K, p)
+        if self.has("temperature_offset"):
+            p["temperature_K"] = t_k
+        return sim.setup.model_at(sim.temperature_K, p, length_scale=scale)
+
+    def has(self, kind: str) -> bool:
+        """Whether parameter ``kind`` (a key of `FITTABLE`) is fitted."""
+        return any(s.kind == kind for s in self.specs)
+
+    def _nuisance(self, k: int, vals, kind: str, default: float):
+        """The value of nuisance parameter ``kind`` for trace k (``default`` when not fitted)."""
+        for s in self.specs:
+            if s.kind == kind and s.trace in (None, k):
+                return vals[s.name]
+        return default
+
+    def neck_nm(self, k: int, state: State) -> jax.Array:
+        """The measured quantity of trace k in ``state``, in nm: the neck (width in 2D, radius in
+        3D), or the projected neck width when the traces are projections (``projection``)."""
+        su = self.sims[k].setup
+        x_lo, x_hi = su.centres[0][0], su.centres[1][0]
+        scale = su.nd.scales.length_m / NM
+        if self.projection:
+            beam = {"y": 1, "z": 2}[self.projection]
+            return projected_neck_width(state, su.grid, x_lo, x_hi, beam) * scale
+        return neck_size(state, su.grid, x_lo, x_hi) * scale
 
     def _predict_dense(self, k: int, vals: Mapping[str, jax.Array], reverse: bool) -> jax.Array:
         sim, su = self.sims[k], self.sims[k].setup
         model = self.model(k, vals)
-        x_lo, x_hi = su.centres[0][0], su.centres[1][0]
-        scale = su.nd.scales.length_m / NM
 
         def fn(t, state):
-            neck = neck_size(state, su.grid, x_lo, x_hi) * scale
+            neck = self.neck_nm(k, state)
             if state.orientation is None:
                 return neck
             sym = su.model.energy.boundaries.symmetry
@@ -511,7 +492,10 @@ class Problem:
         for i, s in enumerate(self.specs):
             if s.prior is not None:
                 centre, sig = s.prior
-                res.append(jnp.atleast_1d((q[i] - math.log(centre)) / (sig * math.log(10))))
+                if s.log:
+                    res.append(jnp.atleast_1d((q[i] - math.log(centre)) / (sig * math.log(10))))
+                else:
+                    res.append(jnp.atleast_1d((q[i] - centre) / sig))
         return jnp.concatenate(res)
 
     def loss(self, q: jax.Array) -> jax.Array:

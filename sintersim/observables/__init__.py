@@ -9,6 +9,7 @@ from sintersim.observables._fields import (
     mass,
     neck_size,
     orientation_observables,
+    projected_neck_width,
     two_particle_observables,
 )
 from sintersim.observables._labels import (
@@ -37,5 +38,6 @@ __all__ = [
     "periodic_centroid",
     "periodic_distance",
     "periodic_label",
+    "projected_neck_width",
     "two_particle_observables",
 ]

@@ -101,7 +101,9 @@ class Setup:
     def dtype(self):
         return jnp.float64 if self.config.grid.dtype == "float64" else jnp.float32
 
-    def model_at(self, T_K: float, values: Mapping[str, Any] | None = None) -> SinterModel:
+    def model_at(
+        self, T_K: float, values: Mapping[str, Any] | None = None, length_scale=1.0
+    ) -> SinterModel:
         """The model at temperature ``T_K`` in the run's fixed internal units, with physical
         ``values`` (e.g. traced fit parameters) replacing the config's.
 
@@ -109,10 +111,18 @@ class Setup:
         mapping at the run's reference units (a constant run at T would have its own time unit
         t0(T); the coefficients here are the same physics on the run's clock t0(T_start)), then
         every feature adds its parts at T.
+
+        length_scale: s, the config's lengths (radius, spacing: measured on images) are s times
+        the true ones (a pixel calibration error). The same cells then stand for a body 1/s
+        the size: the units map with l0/s and E0 s (`Reference.rescaled`), so each transport
+        speeds up by s to its length power (surface and boundary diffusion s^4, volume s^3,
+        boundary motion s^2) while lengths read off the grid stay in the measured units.
         """
-        if values is None and T_K == self.temperature.start_K:
+        unscaled = not isinstance(length_scale, jax.Array) and length_scale == 1.0
+        if values is None and T_K == self.temperature.start_K and unscaled:
             return self.nd.model
-        return _model(self.config, self.reference, self.grid, self.features, self.data, T_K, values)
+        ref = self.reference if unscaled else self.reference.rescaled(length_scale)
+        return _model(self.config, ref, self.grid, self.features, self.data, T_K, values)
 
     def time_unit_s(self, T_K: float) -> float:
         """Seconds per internal time unit of a constant run at ``T_K`` (t0 = l0^2/(E0 M_ref(T)))."""
