@@ -27,7 +27,6 @@ import warnings
 from pathlib import Path
 
 import sintersim.fit as F
-from sintersim.fit._profile import plot_profiles, profile_likelihood
 from sintersim.scenario import load_config
 
 HERE = Path(__file__).resolve().parent
@@ -49,13 +48,13 @@ def main(argv=None) -> int:
         warnings.simplefilter("ignore")  # recorded in res.warnings, written below
         res = F.fit([trace], cfg, PARAMS, lm_steps=30)
     t_fit = time.time() - t_start
-    profiles, prof_notes = profile_likelihood(res, points=9)
+    profiles, prof_notes = F.profile_likelihood(res, points=9)
     t_prof = time.time() - t_start - t_fit
     doc = res.to_json()
     doc["profiles"] = {n: p.to_json() for n, p in profiles.items()}
     doc["warnings"] = res.warnings + prof_notes
     F.plot_fit(res, [trace], args.out / "fit.png")
-    plot_profiles(profiles, args.out / "profile.png")
+    F.plot_profiles(profiles, args.out / "profile.png")
     post = None
     if args.posterior > 0:
         post = F.sample_posterior(res, draws=args.posterior, chains=args.chains)

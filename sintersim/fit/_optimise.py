@@ -99,11 +99,15 @@ def uncertainty(
     J = residuals_and_jacobian(problem, q)[1] if jacobian is None else np.asarray(jacobian)
     H = J.T @ J
     notes = []
-    w, V = np.linalg.eigh(H)
+    # The condition number of the correlation-scaled J^T J: independent of the units (ln p mixed
+    # with seconds gave 5e8 for a time offset of microseconds beside a D_s known to 6 %).
+    d = np.sqrt(np.clip(np.diag(H), 1e-300, None))
+    w, V = np.linalg.eigh(H / np.outer(d, d))
     cond = w[-1] / max(w[0], 1e-300)
     names = [s.name for s in problem.specs]
     if w[0] <= 0 or cond > cond_limit:
-        v = V[:, 0]
+        v = V[:, 0] / d  # back to the natural coordinates
+        v = v / np.linalg.norm(v)
         combo = " ".join(
             f"{'+' if c > 0 else '-'}{abs(c):.2f}*log({n})"
             if problem.specs[i].log
@@ -139,21 +143,25 @@ def uncertainty(
             notes.append(
                 f"poorly constrained by the data: {spec.name} - the data alone know it only "
                 f"within a factor {_factor(sd_data[i])} (standard error of ln {spec.name} "
-                f"{sd_data[i]:.2g} > {rse_limit:g}); its interval (a factor {_factor(sd[i])}) is "
-                f"mostly its prior's ({spec.prior[0]:.3g} x/ 10^{spec.prior[1]:.2g})"
+                f"{sd_data[i]:.2g} > {rse_limit:g}, correlations included); its interval (a "
+                f"factor {_factor(sd[i])}) rests on the priors: its own ({spec.prior[0]:.3g} x/ "
+                f"10^{spec.prior[1]:.2g}) and those of the parameters it trades off with"
             )
         elif not spec.log and spec.prior is not None and sd_data[i] > spec.prior[1]:
             notes.append(
                 f"poorly constrained by the data: {spec.name} - the data alone know it only "
-                f"within +-{sd_data[i]:.3g} {FITTABLE[spec.kind][0]}, wider than its prior's "
+                f"within +-{sd_data[i]:.3g} {FITTABLE[spec.kind][0]} (correlations included), "
+                "wider than its prior's "
                 f"+-{spec.prior[1]:.3g}: its interval is mostly the prior's"
             )
     return cov, corr, notes
 
 
 def _factor(sd_ln: float) -> str:
-    """exp(sd_ln) for a message: '2.72', or '10^9' when huge."""
-    return f"{math.exp(sd_ln):.3g}" if sd_ln < 20 else f"10^{sd_ln / math.log(10):.0f}"
+    """exp(sd_ln) for a message: '2.72', '10^9' when huge, 'of any size' when unbounded."""
+    if sd_ln < 20:
+        return f"{math.exp(sd_ln):.3g}"
+    return f"10^{sd_ln / math.log(10):.0f}" if sd_ln < 230 else "of any size (unbounded)"
 
 
 def _data_only_sd(problem: Problem, J: np.ndarray) -> np.ndarray:
@@ -192,6 +200,11 @@ DEFAULT_MAX_STEPS = 2_000_000
 # wrong time scale (10^8 steps, the calibration issue's CsPbBr3 trace).
 MATCH_ABOVE = 100_000
 START_RULES = ("auto", "match", "config")
+# --start auto probes the time scale whenever a fitted diffusivity or mobility starts from the
+# config (no --init), and moves the start only when it is off by more than this factor: the
+# seed 001 config (the PbSe preset's D_s) is ~300x too slow, which the x100 default bounds
+# cannot even reach; a start within the factor is left as the user gave it.
+AUTO_TOLERATE = 3.0
 
 # A fit whose chi^2 is this improbable for its degrees of freedom is reported as poor.
 POOR_FIT_P = 1e-3
@@ -290,16 +303,19 @@ def _frozen(problem: Problem, q, max_steps: int | None) -> list[int]:
     return steps
 
 
-def _matched_start(problem: Problem, rebuild) -> tuple[Problem, dict]:
+def _matched_start(problem: Problem, rebuild, tolerate: float = 1.0) -> tuple[Problem, dict]:
     """Scale every fitted transport parameter's start so the model runs on the data's clock
     (`sintersim.fit._start`), re-centring the configs on it (their time unit and step follow);
     a second probe refines a first estimate that unfitted mechanisms made inexact. ``rebuild``
-    makes the problem for new starting values. Returns (problem, what was done)."""
+    makes the problem for new starting values; a first factor within ``tolerate`` of 1 leaves
+    the start as it was. Returns (problem, what was done)."""
     total, why = 1.0, "matched"
-    for _ in range(3):
+    for it in range(3):
         c, why = time_scale_factor(problem)
         if c is None:
             break
+        if it == 0 and abs(math.log(c)) <= math.log(tolerate):
+            return problem, {"rule": "config", "probe_factor": c, "note": "start on time scale"}
         vals = {}
         for s in problem.specs:
             v = s.init * c if s.kind in TRANSPORT else s.init
@@ -384,7 +400,9 @@ def fit(
     start: "match": scale the fitted transport parameters' start so the model runs on the
         data's clock, from a probe run (`sintersim.fit._start`); "config": start from the
         config's (or ``init``'s) values; "auto": match when one evaluation of the start would
-        take more than `MATCH_ABOVE` steps (or ``max_steps``), otherwise the config's.
+        take more than `MATCH_ABOVE` steps (or ``max_steps``), or when a fitted transport
+        parameter starts from the config (no ``init``) more than `AUTO_TOLERATE` off the data's
+        clock; otherwise the config's.
     Returns a `FitResult`; warns (and records) when parameters are not identifiable.
     """
     import optax
@@ -405,14 +423,21 @@ def fit(
     )
     start_info: dict = {"rule": "config"}
     limit = MATCH_ABOVE if max_steps is None else min(MATCH_ABOVE, max_steps)
-    if start == "match" or (start == "auto" and max(problem.estimate_steps()) > limit):
+    given = set(init or {})
+    from_config = any(
+        s.kind in TRANSPORT and s.name not in given and s.kind not in given for s in problem.specs
+    )
+    too_long = max(problem.estimate_steps()) > limit
+    if start == "match" or (start == "auto" and (too_long or from_config)):
 
         def rebuild(vals, old):
             rest = (params, bounds, priors, {**(init or {}), **vals}, n_dense, per_trace)
             cfgs = _recentred(vals, old, energies=False)
             return Problem(traces, cfgs, *rest, preset_priors, projection)
 
-        problem, start_info = _matched_start(problem, rebuild)
+        # auto: a start within AUTO_TOLERATE of the data's clock stays (the config's values)
+        tolerate = AUTO_TOLERATE if start == "auto" and not too_long else 1.0
+        problem, start_info = _matched_start(problem, rebuild, tolerate)
     problem.check_budget(problem.estimate_steps(), max_steps, "estimated")
     start_vals = {s.name: s.init for s in problem.specs}
     z0 = problem.to_unbounded(start_vals)

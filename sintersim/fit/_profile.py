@@ -128,10 +128,12 @@ def profile_likelihood(
         h = span * max(sd[i], 1e-6 * max(1.0, abs(q_hat[i])))
         free = [j for j in range(n) if j != i]
         half = (points - 1) // 2
-        grid = {0: (q_hat[i], q_hat.copy(), float(r0 @ r0))}
+        # the centre re-optimised against the data too (the fit's answer holds the priors)
+        centre, chi2_c = _reoptimise(evaluate, q_hat.copy(), free, iterations)
+        grid = {0: (q_hat[i], centre, chi2_c)}
         for sign in (-1, 1):
             end = min(max(q_hat[i] + sign * h, lo), hi)
-            q = q_hat.copy()
+            q = centre.copy()
             for a in range(1, half + 1):
                 v = q_hat[i] + (end - q_hat[i]) * a / half
                 q[i] = v
