@@ -3,6 +3,7 @@ start on the data's time scale, identifiability from the data alone, profile lik
 
 from __future__ import annotations
 
+import json
 import math
 
 import jax.numpy as jnp
@@ -152,7 +153,7 @@ def test_the_data_alone_decide_poorly_constrained():
     jac = np.array([[20.0, 0.0], [0.0, 0.3], [p1, 0.0], [0.0, p2]])
     _, _, notes = uncertainty(prob, np.zeros(2), jacobian=jac)
     assert len(notes) == 1 and notes[0].startswith("poorly constrained by the data: gb_energy")
-    assert "mostly its prior's" in notes[0]
+    assert "rests on the priors" in notes[0]
     jac[1, 1] = 5.0
     assert uncertainty(prob, np.zeros(2), jacobian=jac)[2] == []
 
@@ -235,3 +236,36 @@ def test_a_3d_trace_compares_the_projected_width_not_the_radius():
     spacing = 0.25
     assert np.all(np.abs(widths[0] - 2 * r) < 2.5 * spacing)
     assert np.all(widths[0] > 1.5 * r)
+
+
+def test_cli_fit_with_a_nuisance_parameter_a_matched_start_and_profiles(tmp_path, capsys):
+    """`sintersim fit ... --params surface_diffusivity,length_scale --start match --profile 5`:
+    fit.json holds the start, the normal/log-normal priors and the profiles; profile.png is
+    written; the length scale (the data cannot tell it from D_s) is warned about."""
+    from sintersim.cli import main
+
+    cfg_path = tmp_path / "c.toml"
+    cfg_path.write_text(TINY_TOML)
+    cfg = loads_config(TINY_TOML)
+    ds = F.Problem([_dummy([0.002, 0.004])], cfg, ["surface_diffusivity"]).specs[0].init
+    tr = F.synthetic_trace(cfg, {"surface_diffusivity": ds}, np.linspace(0.001, 0.01, 8))
+    csv = tmp_path / "cli.csv"
+    rows = "".join(f"{t},{x},{s}\n" for t, x, s in zip(tr.time_s, tr.neck_nm, tr.sigma_nm))
+    csv.write_text("time_s,neck_nm,sigma_nm\n" + rows)
+    out = tmp_path / "fit"
+    args = [str(csv), "--config", str(cfg_path), "--params", "surface_diffusivity,length_scale"]
+    args += ["--out", str(out), "--start", "match", "--profile", "5", "--lm-steps", "10"]
+    assert main(["fit", *args]) == 0
+    cap = capsys.readouterr()
+    assert "prior length_scale" in cap.out and "(log-normal, from the material preset)" in cap.out
+    doc = json.loads((out / "fit.json").read_text())
+    assert doc["start"]["rule"] == "matched" and 0.5 < doc["start"]["factor"] < 2.0
+    assert set(doc["profiles"]) == {"surface_diffusivity", "length_scale"}
+    assert doc["profiles"]["length_scale"]["flat"]  # D_s makes up for any length scale
+    assert any(
+        w.startswith("poorly constrained by the data: length_scale") for w in doc["warnings"]
+    )
+    assert "sintersim: warning: flat profile" in cap.err
+    assert (out / "profile.png").stat().st_size > 10_000
+    v = doc["parameters"]["surface_diffusivity"]["value"]
+    assert abs(math.log(v / ds)) < 0.3

@@ -149,7 +149,8 @@ def _parser() -> argparse.ArgumentParser:
         help="fit diffusivities / interface energies to measured neck-growth traces",
         description="Calibrate model parameters against neck-vs-time traces (CSV with time_s, "
         "neck_nm and optional sigma_nm). Writes DIR/fit.json (values, standard errors, units, "
-        "correlations, loss) and DIR/fit.png. Fittable: " + ", ".join(FITTABLE) + ".",
+        "correlations, loss) and DIR/fit.png; with --posterior N also posterior draws (NUTS) "
+        "summarised in fit.json and DIR/posterior.png. Fittable: " + ", ".join(FITTABLE) + ".",
     )
     p.add_argument("traces", type=Path, nargs="+", help="trace CSV file(s)")
     p.add_argument(
@@ -192,7 +193,51 @@ def _parser() -> argparse.ArgumentParser:
         help="most time steps one evaluation of a trace may take; a fit over it is refused "
         "before it starts, with the estimate (default 2,000,000)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the extra starting points")
+    p.add_argument(
+        "--start",
+        choices=("auto", "match", "config"),
+        default="auto",
+        help="match: scale the fitted diffusivities/mobilities so the model runs on the data's "
+        "time scale (one probe run) before fitting; config: start from the config (--init); "
+        "auto (default): match when a fitted transport parameter starts from the config more "
+        "than 3x off the data's clock, or one evaluation would take > 100,000 steps",
+    )
+    p.add_argument(
+        "--projection",
+        choices=("y", "z"),
+        help="the traces are neck widths measured on projections (TEM images) of a 3D config, "
+        "the beam along this grid axis: compared with the simulated silhouette's neck width",
+    )
+    p.add_argument(
+        "--profile",
+        type=_count(0),
+        default=0,
+        metavar="N",
+        help="profile likelihoods after the fit: N values per parameter (odd; the others "
+        "re-optimised against the data alone); 'profiles' in fit.json and DIR/profile.png; "
+        "warns where the data alone do not bound a parameter. 0: off (default)",
+    )
+    p.add_argument(
+        "--posterior",
+        type=_count(0),
+        default=0,
+        metavar="N",
+        help="after the fit, sample the posterior (NUTS, needs blackjax): N draws per chain "
+        "after 150 warmup iterations; writes a 'posterior' section in fit.json (medians, "
+        "credible intervals, R-hat, ESS) and DIR/posterior.png (corner plot with the "
+        "Gauss-Newton ellipses). Each iteration costs 2-4 forward-mode Jacobians of the fit's "
+        "simulations. 0: off (default)",
+    )
+    p.add_argument(
+        "--chains",
+        type=_count(1),
+        default=4,
+        metavar="K",
+        help="posterior chains, run in parallel (vmap) (default 4)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the extra starting points and the posterior"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
     p = sub.add_parser("materials", help="list material presets with values and sources")

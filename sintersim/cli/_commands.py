@@ -370,13 +370,21 @@ def _pairs(items: list[str] | None, option: str, form: str) -> dict[str, tuple[f
     return out
 
 
+# Warmup iterations of `sintersim fit --posterior` (step-size adaptation only: the Laplace
+# covariance is the metric).
+WARMUP = 150
+
+
 def _fit(args) -> int:
-    """`sintersim fit`: calibrate parameters against neck traces; writes fit.json and fit.png."""
+    """`sintersim fit`: calibrate parameters against neck traces; writes fit.json and fit.png
+    (with ``--posterior N``: posterior draws summarised in fit.json, and posterior.png)."""
     import json
 
     from sintersim._version import __version__
+    from sintersim.fit._corner import plot_corner
     from sintersim.fit._optimise import fit
     from sintersim.fit._plot import plot_fit
+    from sintersim.fit._posterior import check_options
     from sintersim.fit._traces import FitError, read_trace
 
     out = Path(args.out)
@@ -389,6 +397,8 @@ def _fit(args) -> int:
             "give one config for all traces or one per trace"
         )
     try:
+        if args.posterior:  # refused now, not after the fit
+            check_options(args.posterior, WARMUP, args.chains)
         traces = [read_trace(t, default_sigma_nm=args.sigma_nm) for t in args.traces]
         params = [p.strip() for p in args.params.split(",") if p.strip()]
         per_trace = [p.strip() for p in (args.per_trace or "").split(",") if p.strip()]
@@ -426,9 +436,22 @@ def _fit(args) -> int:
                 per_trace=per_trace,
                 max_steps=args.max_steps,
                 preset_priors=not args.no_preset_priors,
+                start=args.start,
+                projection=args.projection,
             )
         for b in bar:
             b.close()
+        profiles = None
+        if args.profile:
+            from sintersim.fit._profile import profile_likelihood
+
+            if args.profile < 3:
+                raise FitError(f"--profile {args.profile}: allowed 0 (off) or >= 3 values")
+            profiles, notes = profile_likelihood(res, points=args.profile | 1)
+            res.warnings.extend(notes)
+        post = None
+        if args.posterior:
+            post = _sample(res, args)
     except FitError as e:
         raise ConfigError(str(e)) from e
     out.mkdir(parents=True, exist_ok=True)
@@ -436,19 +459,89 @@ def _fit(args) -> int:
     doc["traces"] = [str(t) for t in args.traces]
     doc["configs"] = [str(c) for c in args.config]
     doc["sintersim_version"] = __version__
+    if profiles is not None:
+        doc["profiles"] = {n: p.to_json() for n, p in profiles.items()}
+    if post is not None:
+        doc["posterior"] = post.to_json()
     tmp = out / "fit.json.tmp"
     tmp.write_text(json.dumps(doc, indent=2))
     tmp.replace(out / "fit.json")  # never a half-written fit.json
     plot_fit(res, traces, out / "fit.png")
+    if profiles is not None:
+        from sintersim.fit._profile import plot_profiles
+
+        plot_profiles(profiles, out / "profile.png")
+    if post is not None:
+        plot_corner(post, out / "posterior.png")
     if not args.quiet:
         for n, u in zip(res.names, res.units, strict=True):
             print(f"{n:28s} {res.values[n]:.4g} +- {res.stderr[n]:.2g} {u}")
         print(f"loss {res.loss:.4g}, reduced chi^2 {res.chi2_reduced:.3g}, {res.n_data} points")
         for n, (c, sg, src) in res.priors.items():
             origin = "from the material preset" if src == "preset" else "given"
-            print(f"prior {n:22s} {c:.4g} x/ 10^{sg:g} (log-normal, {origin})")
+            spec = next(sp for sp in res.problem.specs if sp.name == n)
+            shape = f"x/ 10^{sg:g} (log-normal" if spec.log else f"+- {sg:g} (normal"
+            print(f"prior {n:22s} {c:.4g} {shape}, {origin})")
+        if res.start.get("rule") == "matched" and res.start.get("factor"):
+            print(f"start matched to the data's time scale: x {res.start['factor']:.3g}")
     for w in res.warnings:
         print(f"sintersim: warning: {w}", file=sys.stderr)
+    if post is not None:
+        if not args.quiet:
+            _posterior_table(post)
+        for w in post.warnings:
+            print(f"sintersim: warning: posterior: {w}", file=sys.stderr)
     print(out / "fit.json")
     print(out / "fit.png")
+    if profiles is not None:
+        print(out / "profile.png")
+    if post is not None:
+        print(out / "posterior.png")
     return 0
+
+
+def _sample(res, args):
+    """`sintersim fit --posterior N`: NUTS draws from the fit's posterior, with a tqdm bar over
+    the iterations (warmup included) unless ``--quiet``."""
+    from sintersim.fit._posterior import sample_posterior
+
+    bar = []
+
+    def progress(done, total):
+        if args.quiet:
+            return
+        if not bar:
+            from tqdm import tqdm
+
+            bar.append(tqdm(total=total, desc="posterior", unit="it", dynamic_ncols=True))
+        bar[0].update(done - bar[0].n)
+
+    try:
+        return sample_posterior(
+            res,
+            draws=args.posterior,
+            warmup=WARMUP,
+            chains=args.chains,
+            seed=args.seed,
+            progress=progress,
+        )
+    finally:
+        for b in bar:
+            b.close()
+
+
+def _posterior_table(post) -> None:
+    """Median, 68 % credible interval, R-hat and ESS per parameter, and the sampler's figures."""
+    print(
+        f"posterior: NUTS, {post.chains} chains x {post.draws} draws after {post.warmup} "
+        f"warmup, {post.wall_s:.0f} s; step {post.step_size:.2g}, acceptance "
+        f"{post.acceptance:.2f}, {post.divergences} divergences"
+    )
+    head = ("parameter", "median", "68 % credible interval", "R-hat", "ESS")
+    print("{:28s} {:>10s}   {:26s} {:>6s} {:>6s}".format(*head))
+    for i, (n, u) in enumerate(zip(post.names, post.units, strict=True)):
+        lo, hi = post.ci68[i]
+        ci = f"[{lo:.4g}, {hi:.4g}]"
+        print(
+            f"{n:28s} {post.median[i]:10.4g}   {ci:26s} {post.rhat[i]:6.3f} {post.ess[i]:6.0f} {u}"
+        )

@@ -1,5 +1,8 @@
 """Differentiable calibration against measured neck-growth traces."""
 
+from sintersim.fit._corner import (
+    plot_corner,
+)
 from sintersim.fit._optimise import (
     FitResult,
     fit,
@@ -8,11 +11,20 @@ from sintersim.fit._optimise import (
 from sintersim.fit._plot import (
     plot_fit,
 )
+from sintersim.fit._posterior import (
+    Posterior,
+    sample_posterior,
+)
 from sintersim.fit._problem import (
     FITTABLE,
     ParamSpec,
     Problem,
     refuse_unsupported,
+)
+from sintersim.fit._profile import (
+    Profile,
+    plot_profiles,
+    profile_likelihood,
 )
 from sintersim.fit._traces import (
     FitError,
@@ -28,12 +40,18 @@ __all__ = [
     "FitError",
     "FitResult",
     "ParamSpec",
+    "Posterior",
     "Problem",
+    "Profile",
     "Trace",
     "fit",
+    "plot_corner",
     "plot_fit",
+    "plot_profiles",
+    "profile_likelihood",
     "read_trace",
     "refuse_unsupported",
+    "sample_posterior",
     "synthetic_trace",
     "uncertainty",
 ]
