@@ -60,7 +60,7 @@ def test_boundary_force_adds_shrinkage_and_conserves_mass():
     state0 = ss.State(jnp.asarray(rho), jnp.asarray(np.stack([rho * left, rho * (1 - left)])))
     mob = ss.Mobility(0.0, 0.0, 1.0, 0.1)
     out = {}
-    for name, body in (("diffusion", None), ("rigid", RigidBody(1.0, 1.0))):
+    for name, body in (("diffusion", None), ("rigid", RigidBody(1.0, 1.0, force="wang"))):
         model = ss.SinterModel(energy, mob, L=1.0, kinetics=() if body is None else (body,))
         s = jax.jit(lambda s, m=model: ss.solver.advance(m, grid, s, 2000, 0.5))(state0)
         out[name] = float(centre_distance(s, grid))

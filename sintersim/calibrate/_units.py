@@ -149,6 +149,13 @@ class Scales:
         """
         return m_r_SI * self.energy_J_m3 * self.time_s
 
+    def translational_mobility(self, m_t_SI):
+        """Internal m_t of a physical translational mobility m_t (m^5 / (J s)).
+
+        ``v = m_t F / V`` with v in m/s, F in J/m and V in m^3 becomes ``m_t E0 t0 / l0^2``.
+        """
+        return m_t_SI * self.energy_J_m3 * self.time_s / self.length_m**2
+
 
 @dataclasses.dataclass(frozen=True)
 class Shape:

@@ -39,7 +39,6 @@ from sintersim.model._noise import (
 from sintersim.model._rigid_body import (
     RigidBody,
     advect,
-    boundary_forces,
     velocities,
 )
 from sintersim.model._rotation import (
@@ -77,7 +76,6 @@ __all__ = [
     "WangEnergy",
     "advect",
     "angular_velocity",
-    "boundary_forces",
     "exponent_for_ratio",
     "gauge",
     "hertz_knudsen_velocity",

@@ -7,7 +7,8 @@ every enabled feature in order; the driver, the fit and the stepper never name o
 changes with temperature is said here, in ``add`` (it receives T and the physical values at T).
 
 Built in: ``[orientation]`` (boundary law, anisotropy, rotation, stitching), ``[melting]`` (the
-liquid), ``material.sublimation_nm_s`` (the surface sink), ``[noise]`` (thermal noise). A
+liquid), ``material.sublimation_nm_s`` (the surface sink), ``[noise]`` (thermal noise), ``[motion]``
+(rigid-body motion of the grains). A
 package or a user adds one with `register_feature`; its config section (``schema``) joins the
 validated config and the generated reference.
 """
@@ -35,6 +36,7 @@ from sintersim.model._anisotropy import SurfaceAnisotropy
 from sintersim.model._boundaries import Stitching
 from sintersim.model._liquid import Liquid, LiquidPath
 from sintersim.model._noise import ThermalNoise
+from sintersim.model._rigid_body import RigidBody
 from sintersim.model._rotation import Rotation
 from sintersim.model._sinter import SinterModel
 from sintersim.model._sublimation import Sublimation
@@ -310,11 +312,37 @@ class NoiseFeature(Feature):
             )
 
 
+class MotionFeature(Feature):
+    """``[motion]``: rigid-body translation (and shape rotation) of every grain, the
+    densification mechanism (`sintersim.model.RigidBody`). The mobilities are fittable
+    (``translational_mobility``, ``shape_rotational_mobility``); unset m_t is the fast limit."""
+
+    section = "motion"
+    fit_values = {
+        "translational_mobility": "m^5/(J s)",
+        "shape_rotational_mobility": "m^3/(J s)",
+    }
+
+    def add(self, model, ctx):
+        mo = ctx.config.motion
+        sc = ctx.reference.scales
+        m_t = ctx.values.get("translational_mobility", mo.translational_mobility_m5_Js)
+        m_r = ctx.values.get("shape_rotational_mobility", mo.rotational_mobility_m3_Js)
+        body = RigidBody(
+            None if m_t is None else sc.translational_mobility(m_t),
+            sc.rotational_mobility(m_r),
+            force=mo.force,
+            rho0=mo.reference_density,
+        )
+        return _append(model, kinetics=(body,))
+
+
 FEATURES: list[Feature] = [
     OrientationFeature(),
     MeltingFeature(),
     SublimationFeature(),
     NoiseFeature(),
+    MotionFeature(),
 ]
 
 

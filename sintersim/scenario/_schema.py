@@ -313,6 +313,50 @@ SCHEMA: dict[str, dict[str, Field]] = {
         ),
         "scale": Field(float, 1.0, "", "noise strength as a multiple of k_B T", lo=0.0, hi=100.0),
     },
+    "motion": {
+        "enabled": Field(
+            bool,
+            False,
+            "",
+            "rigid-body motion of every grain (densification: grains approach as their "
+            "boundaries lose matter to the necks)",
+        ),
+        "force": Field(
+            str,
+            "wang",
+            "",
+            "driving force: 'wang' (Wang 2006: a boundary below motion.reference_density pulls "
+            "its grains together) or 'energy' (minus the free-energy change of a rigid "
+            "displacement; a gradient flow, unstable above small mobilities, see docs/physics.md)",
+            choices=("wang", "energy"),
+        ),
+        "translational_mobility_m5_Js": Field(
+            float,
+            None,
+            "m^5/(J s)",
+            "m_t in v = m_t F / V (force F in J/m, volume V in m^3); unset: the fast limit, where "
+            "the grains follow their force balance within each step and boundary diffusion "
+            "alone sets the rate (Coble)",
+            lo=0.0,
+        ),
+        "rotational_mobility_m3_Js": Field(
+            float,
+            0.0,
+            "m^3/(J s)",
+            "m_r in omega = m_r torque / V of a grain's shape (0: shapes do not turn; the "
+            "lattice's rotation is orientation.rotational_mobility_m3_Js)",
+            lo=0.0,
+        ),
+        "reference_density": Field(
+            float,
+            0.998,
+            "",
+            "Wang's rho_0: a boundary below it pulls, above it pushes (Wang 2006: 0.998; a flat "
+            "boundary of this functional is at 1)",
+            lo=0.9,
+            hi=1.0,
+        ),
+    },
     "orientation": {
         "enabled": Field(
             bool, False, "", "crystal orientations: Read-Shockley boundaries, rotation, stitching"
