@@ -71,6 +71,7 @@ from sintersim import Grid, Mobility, SaveAt, SinterModel, State, integrate, two
 from sintersim.calibrate import grid_energy
 from sintersim.initial import two_particle_centres
 from sintersim.materials import herring_exponent, neck_exponent_classic
+from sintersim.model import RigidBody
 from sintersim.observables import centre_distance, neck_size
 
 _THEORY_NAME = {"surface": "surface", "gb": "grain_boundary", "volume": "volume"}
@@ -94,6 +95,7 @@ T_END_R16 = {"surface": 4800.0, "gb": 1600.0, "volume": 96.0}
 T_END_POWER = {"surface": 4, "gb": 4, "volume": 3}
 DT_MAX = {"surface": 1.0, "gb": 0.25, "volume": 1.0 / 128.0}
 
+MOTION_FORCE = "energy"
 EXP_WINDOW = (0.55, 0.75)
 LOCAL_AT = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
 HERRING_TARGETS = (0.55, 0.6, 0.65)
@@ -111,6 +113,8 @@ class Case:
     (and step size ``rel_step * t`` while below dt_max). t_first: first save time.
     init: "two_particles" (`sintersim.two_particles`) or "planar_gb" (`initial_state`).
     mobility: (M_vol, M_vap, M_surf, M_gb) overriding the mechanism's default.
+    motion: rigid-body motion of the grains (`sintersim.model.RigidBody`, Wang's force in the
+        fast limit): the densification mechanism.
     """
 
     mechanism: str
@@ -124,13 +128,15 @@ class Case:
     t_first: float = 0.01
     init: str = "two_particles"
     mobility: tuple[float, float, float, float] | None = None
+    motion: bool = False
 
     @property
     def grid(self) -> Grid:
         return make_grid(self.radius, self.margin)
 
     def label(self) -> str:
-        return f"{self.mechanism} R={self.radius:g} w={self.width:g} grid={self.grid.shape}"
+        m = " motion" if self.motion else ""
+        return f"{self.mechanism}{m} R={self.radius:g} w={self.width:g} grid={self.grid.shape}"
 
 
 def default_case(mechanism: str, radius: float, width: float = 3.0, **kw) -> Case:
@@ -155,10 +161,12 @@ def make_model(
     width: float = 3.0,
     gb_ratio: float = 0.5,
     mobility: Sequence[float] | None = None,
+    motion: bool = False,
 ) -> SinterModel:
     energy = grid_energy(gb_ratio, width)
     mob = Mobility(*(MECHANISMS[mechanism] if mobility is None else mobility))
-    return SinterModel(energy=energy, mobility=mob, L=1.0)
+    kinetics = (RigidBody(None, force=MOTION_FORCE),) if motion else ()
+    return SinterModel(energy=energy, mobility=mob, L=1.0, kinetics=kinetics)
 
 
 def initial_state(grid: Grid, radius: float, width: float = 3.0, gap: float = 0.0, dtype=None):
@@ -246,7 +254,7 @@ def _run(case: Case, dtype: str, verbose: bool) -> CaseResult:
         state0 = initial_state(grid, case.radius, case.width, dtype=dtype)
     else:
         raise ValueError(f"unknown init {case.init!r}")
-    model = make_model(case.mechanism, case.width, case.gb_ratio, case.mobility)
+    model = make_model(case.mechanism, case.width, case.gb_ratio, case.mobility, case.motion)
     centres = two_particle_centres(grid, case.radius)
     x_lo, x_hi = centres[0][0], centres[1][0]
     ts = save_times(case)

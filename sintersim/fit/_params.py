@@ -21,6 +21,9 @@ FITTABLE: dict[str, tuple[str, str | None, bool]] = {
     "gb_energy": ("J/m^2", "gb_energy_J_m2", True),
     "gb_mobility": ("m^4/(J s)", "gb_mobility_m4_Js", True),
     "rotational_mobility": ("m^3/(J s)", "orientation.rotational_mobility_m3_Js", True),
+    # Rigid-body motion of the grains ([motion]): v = m_t F / V, omega = m_r tau / V (shape).
+    "translational_mobility": ("m^5/(J s)", "motion.translational_mobility_m5_Js", True),
+    "shape_rotational_mobility": ("m^3/(J s)", "motion.rotational_mobility_m3_Js", True),
     "surface_activation": ("eV", None, True),
     "gb_activation": ("eV", None, True),
     "volume_activation": ("eV", None, True),

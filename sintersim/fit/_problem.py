@@ -185,6 +185,26 @@ class Problem:
                     f"{tr.name}: fitting rotation (rotational_mobility or a misorientation trace) "
                     "needs [orientation] enabled = true in its config"
                 )
+            motion = cfg.motion
+            base["translational_mobility"] = (
+                motion.translational_mobility_m5_Js if motion.enabled else None
+            )
+            base["shape_rotational_mobility"] = (
+                motion.rotational_mobility_m3_Js if motion.enabled else None
+            )
+            wants_motion = {"translational_mobility", "shape_rotational_mobility"} & set(params)
+            if wants_motion and not motion.enabled:
+                raise FitError(
+                    f"{tr.name or i}: fitting {', '.join(sorted(wants_motion))} needs [motion] "
+                    "enabled = true in its config"
+                )
+            if "translational_mobility" in params and "translational_mobility" not in (init or {}):
+                if motion.translational_mobility_m5_Js is None:
+                    raise FitError(
+                        f"{tr.name or i}: fitting translational_mobility needs a start: set "
+                        "motion.translational_mobility_m5_Js in the config (unset is the fast "
+                        "limit, which has no value to fit) or give --init translational_mobility="
+                    )
             off_name = f"time_offset[{tr.name or i}]" if "time_offset" in params else None
             span = tr.time_s[-1] - min(tr.time_s[0], 0.0)
             if off_name:

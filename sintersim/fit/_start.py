@@ -35,6 +35,7 @@ TRANSPORT = (
     "volume_diffusivity",
     "vapour_diffusivity",
     "gb_mobility",
+    "translational_mobility",
 )
 # The probe's longest step (internal units): the schema's stability bound for the plain model.
 PROBE_DT_MAX = 100.0

@@ -83,7 +83,7 @@ class RigidBody(AbstractKinetics):
     kappa_f: Float[Array, ""] | float = 1.0
     rho0: float = 0.998
     c_gb: float = 0.14
-    stabiliser: float = eqx.field(static=True, default=1.0)
+    stabiliser: float = eqx.field(static=True, default=4.0)
 
     def __check_init__(self):
         if self.force not in FORCES:

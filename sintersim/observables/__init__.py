@@ -1,5 +1,10 @@
-"""Observables of a state: mass, grains, necks, orientations, packings."""
+"""Observables of a state: mass, grains, necks, orientations, packings, cluster density."""
 
+from sintersim.observables._envelope import (
+    envelope_density,
+    envelope_points,
+    envelope_volume,
+)
 from sintersim.observables._fields import (
     centre_distance,
     cross_sections,
@@ -27,6 +32,9 @@ __all__ = [
     "PackingObservables",
     "centre_distance",
     "cross_sections",
+    "envelope_density",
+    "envelope_points",
+    "envelope_volume",
     "free_energy",
     "grain_centres",
     "grain_volumes",

@@ -29,6 +29,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from sintersim.grid import Grid
+from sintersim.observables._envelope import envelope_density
 from sintersim.observables._labels import periodic_label
 from sintersim.state import State
 
@@ -37,8 +38,11 @@ from sintersim.state import State
 class PackingObservables:
     """grains: (field, label) of every grain; centres (G, d) in length units; volumes (G,).
     contacts: (a, b) grain-index pairs with a boundary; necks: their neck width (2D) / radius
-    (3D) in length units; coordination: contacts per grain; relative_density: solid fraction of
-    the box, ``int rho dV / V_box``; dense_fraction: fraction of the box with rho > 1/2;
+    (3D) in length units; coordination: contacts per grain; relative_density: solid over the
+    volume of the cluster's convex envelope, ``int rho dV / V_hull`` (`envelope_density`; NaN
+    when the solid spans the periodic box); box_fraction: solid fraction of the box,
+    ``int rho dV / V_box`` (fixed by mass conservation); dense_fraction: fraction of the box
+    with rho > 1/2;
     misorientations: per contact, the symmetry-reduced misorientation (degrees) of the particles
     the two grains hold (the first particle of a merged grain); grain_particles: particle indices
     per grain."""
@@ -53,6 +57,7 @@ class PackingObservables:
     grain_particles: list[list[int]]  # particles whose centre lies in each grain
     relative_density: float
     dense_fraction: float
+    box_fraction: float = float("nan")
 
     @property
     def grain_count(self) -> int:
@@ -297,7 +302,8 @@ def packing_observables(
         coordination=z,
         misorientations=mis,
         grain_particles=members,
-        relative_density=float(np.sum(rho) * dv / box_volume),
+        relative_density=envelope_density(rho, grid),
+        box_fraction=float(np.sum(rho) * dv / box_volume),
         dense_fraction=float(np.mean(rho > 0.5)),
         box=tuple(grid.lengths),
     )

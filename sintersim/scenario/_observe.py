@@ -7,9 +7,12 @@ volumes, liquid share and misorientation, as since the first version.
 Packing (any other layout), over the grains (cores ``eta > 1/2``, see
 `sintersim.observables.packing_observables`) and their contacts:
 
-* ``relative_density``: solid fraction of the box, ``int rho dV / V_box`` (a periodic box of
-  fixed size: it changes only with mass sources such as sublimation); ``dense_fraction``: the
-  share of the box with ``rho > 1/2``.
+* ``relative_density``: the densification of a free cluster, its solid over the volume of its
+  convex envelope, ``int rho dV / V_hull`` (`sintersim.observables.envelope_density`; NaN when
+  the solid spans the periodic box along an axis, a film or a box-filling packing);
+  ``box_fraction``: solid fraction of the box, ``int rho dV / V_box`` (a periodic box of fixed
+  size: it changes only with mass sources such as sublimation); ``dense_fraction``: the share of
+  the box with ``rho > 1/2``.
 * ``shrinkage``: ``1 - sum d(t) / sum d(0)`` over the grain pairs that touched at the start,
   ``d`` their centre distance, pairs followed by grain id; a pair is dropped once one of its
   grains has ended or changed volume by more than 30 % (it absorbed a neighbour: its centre
@@ -181,6 +184,7 @@ def grain_statistics(
     sizes = 2.0 * (obs.volumes * unit) ** (1.0 / d) * L_nm
     stats = {
         "relative_density": obs.relative_density,
+        "box_fraction": obs.box_fraction,
         "dense_fraction": obs.dense_fraction,
         "shrinkage": float(shrink),
         "grain_count": float(obs.grain_count),
