@@ -230,8 +230,9 @@ def test_fit_recovers_the_translational_mobility_of_a_twin():
     neck trace made with m_t = 1.5e-25 m^5/(J s) (internal 0.03, where the neck is sensitive to
     it), 2 % noise; starting 3x off, the fit recovers it within 2 standard errors and 25 %
     (measured: 1.80e-25 +- 0.58e-25)."""
-    import sintersim.fit as F
     from test_fit import TINY_TOML
+
+    import sintersim.fit as F
 
     cfg = ss.scenario.loads_config(TINY_TOML + MOTION_TOML.format(1.5e-25))
     truth = {"translational_mobility": 1.5e-25}
@@ -243,8 +244,9 @@ def test_fit_recovers_the_translational_mobility_of_a_twin():
 
 
 def test_fitting_motion_needs_the_section_and_a_start():
-    import sintersim.fit as F
     from test_fit import TINY_TOML, _dummy
+
+    import sintersim.fit as F
 
     with pytest.raises(F.FitError, match=r"\[motion\]"):
         F.Problem(
