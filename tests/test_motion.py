@@ -205,7 +205,7 @@ def test_motion_config_section_builds_the_kinetics_in_physical_units():
     assert float(body.m_t) == pytest.approx(1e-30 * sc.energy_J_m3 * sc.time_s / sc.length_m**2)
     assert float(body.m_r) == pytest.approx(2e-20 * sc.energy_J_m3 * sc.time_s)
     fast = ss.scenario.build(_demo("[motion]\nenabled = true\n")).model.find(RigidBody)
-    assert fast.m_t is None and fast.force == "wang"
+    assert fast.m_t is None and fast.force == "energy"
 
 
 @pytest.mark.parametrize(

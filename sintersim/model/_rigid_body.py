@@ -26,15 +26,22 @@ Two force densities ``f_i`` (``force=``):
 
   makes ``dF/dt = -sum_g (m_t |F_g|^2 + m_r |tau_g|^2) / V_g <= 0``: the motion is a gradient
   flow of the same F, with no further parameter. An isolated grain feels no force (F is
-  translation invariant); at a neck whose boundary has lost matter to the surface, mu_rho is
-  lowest at the boundary and the force pulls the grains together until the overlap they push
-  into the boundary balances it: the boundary is the vacancy sink, and how fast it can sink is
-  set by boundary diffusion carrying the overlap away (Coble), or by m_t if that is smaller.
+  translation invariant; on the grid, to the cells' pinning: below 1 % of a contact's force).
+  At a neck the concave surface pulls the grains together until the overlap they push into the
+  boundary (rho > 1 there: the boundary in compression, mu_rho above the neck's) balances it;
+  boundary (or volume) diffusion then carries the overlap to the neck and the grains follow:
+  the boundary is the vacancy sink, at the rate its diffusion allows (Coble), or m_t's if that
+  is slower. Surface diffusion alone moves no matter out of the boundary, so it does not
+  densify.
 * ``"wang"``: Wang (Acta Mater. 54, 953 (2006)),
   ``f_i = kappa (rho - rho0) sum_{j != i} [eta_i eta_j >= c_gb] (grad eta_i - grad eta_j)``,
   the advection form MOOSE's GrainAdvection and hpsint use: a boundary short of the reference
-  density rho0 pulls. Its zero depends on rho0 (a boundary in equilibrium is *not* at rho0 in
-  this functional), so it keeps pulling (or pushing) at equilibrium.
+  density rho0 pulls. Its indicator also covers the boundary's edge at the neck, where rho < 1
+  belongs to the free surface's own profile, so it keeps pulling at equilibrium.
+
+Why "energy" is the default: see docs/physics.md ("Densification"), where both were measured.
+In 2D at dt = 0.5 the energy force needs the stiffness term below with s >= 4 (s = 1 went
+unstable, with negative density in the neck); Wang's was stable with s = 1.
 
 The angular velocity turns the grain's shape; the crystal lattice's orientation is the
 `Rotation` kinetics' (a field's orientation is shared by all its grains).
@@ -50,7 +57,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Bool, Float, Int
 
 from sintersim.grid import Grid
 from sintersim.model._base import AbstractKinetics
@@ -153,6 +160,11 @@ class RigidBody(AbstractKinetics):
         else:
             trans = self.m_t * g.force / (vol + dt * self.m_t * k_t)[..., None]
         omega = self.m_r * g.torque / (vol + dt * self.m_r * k_r)[..., None]
+        # A component without a core (eta_i <= 1/2 throughout) is a piece of a grain's tail cut
+        # off by the threshold, often one cell, not a grain: its K ~ 0 gave it any velocity in
+        # the fast limit (measured: 19 cells per step, then NaN, in a free chain of 8 discs).
+        core = g.core[..., None]
+        trans, omega = jnp.where(core, trans, 0.0), jnp.where(core, omega, 0.0)
         labels = dilate_labels(g.labels, grid.ndim, self.reach)
         return rigid_velocities(grid, labels, g.offset, trans, omega)
 
@@ -167,6 +179,7 @@ class Grains(eqx.Module):
     force: Float[Array, "K S D"]
     torque: Float[Array, "K S R"]  # R = 1 in 2D (about z), 3 in 3D
     stiffness: Float[Array, "K S 2"]  # int |grad eta|^2 and int |arm x grad eta|^2
+    core: Bool[Array, "K S"]  # eta_i > 1/2 somewhere: a grain, not a cut-off piece of a tail
 
 
 def _root_arms(grid: Grid, labels: Array, dtype) -> list[Array]:
@@ -224,6 +237,7 @@ def grain_sums(
     torque = [total(t) * dv for t in _cross(arm_c, f)]
     stiff_t = total(sum(g**2 for g in grad_eta)) * dv
     stiff_r = total(sum(c**2 for c in _cross(arm_c, grad_eta))) * dv
+    peak = jax.ops.segment_max(jax.lax.stop_gradient(eta).reshape(-1), seg, k * (n + 1))
     return Grains(
         labels,
         volume,
@@ -231,6 +245,7 @@ def grain_sums(
         jnp.stack(force, -1),
         jnp.stack(torque, -1),
         jnp.stack([stiff_t, stiff_r], -1),
+        peak.reshape(k, n + 1) > 0.5,
     )
 
 
@@ -322,7 +337,9 @@ def advect(rho: Array, eta: Array, grid: Grid, v: list[Array], dt) -> tuple[Arra
     r2, e2 = euler(r1, e1)
     r2, e2 = 0.75 * rho + 0.25 * r2, 0.75 * eta + 0.25 * e2
     r3, e3 = euler(r2, e2)
-    r_new = rho / 3.0 + 2.0 / 3.0 * r3
+    # As increments: float32(1/3) + float32(2/3) = 1 + 3e-8, so rho / 3 + 2/3 r3 grows the
+    # mass by ~1e-8 per step, which the mean fix cannot undo where rho ~ 1 (below half an ulp).
+    r_new = rho + 2.0 / 3.0 * (r3 - rho)
     # Exact arithmetic keeps the mean; float32 FFT round trips shift it by a biased ~1e-8 per
     # step (as in the diffusive step): remove the shift, summed over the small change.
-    return r_new - jnp.mean(r_new - rho), eta / 3.0 + 2.0 / 3.0 * e3
+    return r_new - jnp.mean(r_new - rho), eta + 2.0 / 3.0 * (e3 - eta)

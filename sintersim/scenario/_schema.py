@@ -48,7 +48,8 @@ T_MIN_K, T_MAX_K = 1.0, 5000.0  # allowed temperatures (kelvin)
 SCHEDULES = ("constant", "ramp", "steps")
 
 
-LAYOUTS = ("pair", "chain", "hex_monolayer", "square_superlattice", "random_packing", "file")
+_LATTICES = ("hex_monolayer", "square_superlattice")
+LAYOUTS = ("pair", "chain", *_LATTICES, "random_packing", "random_cluster", "file")
 
 
 _POS = {"lo": 0.0, "lo_open": True}
@@ -159,8 +160,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
             "pair",
             "",
             "the start: a pair on axis 0; a chain along axis 0; a hexagonal monolayer or square "
-            "superlattice (discs in 2D, a layer of spheres in 3D); a random packing; or a CSV "
-            "file of centres and radii",
+            "superlattice (discs in 2D, a layer of spheres in 3D); a random packing; a free "
+            "random cluster (vapour around it); or a CSV file of centres and radii",
             choices=LAYOUTS,
         ),
         "radius_nm": Field(float, 3.1, "nm", "radius (mean radius of a packing)", **_POS, hi=1e4),
@@ -171,8 +172,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
             float,
             -0.25,
             "nm",
-            "pair, chain, lattices: surface-to-surface gap of mean-size neighbours (negative: "
-            "initial overlap)",
+            "pair, chain, lattices, random_cluster: surface-to-surface gap of mean-size "
+            "neighbours (negative: initial overlap)",
             lo=-1e4,
             hi=1e4,
         ),
@@ -185,7 +186,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
             hi=1e4,
         ),
         "count": Field(
-            int, None, "", "chain, random_packing: number of particles", lo=1, hi=100000, example=8
+            int, None, "", "chain, random packing or cluster: particles", lo=1, hi=100000, example=8
         ),
         "rows": Field(int, None, "", "lattices: rows (even for hex_monolayer)", lo=1, hi=10000),
         "cols": Field(int, None, "", "lattices: particles per row", lo=1, hi=10000),
@@ -209,7 +210,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
             float,
             None,
             "nm",
-            "chain, 3D lattices: vapour across the particles (default: 4 interface widths)",
+            "chain, 3D lattices: vapour across the particles; random_cluster: vapour around "
+            "the cluster, per side (default: 4 interface widths)",
             lo=0.0,
             hi=1e4,
         ),
@@ -323,12 +325,13 @@ SCHEMA: dict[str, dict[str, Field]] = {
         ),
         "force": Field(
             str,
-            "wang",
+            "energy",
             "",
-            "driving force: 'wang' (Wang 2006: a boundary below motion.reference_density pulls "
-            "its grains together) or 'energy' (minus the free-energy change of a rigid "
-            "displacement; a gradient flow, unstable above small mobilities, see docs/physics.md)",
-            choices=("wang", "energy"),
+            "driving force: 'energy' (minus the free-energy change of a rigid displacement: a "
+            "gradient flow of F, zero for a lone grain; surface diffusion alone does not "
+            "densify) or 'wang' (Wang 2006: a boundary below motion.reference_density pulls; it "
+            "also pulls on the neck's surface and densifies without a boundary path)",
+            choices=("energy", "wang"),
         ),
         "translational_mobility_m5_Js": Field(
             float,
@@ -351,8 +354,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
             float,
             0.998,
             "",
-            "Wang's rho_0: a boundary below it pulls, above it pushes (Wang 2006: 0.998; a flat "
-            "boundary of this functional is at 1)",
+            "rho_0 of force = 'wang': a boundary below it pulls, above it pushes (Wang 2006: "
+            "0.998; a flat boundary of this functional is at 1)",
             lo=0.9,
             hi=1.0,
         ),
