@@ -34,6 +34,7 @@ RUNS: list[tuple[str, list[str]]] = [
     ("seed004_cspbbr3_stitching", ["run.py"]),
     ("orientation", ["run.py", "--quick"]),
     ("packings", ["run.py"]),
+    ("densification", ["run.py"]),
     ("surface_melting", ["theory.py"]),
     ("surface_melting", ["phase_field_table.py"]),
     ("surface_melting", ["fit_phase_field.py"]),

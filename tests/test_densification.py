@@ -130,3 +130,21 @@ def test_motion_densifies_a_free_cluster_through_a_reassignment(tmp_path):
     assert all(float(r["grain_count"]) >= 1 for r in on)
     hist = list(csv.DictReader(open(tmp_path / "true" / "grains.csv")))
     assert {int(float(r["grain_id"])) for r in hist if r["frame"] == "1"} <= set(range(6))
+
+
+def test_random_cluster_layout_in_a_config():
+    """Its own box by default (the cluster plus margin_nm per side); centred in a larger
+    grid.shape; a smaller one is refused naming the size it needs."""
+    from sintersim.scenario import ConfigError
+
+    text = CLUSTER.format(motion="false")
+    own = build(loads_config(text))
+    shape = list(own.grid.shape)
+    lo = np.min(own.packing.centres - own.packing.radii[:, None], axis=0)
+    assert np.all(lo >= 4.0 - 1e-9)  # margin_nm = 2 nm = 4 cells
+    big = build(loads_config(text.replace("[grid]", f"[grid]\nshape = {[n + 10 for n in shape]}")))
+    np.testing.assert_allclose(big.packing.centres, own.packing.centres + 5.0)
+    # the same particles (the tanh tails reach a little further in the larger box)
+    assert float(np.sum(big.state0.rho)) == pytest.approx(float(np.sum(own.state0.rho)), 1e-4)
+    with pytest.raises(ConfigError, match="random cluster needs"):
+        build(loads_config(text.replace("[grid]", f"[grid]\nshape = {[n - 2 for n in shape]}")))

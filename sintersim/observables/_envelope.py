@@ -9,11 +9,14 @@ divided by the volume of the cluster's envelope, the convex hull of its ``rho = 
 
 (2D: an area ratio). The surface is sampled at sub-cell accuracy: on every pair of face
 neighbours whose values straddle one half, the crossing point of the linear interpolation
-between the two cell centres. The numerator is the whole solid (the diffuse surface's mass
-outside the contour balances the deficit inside it to O((w / R)^2)), so a single disc or sphere
-reads 1 and a mass-conserving run changes ``rho_rel`` only by its envelope: the pores between
-the particles, outer concavities included, count as porosity, and the envelope shrinks as the
-grains approach. Hull: `scipy.spatial.ConvexHull` (Qhull), host side.
+between the two cell centres. The numerator is the whole solid, so a mass-conserving run
+changes ``rho_rel`` only by its envelope: the pores between the particles, outer concavities
+included, count as porosity, and the envelope shrinks as the grains approach. A single disc or
+sphere reads 1 up to the diffuse surface: a tanh profile ``(1 - tanh(s / w)) / 2`` holds
+``(pi^2 w^2 / 24) int (k_1 + k_2) dA`` more solid than the region inside its contour (k the
+curvatures), ``pi^2 w^2 / (12 R^2)`` of a disc, ``pi^2 w^2 / (4 R^2)`` of a sphere; so a
+packing of small particles reads a few per cent high. Hull: `scipy.spatial.ConvexHull` (Qhull),
+host side.
 
 The cluster must be free: along every axis some slab of the box (a row in 2D, a plane in 3D)
 holds no dense cell (``rho > 1/2``). It may straddle the periodic boundary: each axis is cut at
@@ -47,20 +50,23 @@ def _longest_empty_run(occupied: np.ndarray) -> int:
 
 
 def envelope_points(rho, level: float = 0.5) -> np.ndarray | None:
-    """Points (cells, (M, d)) of the ``rho = level`` surface: the linear-interpolation crossing
-    of every face-neighbour pair that straddles ``level``, in a frame where the cluster is whole
-    (each axis rolled to start at its widest empty gap). None when the dense cells span the box
+    """Points (array index units, cell centres at i + 1/2; (M, d)) of the ``rho = level``
+    surface: the linear-interpolation crossing of every face-neighbour pair that straddles
+    ``level``, unwrapped (the cluster whole, cut at each axis's widest empty gap) and shifted
+    by whole boxes so that their mean lies in the box. None when the dense cells span the box
     along an axis, or when there are none."""
     rho = np.asarray(rho, float)
     dense = rho > level
     if not dense.any():
         return None
-    d = rho.ndim
+    d, shape = rho.ndim, rho.shape
+    starts = []
     for ax in range(d):
         occupied = dense.any(axis=tuple(a for a in range(d) if a != ax))
         if occupied.all():
             return None
         start = _longest_empty_run(occupied)
+        starts.append(start)
         # slab 0 is empty after the roll; its copy at the end closes the last dense slab
         rho = np.roll(rho, -start, axis=ax)
         rho = np.concatenate([rho, np.take(rho, [0], axis=ax)], axis=ax)
@@ -79,7 +85,11 @@ def envelope_points(rho, level: float = 0.5) -> np.ndarray | None:
         idx += 0.5
         idx[:, ax] += (va - level) / (va - vb)
         pts.append(idx)
-    return np.concatenate(pts) if pts else None
+    if not pts:
+        return None
+    pts = np.concatenate(pts) + np.asarray(starts, float)  # back to the box's frame, unwrapped
+    n = np.asarray(shape, float)
+    return pts - n * np.floor(pts.mean(axis=0) / n)
 
 
 def envelope_volume(rho, grid: Grid, level: float = 0.5) -> float:

@@ -1,4 +1,5 @@
-"""Many-particle starts (chains, lattices, random packings), field re-assignment, run loop."""
+"""Many-particle starts (chains, lattices, random packings, free clusters), field re-assignment,
+run loop."""
 
 from sintersim.packing._layouts import (
     Packing,
@@ -7,6 +8,7 @@ from sintersim.packing._layouts import (
     colour_graph,
     hex_monolayer,
     orientations,
+    random_cluster,
     random_packing,
     random_quaternions,
     square_superlattice,
@@ -42,6 +44,7 @@ __all__ = [
     "fields_at",
     "hex_monolayer",
     "orientations",
+    "random_cluster",
     "random_packing",
     "random_quaternions",
     "reassign",

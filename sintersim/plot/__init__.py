@@ -87,8 +87,9 @@ def plot_fields(
 
 
 def plot_packing(rows: Sequence[dict[str, float]], path: Path, title: str = "") -> Path:
-    """A packing's history: shrinkage and dense fraction, grain count and size, neck sizes
-    (mean and quartile band) and contact misorientation, against time."""
+    """A packing's history: shrinkage, dense fraction and relative density (a free cluster),
+    grain count and size, neck sizes (mean and quartile band) and contact misorientation,
+    against time."""
     t = np.array([r["time_s"] for r in rows])
 
     def col(k):
@@ -104,7 +105,10 @@ def plot_packing(rows: Sequence[dict[str, float]], path: Path, title: str = "") 
         ms=3,
         label="dense fraction change",
     )
-    a.set_ylabel("shrinkage, dense fraction change")
+    rel = col("relative_density")
+    if np.isfinite(rel).any():  # a free cluster (NaN for a box-filling packing)
+        a.plot(t, rel - rel[0], "^-", ms=3, label="relative density change")
+    a.set_ylabel("shrinkage, density changes")
     a.legend(fontsize=8)
     a = ax[0, 1]
     a.plot(t, col("grain_count"), "o-", ms=3, color="C0")

@@ -1,4 +1,5 @@
-"""``[particles]`` -> the particles of a run: a pair, a chain, a lattice, a random packing or a CSV.
+"""``[particles]`` -> the particles of a run: a pair, a chain, a lattice, a random packing or
+cluster, or a CSV.
 
 Every layout becomes a `sintersim.packing.Packing` in grid cells (the run's internal length
 unit is one cell), so every run, pair or packing, has the same particle table: centres, radii,
@@ -6,8 +7,10 @@ orientations, and the order parameter each particle starts on. A particle's inde
 id (`sintersim.packing.GrainTracker` keeps it through re-assignment and resume).
 
 The box: a pair and the CSV layout use ``grid.shape``; a chain and the lattices make their own
-periodic box (rounded to whole cells), and a random packing takes ``grid.shape`` or makes a
-square/cubic box of the requested ``packing_fraction``. `layout_shape` gives that box when the
+periodic box (rounded to whole cells), a random packing takes ``grid.shape`` or makes a
+square/cubic box of the requested ``packing_fraction``, and a random cluster (a free aggregate,
+`sintersim.packing.random_cluster`) makes a box of its extent plus ``margin_nm`` per side, or sits
+centred in a larger ``grid.shape``. `layout_shape` gives that box when the
 config leaves ``grid.shape`` out (the resolved config then states it).
 
 Orientations: in 2D an angle (radians), in 3D a unit quaternion (w, x, y, z). A field of the
@@ -35,6 +38,7 @@ from sintersim.packing._layouts import (
     colour_graph,
     hex_monolayer,
     orientations,
+    random_cluster,
     random_packing,
     square_superlattice,
 )
@@ -82,6 +86,22 @@ def _lattice_2d(values, spacing: float = 1.0) -> Packing:
     return make(p["rows"], p["cols"], r, gap, **kw)
 
 
+def _cluster(values, d: int) -> Packing:
+    """The random cluster of the config, in its own box (cells)."""
+    p, dx = values["particles"], values["grid"]["spacing_nm"]
+    _need(p, "count")
+    return random_cluster(
+        p["count"],
+        p["radius_nm"] / dx,
+        ndim=d,
+        gap=p["gap_nm"] / dx,
+        margin=_margin_cells(values),
+        size_spread=p["size_spread_nm"] / dx,
+        orientation=_orientation_mode(p),
+        seed=p["seed"],
+    )
+
+
 def _ndim(values) -> int:
     shape = values["grid"]["shape"]
     return len(shape) if shape is not None else values["particles"]["dimensions"]
@@ -95,6 +115,8 @@ def layout_shape(values: Mapping[str, Mapping[str, Any]]) -> list[int]:
         return list(PAIR_SHAPE)
     if layout == "file":
         raise ConfigError("particles.layout = 'file' needs grid.shape (the box of the centres)")
+    if layout == "random_cluster":
+        return [round(b) for b in _cluster(values, d).box]
     if layout == "random_packing":
         _need(p, "count")
         if p["packing_fraction"] is None:
@@ -148,6 +170,16 @@ def make_packing(values: Mapping[str, Mapping[str, Any]], shape: tuple[int, ...]
             return Packing(np.asarray(c, float), np.asarray([r1, r2]), ori, box)
         if layout == "file":
             return _read_csv(Path(p["file"]), dx, box, mode, rng)
+        if layout == "random_cluster":
+            pk = _cluster(values, d)
+            shift = (np.asarray(box) - np.asarray(pk.box)) / 2
+            if np.any(shift < 0):
+                raise ConfigError(
+                    f"grid.shape = {list(shape)}: the random cluster needs "
+                    f"{[round(b) for b in pk.box]} cells (its extent plus margin_nm per side); "
+                    "allowed: omit grid.shape or give at least that"
+                )
+            return Packing(pk.centres + np.floor(shift), pk.radii, pk.orientations, box)
         if layout == "random_packing":
             _need(p, "count")
             return random_packing(
