@@ -22,6 +22,10 @@ from sintersim.model._boundaries import (
 from sintersim.model._energy import (
     WangEnergy,
 )
+from sintersim.model._labels import (
+    dilate_labels,
+    label_components,
+)
 from sintersim.model._liquid import (
     C_SL_MIN,
     Liquid,
@@ -75,6 +79,8 @@ __all__ = [
     "ThermalNoise",
     "WangEnergy",
     "advect",
+    "dilate_labels",
+    "label_components",
     "angular_velocity",
     "exponent_for_ratio",
     "gauge",
