@@ -86,7 +86,7 @@ class RigidBody(AbstractKinetics):
     m_r: Float[Array, ""] | float = 0.0
     force: str = eqx.field(static=True, default="energy")
     threshold: float = eqx.field(static=True, default=0.1)
-    reach: int = eqx.field(static=True, default=2)
+    reach: int = eqx.field(static=True, default=4)
     kappa_f: Float[Array, ""] | float = 1.0
     rho0: float = 0.998
     c_gb: float = 0.14
