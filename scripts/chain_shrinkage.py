@@ -30,9 +30,9 @@ Default parameters and why:
   because surface diffusion shifts each end grain's centroid towards its one neck (interior grains
   are symmetric), an end effect of the definition of s, equal for every N in L0 - L.
 
-Measured (energy force, fast limit, defaults; ~80 s on 2 cores): per contact N = 2, 4, 8 =
-0.338, 0.389, 0.407 nm at 0.01 s (spread 20 %), 0.389, 0.393, 0.410 at 0.05 s (5 %), 0.494,
-0.421, 0.421 at 0.1 s (17 %). Almost all of it is the pull-in of the first 0.01 s; after it the
+Measured (energy force, fast limit, defaults; 36 s on 2 cores; the motion reaching 4 cells past
+a grain): per contact N = 2, 4, 8 = 0.337, 0.385, 0.367 nm at 0.01 s, 0.389, 0.393, 0.396 at
+0.05 s (spread 1.8 %), 0.495, 0.422, 0.405 at 0.1 s (22 %). Almost all of it is the pull-in of the first 0.01 s; after it the
 interior contacts stay put, and N = 2 keeps "shrinking" by the end grains' centroid shift (no
 motion: 0.178, 0.059, 0.025 nm per contact at 0.1 s, the same 0.18 nm in L0 - L for every N).
 With fixed steps the fast limit relaxes one sweep per step (`--dt-internal 0.5`: 0.311, 0.263,
