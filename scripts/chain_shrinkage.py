@@ -32,9 +32,10 @@ Default parameters and why:
 
 Measured (energy force, fast limit, defaults; 36 s on 2 cores; the motion reaching 4 cells past
 a grain): per contact N = 2, 4, 8 = 0.337, 0.385, 0.367 nm at 0.01 s, 0.389, 0.393, 0.396 at
-0.05 s (spread 1.8 %), 0.495, 0.422, 0.405 at 0.1 s (22 %). Almost all of it is the pull-in of the first 0.01 s; after it the
-interior contacts stay put, and N = 2 keeps "shrinking" by the end grains' centroid shift (no
-motion: 0.178, 0.059, 0.025 nm per contact at 0.1 s, the same 0.18 nm in L0 - L for every N).
+0.05 s (spread 1.8 %), 0.495, 0.422, 0.405 at 0.1 s (22 %). Almost all of it is the pull-in
+of the first 0.01 s; after it the interior contacts stay put, and N = 2 keeps "shrinking" by
+the end grains' centroid shift (no motion: 0.178, 0.059, 0.025 nm per contact at 0.1 s, the
+same 0.18 nm in L0 - L for every N).
 With fixed steps the fast limit relaxes one sweep per step (`--dt-internal 0.5`: 0.311, 0.263,
 0.161 nm at 0.02 s; 0.1: 0.352, 0.371, 0.313).
 
