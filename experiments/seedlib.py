@@ -31,13 +31,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def parse_args(doc: str, folder: Path, argv=None) -> argparse.Namespace:
-    """``--smoke`` / ``--full`` / ``--out DIR``; ``args.size`` is "smoke", "reduced" or "full"."""
+def parse_args(doc: str, folder: Path, argv=None, flags=None) -> argparse.Namespace:
+    """``--smoke`` / ``--full`` / ``--out DIR``; ``args.size`` is "smoke", "reduced" or "full".
+    ``flags``: the script's own on/off options, ``{name: help}`` (``--name`` -> ``args.name``)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--smoke", action="store_true", help="smallest setting (tests)")
     size.add_argument("--full", action="store_true", help="paper-sized version (GPU)")
     ap.add_argument("--out", type=Path, default=folder / "out", help="output folder")
+    for name, help_ in (flags or {}).items():
+        ap.add_argument(f"--{name}", action="store_true", help=help_)
     args = ap.parse_args(argv)
     args.size = "smoke" if args.smoke else "full" if args.full else "reduced"
     args.out.mkdir(parents=True, exist_ok=True)
