@@ -339,7 +339,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
             "m^5/(J s)",
             "m_t in v = m_t F / V (force F in J/m, volume V in m^3); unset: the fast limit, where "
             "the grains follow their force balance within each step and boundary diffusion "
-            "alone sets the rate (Coble)",
+            "alone sets the rate (Coble); before contact there is no balance and that limit's "
+            "approach speed depends on the step: set m_t where it matters",
             lo=0.0,
         ),
         "rotational_mobility_m3_Js": Field(
