@@ -15,6 +15,7 @@
 #                         decades of time (64^2, float64)
 #   bench_gpu.json        scripts/bench.py --gpu: float32 step vs memory-bandwidth bound
 #                         (4096^2, 256^3 on a GPU; --quick 1024^2, 64^3 on a CPU)
+#   bench_motion.txt      scripts/bench_motion.py: the step with rigid-body motion vs without
 #   bench_packing.json    scripts/bench_packing.py: step time vs particle count at fixed fields
 #                         (2D >= 1000 particles, 3D 100), sweep throughput (--quick on a CPU)
 #   bench_memory.json     scripts/bench_memory.py, if present (--quick on a CPU)
@@ -79,6 +80,8 @@ step demo_fixed 150 python -m sintersim run sintersim/data/demo.toml --out "$OUT
 cp "$OUT/demo_fixed/observables.csv" "$OUT/demo_fixed_observables.csv" 2>/dev/null || true
 step bench_adaptive 150 python scripts/bench_adaptive.py --quick --json "$OUT/bench_adaptive.json"
 step bench_gpu 100 python scripts/bench.py --gpu ${QUICK[@]+"${QUICK[@]}"} --json "$OUT/bench_gpu.json"
+# rigid-body motion: step with vs without, and its parts (labels, force, per-grain sums)
+step bench_motion 90 python scripts/bench_motion.py ${QUICK[@]+"${QUICK[@]}"}
 step bench_packing 150 python scripts/bench_packing.py ${QUICK[@]+"${QUICK[@]}"} \
     --json "$OUT/bench_packing.json"
 if [[ -f scripts/bench_memory.py ]]; then
