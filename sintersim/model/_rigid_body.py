@@ -111,12 +111,16 @@ class RigidBody(AbstractKinetics):
         return State(rho, eta, new.orientation)
 
     # ---------------------------------------------------------------------------- pieces
-    def force_density(self, model, grid: Grid, state: State) -> list[Array]:
-        """f_i per axis, each (K, *grid) over the K crystal fields."""
+    def force_density(
+        self, model, grid: Grid, state: State, grad_eta: list[Array] | None = None
+    ) -> list[Array]:
+        """f_i per axis, each (K, *grid) over the K crystal fields (``grad_eta``: the crystal
+        fields' gradients if the caller has them; Wang's force uses them)."""
         k = model.n_crystals(state.eta.shape[0])
         eta = state.eta[:k]
         if self.force == "wang":
-            return wang_force_density(state.rho, eta, grid, self.kappa_f, self.rho0, self.c_gb)
+            grads = grid.gradient(eta) if grad_eta is None else grad_eta
+            return wang_force_density(state.rho, eta, grads, self.kappa_f, self.rho0, self.c_gb)
         mu = model.variational_derivatives(state, grid)
         share = state.rho / jnp.maximum(jnp.sum(eta, axis=0), 0.02)
         g_eta = grid.gradient(mu.eta[:k])
@@ -129,8 +133,9 @@ class RigidBody(AbstractKinetics):
         eta = state.eta[:k]
         mask = jax.lax.stop_gradient(eta) > self.threshold
         labels = label_components(mask, grid.ndim)
-        f = self.force_density(model, grid, state)
-        return grain_sums(grid, eta, labels, f, grid.gradient(eta))
+        grads = grid.gradient(eta)  # for the stiffness, and Wang's force
+        f = self.force_density(model, grid, state, grads)
+        return grain_sums(grid, eta, labels, f, grads)
 
     def velocity_field(self, model, grid: Grid, state: State, dt=0.0) -> list[Array]:
         r"""The rigid velocity of every crystal field's grains, one (K, *grid) array per axis.
@@ -151,10 +156,8 @@ class RigidBody(AbstractKinetics):
         g = self.grains(model, grid, state)
         vol = jnp.maximum(g.volume, grid.cell_volume)
         c = self.kappa_f if self.force == "wang" else model.energy.A + model.energy.B
-        k_t, k_r = (
-            self.stabiliser * c * g.stiffness[..., 0],
-            self.stabiliser * c * g.stiffness[..., 1],
-        )
+        stiff = self.stabiliser * c * g.stiffness
+        k_t, k_r = stiff[..., 0], stiff[..., 1]
         if self.m_t is None:  # the fast limit m_t -> infinity of the same formula
             trans = g.force / jnp.maximum(dt * k_t, 1e-30)[..., None]
         else:
@@ -265,18 +268,22 @@ def rigid_velocities(
     arm_c = [a - at_cells(offset[..., i]) for i, a in enumerate(arms)]
     v = [at_cells(trans[..., i]) for i in range(grid.ndim)]
     w = [at_cells(omega[..., i]) for i in range(omega.shape[-1])]
-    if grid.ndim == 2:  # omega about z: (-w y, w x)
-        return [v[0] - w[0] * arm_c[1], v[1] + w[0] * arm_c[0]]
-    cross = _cross(w, arm_c)
-    return [va + ca for va, ca in zip(v, cross, strict=True)]
+    return _turned(v, w, arm_c)
 
 
-def wang_force_density(rho, eta, grid: Grid, kappa_f, rho0, c_gb) -> list[Array]:
-    """Wang's force density on every field, one (K, *grid) array per axis."""
+def _turned(v: list[Array], w: list[Array], arm: list[Array]) -> list[Array]:
+    """``v + omega x arm`` per axis; ``w`` holds omega's one (2D, about z) or three components."""
+    if len(arm) == 2:  # omega about z: (-w y, w x)
+        return [v[0] - w[0] * arm[1], v[1] + w[0] * arm[0]]
+    return [va + ca for va, ca in zip(v, _cross(w, arm), strict=True)]
+
+
+def wang_force_density(rho, eta, grads: list[Array], kappa_f, rho0, c_gb) -> list[Array]:
+    """Wang's force density on every field, one (K, *grid) array per axis; ``grads`` are the
+    fields' gradients, per axis (K, *grid)."""
     k = eta.shape[0]
-    grads = grid.gradient(eta)  # per axis, (K, *grid)
     acc = [jnp.zeros_like(eta) for _ in grads]
-    others = jnp.arange(k).reshape((k,) + (1,) * grid.ndim)
+    others = jnp.arange(k).reshape((k,) + (1,) * (eta.ndim - 1))
     for j in range(k):
         inside = ((eta * eta[j] >= c_gb) & (others != j)).astype(eta.dtype)
         acc = [a + inside * (g - g[j]) for a, g in zip(acc, grads, strict=True)]
@@ -302,11 +309,8 @@ def velocities(
     v = [translation[:, a].reshape(shape) + jnp.zeros_like(eta) for a in range(grid.ndim)]
     if omega is None:
         return v
-    if grid.ndim == 2:
-        w = omega.reshape(shape)
-        return [v[0] - w * arm[1], v[1] + w * arm[0]]
-    w = [omega[:, a].reshape(shape) for a in range(3)]
-    return [va + ca for va, ca in zip(v, _cross(w, arm), strict=True)]
+    w = [omega.reshape(shape)] if grid.ndim == 2 else [omega[:, a].reshape(shape) for a in range(3)]
+    return _turned(v, w, arm)
 
 
 def _rates(rho: Array, eta: Array, grid: Grid, v: list[Array]) -> tuple[Array, Array]:
