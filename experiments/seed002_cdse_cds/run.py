@@ -316,6 +316,12 @@ def translation(res: dict, b: int) -> tuple[float, float, float, float]:
     return d_b, t_b, per[k], res["gaps"][k]
 
 
+def curvature_verdict(a: dict) -> str:
+    """The paper's curvature claim (|1/R| falls rapidly, then rises) on one analysed run."""
+    ok = a["falls"] and a["rises_abs"]
+    return seedlib.qualitative(ok, "/1/R/ falls then rises" if ok else "no rise within 22 min")
+
+
 def main(argv=None) -> int:
     args = seedlib.parse_args(
         __doc__,
@@ -395,12 +401,7 @@ def main(argv=None) -> int:
             "neck curvature 1/R at contact -> minimum of /1/R/ -> 22 min",
             "falls rapidly, then rises gradually",
             f"{cw[0]:.3f} -> {cw[i_min]:.3f} (at {tb[win][i_min]:.0f} s) -> {cw[-1]:.3f} 1/nm",
-            seedlib.qualitative(
-                a["falls"] and a["rises_abs"],
-                "/1/R/ falls then rises"
-                if a["falls"] and a["rises_abs"]
-                else "no rise within 22 min",
-            ),
+            curvature_verdict(a),
         ),
         seedlib.Row(
             "particle radius r1 (half chord at its centre): start -> min -> 22 min",
@@ -606,13 +607,7 @@ def motion_main(args, clock, base, off: dict, b: int, t_save, over) -> int:
                 f"{w} {x['cw'][0]:.3f} -> {x['cw'][x['i_min']]:.3f} -> {x['cw'][-1]:.3f}"
                 for w, x in (("off", a_off), ("on", a_on))
             ),
-            "on: "
-            + seedlib.qualitative(
-                a_on["falls"] and a_on["rises_abs"],
-                "/1/R/ falls then rises"
-                if a_on["falls"] and a_on["rises_abs"]
-                else "no rise within 22 min",
-            ),
+            "on: " + curvature_verdict(a_on),
         ),
         seedlib.Row(
             "particle radius r1: start -> min -> 22 min, nm",
