@@ -12,32 +12,38 @@ touch through the boundary, and the config refuses another grid.shape; so the ch
 different order parameters (grains of one field stay ``safety`` apart: here three fields, plus a
 spare, end and interior grains alike).
 
-Shrinkage per contact, one definition for every N:
+Shrinkage per contact, one definition for every N, the dilatometer's:
 
-    s(t) = (L0 - L(t)) / (N - 1),    L = distance between the centres of the two end grains,
+    s(t) = (L0 - L(t)) / (N - 1),    L = the chain's length: the solid's extent along the chain,
 
-a grain's centre being its own field's eta-weighted centroid over the cells within one particle
-spacing of it along the chain (smooth in time; the run's grains.csv centres are centroids of the
-cells with eta > 1/2, which move in steps of a cell: kept as a check, ``core``). The spacing of
-every pair of neighbours is recorded too (where along the chain the shrinkage happens).
+between the outermost crossings of rho = 1/2 (interpolated between cells) of the density profile
+(its maximum across the chain). The centres' version, L = distance between the end grains'
+centres (a grain's centre being its own field's eta-weighted centroid over the cells within one
+particle spacing of it), is kept as ``shrinkage_per_contact_centres_nm``, with the spacing of
+every pair of neighbours (where along the chain the shrinkage happens): it mixes in the end
+grains' change of shape (surface diffusion moves each end grain's centroid towards its one neck;
+interior grains are symmetric), which the per-contact value divides by N - 1.
 
 Default parameters and why:
 
+* ``gb_diffusivity_m2_s = 2.6e-16`` (internal M_gb ~ M_surf; the preset's 5e-20 gives 2e-4):
+  boundary diffusion is what shrinks a chain after the pull-in (it carries the boundaries'
+  matter to the necks and the grains follow), so the dependence on N shows there; with surface
+  diffusion dominating only the first pull-in shrinks it (``--gb-diffusivity 0``);
 * ``gb_mobility_m4_Js = 1e-16`` (internal L = 0.0034): with the preset's "boundaries relax fast"
   (L = 1) the end grains eat the interior ones (N = 4: interior grains 14.7 -> 9.7 nm^2 in 0.1 s),
-  which moves the centroids by grain growth, not by shrinkage;
-* a no-motion baseline of every chain (``--no-baseline`` skips it): without motion L shrinks only
-  because surface diffusion shifts each end grain's centroid towards its one neck (interior grains
-  are symmetric), an end effect of the definition of s, equal for every N in L0 - L.
+  which moves material by grain growth, not by shrinkage;
+* a no-motion baseline of every chain (``--no-baseline`` skips it).
 
-Measured (energy force, fast limit, defaults; 36 s on 2 cores; the motion reaching 4 cells past
-a grain): per contact N = 2, 4, 8 = 0.337, 0.385, 0.367 nm at 0.01 s, 0.389, 0.393, 0.396 at
-0.05 s (spread 1.8 %), 0.495, 0.422, 0.405 at 0.1 s (22 %). Almost all of it is the pull-in
-of the first 0.01 s; after it the interior contacts stay put, and N = 2 keeps "shrinking" by
-the end grains' centroid shift (no motion: 0.178, 0.059, 0.025 nm per contact at 0.1 s, the
-same 0.18 nm in L0 - L for every N).
-With fixed steps the fast limit relaxes one sweep per step (`--dt-internal 0.5`: 0.311, 0.263,
-0.161 nm at 0.02 s; 0.1: 0.352, 0.371, 0.313).
+Measured (energy force, fast limit, defaults; 66 s on 2 cores), per contact N = 2, 4, 8:
+0.830, 0.787, 0.748 nm at 0.01 s (11.0 %, the pull-in), 1.233, 1.222, 1.147 at 0.05 s (7.5 %),
+1.524, 1.555, 1.473 at 0.1 s (5.6 %); without motion 0.038, 0.014, 0.006 nm at 0.1 s. With the
+grains relaxed one at a time against their own stiffness (the motion's first version, before
+the coupled solve): 1.511, 1.434, 1.047 nm at 0.1 s (44 %). Surface diffusion dominating
+(``--gb-diffusivity 0``): 0.461, 0.415, 0.401 nm at 0.1 s (15 %; without motion the pair
+shrinks 0.030 nm). The centres' version is NaN for N = 8 with the defaults: its end grains
+moved 2.5 nm (10 cells) in the first 0.01 s, and the save-to-save grain tracking gave them new
+ids (grains.csv), so the end grains' rows are missing.
 
 Writes into --out: one run directory per N and case (config.toml, particles.csv, run.h5,
 observables.csv, grains.csv), chain_shrinkage.json and chain_shrinkage.png.
@@ -70,7 +76,7 @@ DEFAULTS = {
     "save_spacing": "linear",
     "temperature_K": 423.15,
     "gb_mobility_m4_Js": 1e-16,
-    "gb_diffusivity_m2_s": None,
+    "gb_diffusivity_m2_s": 2.6e-16,
     "force": None,  # None: the config's default
     "mobility_m5_Js": None,  # None: the fast limit
     "dt_internal": None,  # set: fixed steps of this size (time.adaptive = false)
@@ -170,6 +176,33 @@ def grain_centres(run: Path, n: int, spacing_cells: float) -> tuple[np.ndarray, 
     return times, out
 
 
+def solid_extent(rho: np.ndarray, dx: float) -> float:
+    """Length (nm) of the solid along axis 0: between the outermost crossings of rho = 1/2 of
+    the profile max over the other axes, linearly interpolated between cells (what a
+    dilatometer or a micrograph's end-to-end measure sees)."""
+    prof = rho.reshape(rho.shape[0], -1).max(axis=1)
+    solid = np.flatnonzero(prof >= 0.5)
+    if solid.size == 0:
+        return float("nan")
+    i, j = int(solid[0]), int(solid[-1])
+    # crossings at sub-cell resolution: cell centres at (k + 1/2) dx, rho linear between them
+    left = i - (prof[i] - 0.5) / (prof[i] - prof[i - 1]) if i > 0 else 0.0
+    right = j + (prof[j] - 0.5) / (prof[j] - prof[j + 1]) if j + 1 < prof.size else prof.size
+    return float((right - left) * dx)
+
+
+def chain_lengths(run: Path) -> np.ndarray:
+    """(frames,) solid extent along the chain (nm) of every saved frame."""
+    h5 = run / "run.h5"
+    info = ss.io.read_run(h5)
+    dx = float(info["attrs"]["dx_nm"])
+    out = []
+    for i in range(int(info["n_frames"])):
+        rho, _ = ss.io.read_frame(h5, i)
+        out.append(solid_extent(np.asarray(rho, float), dx))
+    return np.asarray(out)
+
+
 def core_centres(run: Path, n: int, frames: int) -> np.ndarray:
     """(frames, n, 2) centres nm of grains 0..n-1 from grains.csv (centroids of eta > 1/2)."""
     g = _grain_table(run)
@@ -203,6 +236,7 @@ def run_chain(run: Path, n: int, p: dict, motion: bool = True) -> dict:
     a = 2 * p["radius_cells"] + p["gap_cells"]
     times, smooth = grain_centres(run, n, a)
     core = core_centres(run, n, len(times))
+    lengths = chain_lengths(run)
     spacing = np.linalg.norm(np.diff(smooth, axis=1), axis=-1)  # (frames, n - 1)
     rows = outcome.rows
     return {
@@ -215,7 +249,9 @@ def run_chain(run: Path, n: int, p: dict, motion: bool = True) -> dict:
         "steps": int(rows[-1]["steps"]),
         "wall_s": wall,
         "time_s": times.tolist(),
-        "shrinkage_per_contact_nm": per_contact(smooth).tolist(),
+        "shrinkage_per_contact_nm": ((lengths[0] - lengths) / (n - 1)).tolist(),
+        "length_nm": lengths.tolist(),
+        "shrinkage_per_contact_centres_nm": per_contact(smooth).tolist(),
         "shrinkage_per_contact_core_nm": per_contact(core).tolist(),
         "neighbour_spacing_nm": spacing.tolist(),
         "grain_count": [r["grain_count"] for r in rows],
@@ -284,7 +320,7 @@ def plot(results: list[dict], baseline: list[dict], path: Path) -> None:
         )
     ax.set_xlabel("time (s)")
     ax.set_ylabel("shrinkage per contact (L0 - L) / (N - 1) (nm)")
-    ax.set_title("free 2D chains, end-to-end centre distance L")
+    ax.set_title("free 2D chains, L = length of the chain")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -307,8 +343,8 @@ def study(out: Path, p: dict, counts, baseline: bool = True, log=print) -> dict:
     times = max((r["time_s"] for r in results), key=len)
     doc = {
         "parameters": p,
-        "definition": "(L0 - L(t)) / (N - 1), L = distance between the end grains' centres "
-        "(eta-weighted, own field, within one spacing)",
+        "definition": "(L0 - L(t)) / (N - 1), L = the solid's extent along the chain "
+        "(outermost rho = 1/2 crossings of the density profile's maximum across the chain)",
         "time_s": times,
         "runs": results,
         "no_motion": base,
@@ -333,6 +369,13 @@ def main(argv=None) -> int:
         default=DEFAULTS["gb_mobility_m4_Js"],
         help="m^4/(J s); 0: the preset's (boundaries relax fast)",
     )
+    ap.add_argument(
+        "--gb-diffusivity",
+        type=float,
+        default=DEFAULTS["gb_diffusivity_m2_s"],
+        help="D_gb, m^2/s (0: the preset's, 5e-20 at this temperature: surface diffusion "
+        "dominates and only the pull-in shrinks the chain)",
+    )
     ap.add_argument("--force", choices=("wang", "energy"), default=None)
     ap.add_argument("--mobility", type=float, default=None, help="m_t, m^5/(J s); default fast")
     ap.add_argument("--dt-internal", type=float, default=None, help="fixed steps of this size")
@@ -346,6 +389,7 @@ def main(argv=None) -> int:
         n_saves=args.n_saves,
         save_spacing=args.spacing,
         gb_mobility_m4_Js=args.gb_mobility or None,
+        gb_diffusivity_m2_s=args.gb_diffusivity or None,
         force=args.force,
         mobility_m5_Js=args.mobility,
         dt_internal=args.dt_internal,
@@ -355,7 +399,7 @@ def main(argv=None) -> int:
     print("\nshrinkage per contact (L0 - L) / (N - 1), with motion:")
     print(table(doc["runs"], doc["time_s"]))
     if doc["no_motion"]:
-        print("\nwithout motion (surface diffusion moves the end grains' centroids):")
+        print("\nwithout motion:")
         print(table(doc["no_motion"], doc["time_s"]))
     s = doc["summary"]
     t = doc["time_s"]

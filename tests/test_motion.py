@@ -126,6 +126,78 @@ def test_isolated_grain_feels_almost_no_energy_force():
     assert np.linalg.norm(off) < 0.01 * np.linalg.norm(pair), (off, pair)
 
 
+def test_contact_integrals_couple_touching_grains_of_different_fields_only():
+    """Three discs in a row, the outer two on one field: the slots number the three grains, the
+    contact integral int grad eta_g . grad eta_h is negative (gradients opposed across a
+    boundary) for the two touching pairs, symmetric, and zero between the outer grains (one
+    field, apart)."""
+    from sintersim.model._rigid_body import contact_integrals, grain_sums
+
+    grid = ss.Grid((96, 32))
+    y = grid.shape[1] / 2
+    state = _discs(grid, [(32.6, y), (48.0, y), (63.4, y)], [0, 1, 0])
+    labels = label_components(state.eta > 0.1, 2)
+    grads = grid.gradient(state.eta)
+    g = grain_sums(grid, state.eta, labels, grads, grads, max_grains=8)
+    seg_of, used = (np.asarray(a) for a in g.slots)
+    assert used.sum() == 3 and not used[3:].any()
+    p = np.asarray(g.contacts)
+    np.testing.assert_allclose(p, p.T)
+    n = grid.size + 1
+    field = seg_of[:3] // n
+    x = [
+        float(g.offset[f, r % n, 0]) + (r % n // grid.shape[1] + 0.5) for f, r in zip(field, seg_of)
+    ]
+    order = np.argsort(x)  # left, middle, right
+    l, m, r = order
+    assert list(field[order]) == [0, 1, 0]
+    assert p[l, m] < 0 and p[m, r] < 0 and p[l, r] == 0.0
+    assert p[l, m] == pytest.approx(p[m, r], rel=1e-6)
+    # fewer slots than grains: the first in segment order keep theirs, the rest are left out
+    seg = jnp.arange(2).reshape(2, 1, 1) * n + labels
+    (seg2, used2), p2 = contact_integrals(grid, seg.reshape(2, -1), g.core, grads, 2)
+    assert np.asarray(used2).all() and list(np.asarray(seg2)) == sorted(seg_of[:3])[:2]
+
+
+def test_coupled_solve_closes_every_contact_of_a_chain_alike():
+    """The linear algebra of the coupled step on a chain of four grains with stiff contacts
+    (k = 100 K) pulled together at its ends (+f, -f; the interior grains feel no net force):
+    solved together (fast limit) the three contacts close alike, within 5 %; relaxed one at a
+    time (coupled=False) only the end grains move, and the middle contact does not close."""
+    from sintersim.model._rigid_body import Grains
+
+    G, K, k, f, dt = 8, 1.0, 100.0, 1.0, 0.5
+    force = np.zeros((1, G + 1, 1))
+    force[0, 0, 0], force[0, 3, 0] = f, -f
+    contacts = np.zeros((G, G))
+    for a in range(3):
+        contacts[a, a + 1] = contacts[a + 1, a] = -k
+    stiffness = np.zeros((1, G + 1, 2))
+    stiffness[0, :4, 0] = K
+    core = np.zeros((1, G + 1), bool)
+    core[0, :4] = True
+    seg_of = np.array([0, 1, 2, 3] + [G + 1] * (G - 4), np.int32)
+    grains = Grains(
+        jnp.zeros((1, 4, 4), jnp.int32),
+        jnp.ones((1, G + 1)),
+        jnp.zeros((1, G + 1, 1)),
+        jnp.asarray(force),
+        jnp.zeros((1, G + 1, 1)),
+        jnp.asarray(stiffness),
+        jnp.asarray(core),
+        (jnp.asarray(seg_of), jnp.asarray(seg_of < G + 1)),
+        jnp.asarray(contacts),
+    )
+    body = RigidBody(None, max_grains=G)
+    diag = jnp.asarray(force) / (dt * body.stabiliser * stiffness[..., :1])
+    u = np.asarray(body._coupled(grains, grains.volume, 1.0, dt, jnp.nan_to_num(diag)))[0, :4, 0]
+    closing = u[:-1] - u[1:]
+    assert np.all(closing > 0) and closing.max() / closing.min() - 1 < 0.05, closing
+    assert u[0] == pytest.approx(-u[3]) and u[1] == pytest.approx(-u[2])
+    d = np.nan_to_num(np.asarray(diag))[0, :4, 0]
+    assert d[1] == d[2] == 0.0 and d[0] > 0
+
+
 def test_labels_follow_a_swap_of_fields():
     """Swapping the order parameters (a re-assignment) swaps the velocities: labels are
     recomputed from the fields every step and carry no state."""

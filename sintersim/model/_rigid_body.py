@@ -80,6 +80,11 @@ class RigidBody(AbstractKinetics):
     kappa_f, rho0, c_gb: Wang's force strength, reference density, boundary threshold.
     stabiliser: s in the grains' stiffness ``K_g = s C int_g |grad eta_i|^2 dV`` (C = A + B for
         the energy force, kappa_f for Wang's), see `velocity_field`.
+    coupled: solve the translations of all grains together with the contacts' stiffness
+        (`_coupled`); False: each grain alone against its K_g (a Jacobi sweep per step).
+    grounding: epsilon, the share of K_g kept in the coupled stiffness (0 < epsilon <= 1).
+    max_grains: grain slots of the coupled solve (static; the scenario sets the grains at the
+        start plus 16); grains past it keep the per-grain form.
     """
 
     m_t: Float[Array, ""] | float | None
@@ -91,10 +96,17 @@ class RigidBody(AbstractKinetics):
     rho0: float = 0.998
     c_gb: float = 0.14
     stabiliser: float = eqx.field(static=True, default=4.0)
+    coupled: bool = eqx.field(static=True, default=True)
+    grounding: float = eqx.field(static=True, default=0.25)
+    max_grains: int = eqx.field(static=True, default=64)
 
     def __check_init__(self):
         if self.force not in FORCES:
             raise ValueError(f"RigidBody.force = {self.force!r}; allowed: {', '.join(FORCES)}")
+        if not 0.0 < self.grounding <= 1.0:
+            raise ValueError(f"RigidBody.grounding = {self.grounding!r}; allowed: (0, 1]")
+        if self.max_grains < 1:
+            raise ValueError(f"RigidBody.max_grains = {self.max_grains!r}; allowed: >= 1")
 
     @property
     def gradient_flow(self) -> bool:  # type: ignore[override]
@@ -135,7 +147,7 @@ class RigidBody(AbstractKinetics):
         labels = label_components(mask, grid.ndim)
         grads = grid.gradient(eta)  # for the stiffness, and Wang's force
         f = self.force_density(model, grid, state, grads)
-        return grain_sums(grid, eta, labels, f, grads)
+        return grain_sums(grid, eta, labels, f, grads, self.max_grains if self.coupled else 0)
 
     def velocity_field(self, model, grid: Grid, state: State, dt=0.0) -> list[Array]:
         r"""The rigid velocity of every crystal field's grains, one (K, *grid) array per axis.
@@ -151,7 +163,9 @@ class RigidBody(AbstractKinetics):
 
         (C = A + B bounds the measured K; the rotation uses ``|(r - r_g) x grad eta_i|^2``) is
         stable for any m and dt and leaves every force balance where it was: a large mobility
-        makes the motion follow the balance step by step, a small one is unchanged.
+        makes the motion follow the balance step by step, a small one is unchanged. With
+        ``coupled`` (the default) the translations solve the same balance for all grains at
+        once, K replaced by the contacts' stiffness (`_coupled`).
         """
         g = self.grains(model, grid, state)
         vol = jnp.maximum(g.volume, grid.cell_volume)
@@ -162,6 +176,8 @@ class RigidBody(AbstractKinetics):
             trans = g.force / jnp.maximum(dt * k_t, 1e-30)[..., None]
         else:
             trans = self.m_t * g.force / (vol + dt * self.m_t * k_t)[..., None]
+        if self.coupled:
+            trans = self._coupled(g, vol, c, dt, trans)
         omega = self.m_r * g.torque / (vol + dt * self.m_r * k_r)[..., None]
         # A component without a core (eta_i <= 1/2 throughout) is a piece of a grain's tail cut
         # off by the threshold, often one cell, not a grain: its K ~ 0 gave it any velocity in
@@ -170,6 +186,44 @@ class RigidBody(AbstractKinetics):
         trans, omega = jnp.where(core, trans, 0.0), jnp.where(core, omega, 0.0)
         labels = dilate_labels(g.labels, grid.ndim, self.reach)
         return rigid_velocities(grid, labels, g.offset, trans, omega)
+
+    def _coupled(self, g: Grains, vol: Array, c, dt, trans: Array) -> Array:
+        r"""Translations of the first ``max_grains`` grains solved together:
+
+        .. math:: (V + \Delta t\,m\,H)\,U = m\,F,\qquad
+                  H = s\,C\,\big(\mathcal{L}(k) + \epsilon\,\mathrm{diag}\,K\big),\qquad
+                  k_{gh} = \max\Big(0, -\int\nabla\eta_g\cdot\nabla\eta_h\,dV\Big)
+
+        (fast limit: ``dt H U = F``). A contact resists the grains' relative displacement only:
+        ``L(k)`` is the graph Laplacian of the contacts' stiffnesses (a cluster translated as a
+        whole, rho with it, keeps its energy), and the grain's whole-interface stiffness K is
+        kept with the small weight epsilon (``grounding``) so that the fast limit stays finite
+        for a free cluster. Relaxing each grain alone against K (the diagonal form, the other
+        grains' motion unknown) is one Jacobi sweep per step: a chain of N grains then lagged
+        ~N^2 steps behind its force balance, and its contacts shrank less the longer it was.
+        Grains past ``max_grains`` keep the diagonal form."""
+        seg_of, slot_used = g.slots
+        d = trans.shape[-1]
+        sc = self.stabiliser * c
+        flat_f = g.force.reshape(-1, d)
+        take = lambda a: jnp.take(a, seg_of, axis=0, mode="fill", fill_value=0)  # noqa: E731
+        f = take(flat_f)
+        v = take(vol.reshape(-1))
+        k_self = take(g.stiffness[..., 0].reshape(-1))
+        k = jnp.maximum(-g.contacts, 0.0)
+        lap = jnp.diag(jnp.sum(k, axis=1)) - k
+        h = sc * (lap + self.grounding * jnp.diag(k_self))
+        eye = jnp.diag(jnp.where(slot_used, 0.0, 1.0))  # unused slots: U = 0
+        if self.m_t is None:
+            u = jnp.linalg.solve(dt * h + eye, f)
+        else:
+            u = jnp.linalg.solve(jnp.diag(v) + dt * self.m_t * h + eye, self.m_t * f)
+        out = (
+            trans.reshape(-1, d)
+            .at[jnp.where(slot_used, seg_of, flat_f.shape[0])]
+            .set(u, mode="drop")
+        )
+        return out.reshape(trans.shape)
 
 
 class Grains(eqx.Module):
@@ -183,6 +237,10 @@ class Grains(eqx.Module):
     torque: Float[Array, "K S R"]  # R = 1 in 2D (about z), 3 in 3D
     stiffness: Float[Array, "K S 2"]  # int |grad eta|^2 and int |arm x grad eta|^2
     core: Bool[Array, "K S"]  # eta_i > 1/2 somewhere: a grain, not a cut-off piece of a tail
+    # the first G grains (cores, in segment order): their segment index and whether the slot
+    # is used; and int grad eta_g . grad eta_h between them (fields i != j), (G, G)
+    slots: tuple[Int[Array, " G"], Bool[Array, " G"]] | None = None
+    contacts: Float[Array, "G G"] | None = None
 
 
 def _root_arms(grid: Grid, labels: Array, dtype) -> list[Array]:
@@ -213,10 +271,16 @@ def _cross(arm: list[Array], f: list[Array]) -> list[Array]:
 
 
 def grain_sums(
-    grid: Grid, eta: Array, labels: Array, f: list[Array], grad_eta: list[Array]
+    grid: Grid,
+    eta: Array,
+    labels: Array,
+    f: list[Array],
+    grad_eta: list[Array],
+    max_grains: int = 0,
 ) -> Grains:
     """Volume, centre offset, force, torque and stiffness integrals of every grain (segment
-    sums over cells)."""
+    sums over cells); with ``max_grains`` > 0 also the contact integrals between the first
+    max_grains grains (`contact_integrals`)."""
     k, n = eta.shape[0], grid.size
     dtype = eta.dtype
     seg = jnp.arange(k, dtype=jnp.int32).reshape((k,) + (1,) * grid.ndim) * (n + 1) + labels
@@ -241,6 +305,10 @@ def grain_sums(
     stiff_t = total(sum(g**2 for g in grad_eta)) * dv
     stiff_r = total(sum(c**2 for c in _cross(arm_c, grad_eta))) * dv
     peak = jax.ops.segment_max(jax.lax.stop_gradient(eta).reshape(-1), seg, k * (n + 1))
+    core = peak.reshape(k, n + 1) > 0.5
+    slots = contacts = None
+    if max_grains:
+        slots, contacts = contact_integrals(grid, seg.reshape(k, -1), core, grad_eta, max_grains)
     return Grains(
         labels,
         volume,
@@ -248,8 +316,41 @@ def grain_sums(
         jnp.stack(force, -1),
         jnp.stack(torque, -1),
         jnp.stack([stiff_t, stiff_r], -1),
-        peak.reshape(k, n + 1) > 0.5,
+        core,
+        slots,
+        contacts,
     )
+
+
+def contact_integrals(
+    grid: Grid, seg: Int[Array, "K N"], core: Bool[Array, "K S"], grad_eta: list[Array], G: int
+) -> tuple[tuple[Array, Array], Array]:
+    """Number the grains (cores) 0..G-1 in segment order and integrate
+    ``P_gh = int grad eta_g . grad eta_h dV`` over the cells where grains g and h (of different
+    fields) are both labelled; negative across a boundary. Returns ((segment of each slot,
+    slot used), P (G, G), symmetric, zero diagonal). Grains past G are left out."""
+    k = seg.shape[0]
+    core_flat = core.reshape(-1)
+    rank = jnp.cumsum(core_flat.astype(jnp.int32)) - 1
+    slot_of_seg = jnp.where(core_flat & (rank < G), rank, G)  # G: no slot
+    n_seg = core_flat.shape[0]
+    seg_of = (
+        jnp.full((G + 1,), n_seg, jnp.int32)
+        .at[slot_of_seg]
+        .set(jnp.arange(n_seg, dtype=jnp.int32))[:G]
+    )
+    used = seg_of < n_seg
+    slot = slot_of_seg[seg]  # (K, N): each cell's grain slot per field
+    idx, val = [], []
+    for i in range(k):
+        for j in range(i + 1, k):
+            idx.append(slot[i] * (G + 1) + slot[j])
+            val.append(sum(g[i].reshape(-1) * g[j].reshape(-1) for g in grad_eta))
+    if not idx:
+        return (seg_of, used), jnp.zeros((G, G), grad_eta[0].dtype)
+    p = jax.ops.segment_sum(jnp.concatenate(val), jnp.concatenate(idx), (G + 1) ** 2)
+    p = p.reshape(G + 1, G + 1)[:G, :G] * grid.cell_volume
+    return (seg_of, used), p + p.T
 
 
 def rigid_velocities(
