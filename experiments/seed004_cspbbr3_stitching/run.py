@@ -106,24 +106,33 @@ def run_film(
     """Preset kinetics with the boundary mobility L scaled by l_factor, rotation off (the
     orientation experiment's cube protocol); with ``motion`` also rigid-body motion of every
     grain as ``[motion] enabled = true`` sets it (`ss.model.RigidBody`: the energy force in the
-    fast limit, after the stitching). Records (t_s, state) at n_rec log-spaced times."""
+    fast limit, the grains' translations solved together, after the stitching; ``"alone"``:
+    each grain relaxed alone against its own stiffness, ``coupled=False``, the first version).
+    Records (t_s, state) at n_rec log-spaced times. Returns (model, records, status): a film
+    with motion that leaves the state check's range stops there ("failed at t = ..."), its
+    records up to the last good one; without motion that raises."""
     model = energy.model(nd.model.mobility, nd.model.L * l_factor)
     if motion:
-        model = eqx.tree_at(
-            lambda m: m.kinetics, model, (*model.kinetics, ss.model.RigidBody(None))
-        )
+        body = ss.model.RigidBody(None, coupled=motion != "alone", max_grains=state.eta.shape[0])
+        model = eqx.tree_at(lambda m: m.kinetics, model, (*model.kinetics, body))
     sc = nd.scales
     t_end = float(sc.to_internal_time(t_end_s))
     ts = np.geomspace(t_end * 1e-3, t_end, n_rec)
     n, h = ss.solver.plan_steps(0.0, ts, dt)
     recs, t = [(0.0, state)], 0.0
     for n_i, h_i in zip(n, h, strict=True):
-        state = orun._advance(model, grid, state, int(n_i), float(h_i))
-        t += n_i * h_i
-        if not bool(ss.solver.state_ok(state)):
-            raise RuntimeError(f"film went unstable at t = {sc.to_seconds(t):.3g} s")
+        new = orun._advance(model, grid, state, int(n_i), float(h_i))
+        if not bool(ss.solver.state_ok(new)):
+            msg = (
+                f"failed between t = {sc.to_seconds(t):.3g} s and "
+                f"{sc.to_seconds(t + n_i * h_i):.3g} s (rho or eta left [-0.5, 1.5])"
+            )
+            if not motion:
+                raise RuntimeError(f"film went unstable: {msg}")
+            return model, recs, msg
+        state, t = new, t + n_i * h_i
         recs.append((float(sc.to_seconds(t)), state))
-    return model, recs
+    return model, recs, "complete"
 
 
 def film_stats(model, grid, state, centres, angle0, n: int, stitch: float, cut: float):
@@ -225,19 +234,22 @@ def main(argv=None) -> int:
     t_slow, t_ctrl = t_end_s
 
     def film(l_factor, t_end, motion=False):
-        model, recs = run_film(nd, energy, grid, st, t_end, 16, l_factor, motion=motion)
+        model, recs, status = run_film(nd, energy, grid, st, t_end, 16, l_factor, motion=motion)
         stats = [film_stats(model, grid, s, centres, angle0, n, stitch, cut) for _, s in recs]
         kept_mis = [int(s["kept"][1] + s["kept"][2]) for s in stats]
-        return recs, stats, kept_mis
+        return recs, stats, kept_mis, status
 
-    recs, stats, kept_mis = film(L_SLOW, t_slow)
+    recs, stats, kept_mis, _ = film(L_SLOW, t_slow)
     sm = stats[-1]  # the merged film: the end of the slow-boundary run
     if args.motion:
         clock.log(f"slow-boundary film without motion done: {sm['domains']} domains")
         on = film(L_SLOW, t_slow, motion=True)
-        clock.log(f"slow-boundary film with motion done: {on[1][-1]['domains']} domains")
-        return motion_table(args, clock, (recs, stats, kept_mis), on, centres, angle0, sp, n)
-    c_recs, c_stats, c_kept = film(1.0, t_ctrl)
+        clock.log(f"film with motion: {on[3]}, {on[1][-1]['domains']} domains")
+        alone = film(L_SLOW, t_slow, motion="alone")
+        clock.log(f"film with motion, grains alone: {alone[3]}, {alone[1][-1]['domains']} domains")
+        off = (recs, stats, kept_mis, "complete")
+        return motion_table(args, clock, off, on, alone, centres, angle0, sp, n)
+    c_recs, c_stats, c_kept, _ = film(1.0, t_ctrl)
     i_gone = next((i for i in range(1, len(c_kept)) if c_kept[i] == 0), None)
     t_gone = c_recs[i_gone][0] if i_gone is not None else None
     i_peak = int(np.argmax(c_kept))
@@ -396,14 +408,15 @@ def main(argv=None) -> int:
     return 0
 
 
-def motion_table(args, clock, off, on, centres, angle0, sp, n) -> int:
-    """``--motion``: the slow-boundary film without and with rigid-body motion, side by side
-    (OUT/motion/results.md, OUT/motion/film.png)."""
+def motion_table(args, clock, off, on, alone, centres, angle0, sp, n) -> int:
+    """``--motion``: the slow-boundary film without and with rigid-body motion (grains solved
+    together, the default; and each grain alone), side by side (OUT/motion/results.md,
+    OUT/motion/film.png)."""
     out = args.out / "motion"
     out.mkdir(parents=True, exist_ok=True)
-    runs = {"off": off, "on": on}
+    runs = {"off": off, "on": on, "on (grains alone)": alone}
 
-    def summary(recs, stats, kept_mis):
+    def summary(recs, stats, kept_mis, status):
         end = stats[-1]
         done = [stats[-1]["stitched"][k] + stats[-1]["kept"][k] for k in range(3)]
         frac = [end["stitched"][k] / done[k] if done[k] else float("nan") for k in range(3)]
@@ -411,6 +424,7 @@ def motion_table(args, clock, off, on, centres, angle0, sp, n) -> int:
         voids = [s["void"] for s in stats]
         i_min = int(np.argmin(voids))
         return {
+            "status": status,
             "t": recs[-1][0],
             "frac": frac,
             "done": done,
@@ -434,6 +448,12 @@ def motion_table(args, clock, off, on, centres, angle0, sp, n) -> int:
         return " / ".join(f"{k} {f(v)}" for k, v in m.items())
 
     rows = [
+        seedlib.Row(
+            "run status",
+            "-",
+            both(lambda v: v["status"]),
+            "on: " + seedlib.qualitative(on_["status"] == "complete", "complete"),
+        ),
         seedlib.Row(
             f"aligned contacts stitched at the end ({on_['t']:.2g} s), {CLASSES[0]}: fraction "
             "of the touching pairs",
@@ -493,8 +513,12 @@ def motion_table(args, clock, off, on, centres, angle0, sp, n) -> int:
         seedlib.Row(
             "void fraction at the end, motion on minus off",
             "-",
-            f"{on_['voids'][-1] - off_['voids'][-1]:+.3f}",
-            "motion "
+            f"{on_['voids'][-1] - off_['voids'][-1]:+.3f}"
+            if on_["status"] == "complete"
+            else f"- (on stopped at {on_['t']:.2g} s, off ran to {off_['t']:.2g} s)",
+            "-"
+            if on_["status"] != "complete"
+            else "motion "
             + (
                 "densifies the film"
                 if on_["voids"][-1] < off_["voids"][-1]
@@ -540,8 +564,11 @@ def motion_table(args, clock, off, on, centres, angle0, sp, n) -> int:
         f"{'' if args.size == 'reduced' else ' --' + args.size}`: the slow-boundary film (L x "
         f"{L_SLOW:g}) of the default run, without and with rigid-body motion (`ss.model."
         "RigidBody` as `[motion] enabled = true` sets it: the energy force in the fast limit, "
-        "shape rotation off; after the stitching in the kinetics). The control (default L) is "
-        "not rerun.",
+        "the grains' translations solved together, shape rotation off; after the stitching in "
+        "the kinetics), and with each grain relaxed alone against its own stiffness "
+        "(`coupled=False`, the motion's first version). A run with motion that leaves the state "
+        "check's range (rho or eta outside [-0.5, 1.5]) stops there: its columns are at its last "
+        "good save. The control (default L) is not rerun.",
         "The box is periodic and fixed, so the film cannot shrink as a whole: densification "
         "shows as the void fraction (cells with rho < 0.5). Contacts, stitching and domains as "
         "in the default table (cube centres at their initial positions).",
@@ -551,6 +578,7 @@ def motion_table(args, clock, off, on, centres, angle0, sp, n) -> int:
         ("start", off[0][0][0], off[0][0][1], off[1][0]),
         ("motion off", off[0][-1][0], off[0][-1][1], off[1][-1]),
         ("motion on", on[0][-1][0], on[0][-1][1], on[1][-1]),
+        ("motion on, grains alone", alone[0][-1][0], alone[0][-1][1], alone[1][-1]),
     ]
     plot_film(fig, off[0], snaps, centres, angle0, sp)
     seedlib.write_results(
