@@ -45,7 +45,7 @@ def bench(shape, fields=8, per_field=4, radius=10.0, steps=10) -> dict:
     grid = ss.Grid(shape)
     state = _state(grid, fields, per_field, radius)
     energy = ss.calibrate.grid_energy(1 / 3, 3.0)
-    body = RigidBody(None, max_grains=fields * per_field + 16)
+    body = RigidBody(None, max_grains=ss.model.grain_slots(state.eta))
     alone = RigidBody(None, coupled=False)  # each grain relaxed alone: no contact integrals
     plain = ss.SinterModel(energy, ss.Mobility(0, 0, 0.1, 1.0), 1.0)
     moving = ss.SinterModel(energy, plain.mobility, 1.0, kinetics=(body,))

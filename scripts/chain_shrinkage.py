@@ -152,9 +152,13 @@ def _grain_table(run: Path) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in ss.io.read_csv(run / "grains.csv").items()}
 
 
-def grain_centres(run: Path, n: int, spacing_cells: float) -> tuple[np.ndarray, np.ndarray]:
-    """(times s, (frames, n, 2) centres nm) of grains 0..n-1: eta of the grain's field weighted
-    over the cells within one spacing (along the chain) of its grains.csv centre."""
+def frame_measures(
+    run: Path, n: int, spacing_cells: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(times s, (frames, n, 2) centres nm, (frames,) chain length nm), one read of each frame.
+
+    Centres of grains 0..n-1: eta of the grain's field weighted over the cells within one
+    spacing (along the chain) of its grains.csv centre. Length: `solid_extent` of rho."""
     g = _grain_table(run)
     h5 = run / "run.h5"
     info = ss.io.read_run(h5)
@@ -162,8 +166,10 @@ def grain_centres(run: Path, n: int, spacing_cells: float) -> tuple[np.ndarray, 
     frames = int(info["n_frames"])
     times = np.asarray(info["observables"]["time_s"], float)[:frames]
     out = np.full((frames, n, 2), np.nan)
+    lengths = np.full(frames, np.nan)
     for i in range(frames):
-        _, eta = ss.io.read_frame(h5, i)
+        rho, eta = ss.io.read_frame(h5, i)
+        lengths[i] = solid_extent(np.asarray(rho, float), dx)
         nx, ny = eta.shape[1:]
         x, y = (np.arange(nx) + 0.5) * dx, (np.arange(ny) + 0.5) * dx
         for k in range(n):
@@ -173,7 +179,7 @@ def grain_centres(run: Path, n: int, spacing_cells: float) -> tuple[np.ndarray, 
             f, xc = int(g["field"][sel][0]), float(g["x_nm"][sel][0])
             w = (np.abs(x - xc) < spacing_cells * dx)[:, None] * eta[f]
             out[i, k] = [(w.sum(1) * x).sum() / w.sum(), (w.sum(0) * y).sum() / w.sum()]
-    return times, out
+    return times, out, lengths
 
 
 def solid_extent(rho: np.ndarray, dx: float) -> float:
@@ -191,18 +197,6 @@ def solid_extent(rho: np.ndarray, dx: float) -> float:
     return float((right - left) * dx)
 
 
-def chain_lengths(run: Path) -> np.ndarray:
-    """(frames,) solid extent along the chain (nm) of every saved frame."""
-    h5 = run / "run.h5"
-    info = ss.io.read_run(h5)
-    dx = float(info["attrs"]["dx_nm"])
-    out = []
-    for i in range(int(info["n_frames"])):
-        rho, _ = ss.io.read_frame(h5, i)
-        out.append(solid_extent(np.asarray(rho, float), dx))
-    return np.asarray(out)
-
-
 def core_centres(run: Path, n: int, frames: int) -> np.ndarray:
     """(frames, n, 2) centres nm of grains 0..n-1 from grains.csv (centroids of eta > 1/2)."""
     g = _grain_table(run)
@@ -215,11 +209,14 @@ def core_centres(run: Path, n: int, frames: int) -> np.ndarray:
     return out
 
 
-def per_contact(centres: np.ndarray) -> np.ndarray:
-    """(L0 - L(t)) / (N - 1), L the distance between the end grains' centres."""
-    n = centres.shape[1]
-    L = np.linalg.norm(centres[:, -1] - centres[:, 0], axis=-1)
-    return (L[0] - L) / (n - 1)
+def per_contact(length: np.ndarray, n: int) -> np.ndarray:
+    """(L0 - L(t)) / (N - 1) from the (frames,) lengths L."""
+    return (length[0] - length) / (n - 1)
+
+
+def end_distance(centres: np.ndarray) -> np.ndarray:
+    """(frames,) distance between the end grains' centres of (frames, n, 2) centres."""
+    return np.linalg.norm(centres[:, -1] - centres[:, 0], axis=-1)
 
 
 def run_chain(run: Path, n: int, p: dict, motion: bool = True) -> dict:
@@ -234,9 +231,8 @@ def run_chain(run: Path, n: int, p: dict, motion: bool = True) -> dict:
     outcome = ss.simulate(setup, run, log=lambda m: None)
     wall = time.perf_counter() - t0
     a = 2 * p["radius_cells"] + p["gap_cells"]
-    times, smooth = grain_centres(run, n, a)
+    times, smooth, lengths = frame_measures(run, n, a)
     core = core_centres(run, n, len(times))
-    lengths = chain_lengths(run)
     spacing = np.linalg.norm(np.diff(smooth, axis=1), axis=-1)  # (frames, n - 1)
     rows = outcome.rows
     return {
@@ -249,10 +245,10 @@ def run_chain(run: Path, n: int, p: dict, motion: bool = True) -> dict:
         "steps": int(rows[-1]["steps"]),
         "wall_s": wall,
         "time_s": times.tolist(),
-        "shrinkage_per_contact_nm": ((lengths[0] - lengths) / (n - 1)).tolist(),
+        "shrinkage_per_contact_nm": per_contact(lengths, n).tolist(),
         "length_nm": lengths.tolist(),
-        "shrinkage_per_contact_centres_nm": per_contact(smooth).tolist(),
-        "shrinkage_per_contact_core_nm": per_contact(core).tolist(),
+        "shrinkage_per_contact_centres_nm": per_contact(end_distance(smooth), n).tolist(),
+        "shrinkage_per_contact_core_nm": per_contact(end_distance(core), n).tolist(),
         "neighbour_spacing_nm": spacing.tolist(),
         "grain_count": [r["grain_count"] for r in rows],
         "neck_mean_nm": [r["neck_mean_nm"] for r in rows],

@@ -113,7 +113,8 @@ def run_film(
     records up to the last good one; without motion that raises."""
     model = energy.model(nd.model.mobility, nd.model.L * l_factor)
     if motion:
-        body = ss.model.RigidBody(None, coupled=motion != "alone", max_grains=state.eta.shape[0])
+        slots = ss.model.grain_slots(state.eta)
+        body = ss.model.RigidBody(None, coupled=motion != "alone", max_grains=slots)
         model = eqx.tree_at(lambda m: m.kinetics, model, (*model.kinetics, body))
     sc = nd.scales
     t_end = float(sc.to_internal_time(t_end_s))

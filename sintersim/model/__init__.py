@@ -43,6 +43,7 @@ from sintersim.model._noise import (
 from sintersim.model._rigid_body import (
     RigidBody,
     advect,
+    grain_slots,
     velocities,
 )
 from sintersim.model._rotation import (
@@ -84,6 +85,7 @@ __all__ = [
     "angular_velocity",
     "exponent_for_ratio",
     "gauge",
+    "grain_slots",
     "hertz_knudsen_velocity",
     "liquid_density",
     "liquid_fraction",

@@ -57,6 +57,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
 from sintersim.grid import Grid
@@ -83,8 +84,8 @@ class RigidBody(AbstractKinetics):
     coupled: solve the translations of all grains together with the contacts' stiffness
         (`_coupled`); False: each grain alone against its K_g (a Jacobi sweep per step).
     grounding: epsilon, the share of K_g kept in the coupled stiffness (0 < epsilon <= 1).
-    max_grains: grain slots of the coupled solve (static; the scenario sets the grains at the
-        start plus 16); grains past it keep the per-grain form.
+    max_grains: grain slots of the coupled solve (static; the scenario sets `grain_slots` of
+        the start); grains past it keep the per-grain form.
     """
 
     m_t: Float[Array, ""] | float | None
@@ -224,6 +225,16 @@ class RigidBody(AbstractKinetics):
             .set(u, mode="drop")
         )
         return out.reshape(trans.shape)
+
+
+def grain_slots(eta: Float[Array, "K *grid"]) -> int:
+    """Grain slots for the coupled solve (``RigidBody.max_grains``) of crystal fields ``eta``:
+    16 (count // 16 + 2), i.e. a multiple of 16 at least 16 above the count of grains (cores:
+    face-connected, periodic regions of eta_i > 1/2), room for grains that split. Host-side,
+    once per run."""
+    labels = np.asarray(label_components(jnp.asarray(eta) > 0.5, jnp.ndim(eta) - 1))
+    count = sum(len(np.unique(lab[lab < lab.size])) for lab in labels)
+    return 16 * (count // 16 + 2)
 
 
 class Grains(eqx.Module):

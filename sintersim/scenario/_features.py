@@ -34,10 +34,9 @@ from sintersim.materials._melting import SurfaceMeltingParameters
 from sintersim.materials._presets import get_material
 from sintersim.model._anisotropy import SurfaceAnisotropy
 from sintersim.model._boundaries import Stitching
-from sintersim.model._labels import label_components
 from sintersim.model._liquid import Liquid, LiquidPath
 from sintersim.model._noise import ThermalNoise
-from sintersim.model._rigid_body import RigidBody
+from sintersim.model._rigid_body import RigidBody, grain_slots
 from sintersim.model._rotation import Rotation
 from sintersim.model._sinter import SinterModel
 from sintersim.model._sublimation import Sublimation
@@ -325,12 +324,8 @@ class MotionFeature(Feature):
     }
 
     def prepare(self, config, base, state0):
-        """The number of grain slots the coupled solve needs: the grains at the start (cores of
-        eta > 1/2 per field, face-connected, periodic), plus 16 for splits, rounded up to 16."""
-        eta = np.asarray(state0.eta[: base.n_crystals(state0.eta.shape[0])])
-        labels = np.asarray(label_components(jnp.asarray(eta > 0.5), eta.ndim - 1))
-        count = sum(len(np.unique(lab[lab < lab.size])) for lab in labels)
-        return 16 * (count // 16 + 2), state0
+        """The grain slots the coupled solve needs (`grain_slots` of the start's grains)."""
+        return grain_slots(state0.eta[: base.n_crystals(state0.eta.shape[0])]), state0
 
     def add(self, model, ctx):
         mo = ctx.config.motion
