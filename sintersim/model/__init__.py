@@ -19,6 +19,9 @@ from sintersim.model._boundaries import (
     Stitching,
     read_shockley,
 )
+from sintersim.model._density_bounds import (
+    DensityBounds,
+)
 from sintersim.model._energy import (
     WangEnergy,
 )
@@ -65,6 +68,7 @@ __all__ = [
     "AbstractLocalTerm",
     "AbstractMobilityPath",
     "C_SL_MIN",
+    "DensityBounds",
     "C_STAR",
     "GrainBoundaryLaw",
     "Liquid",

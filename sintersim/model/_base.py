@@ -65,6 +65,16 @@ class AbstractEnergyTerm(eqx.Module):
         0: the term adds no gradient stiffness."""
         return 0.0
 
+    def bulk_stiffness(self, model: _Model) -> float | Array:
+        """A bound on this term's ``d^2 f_k / d rho^2`` (the implicit rho stabiliser S_rho grows
+        by half of it). 0: the term adds no local stiffness."""
+        return 0.0
+
+    def local_stiffness(self, model: _Model, rho: Float[Array, "*grid"]) -> Array | None:
+        """This term's ``d^2 f_k / d rho^2`` pointwise where it stiffens the density (the
+        rigid-body motion weighs its contact stiffness by it); None: nowhere."""
+        return None
+
 
 class AbstractLocalTerm(AbstractEnergyTerm):
     """A pointwise term ``F_k = int f_k(rho, eta_1..eta_P) dV``: its density joins Wang's bulk

@@ -148,7 +148,15 @@ class RigidBody(AbstractKinetics):
         labels = label_components(mask, grid.ndim)
         grads = grid.gradient(eta)  # for the stiffness, and Wang's force
         f = self.force_density(model, grid, state, grads)
-        return grain_sums(grid, eta, labels, f, grads, self.max_grains if self.coupled else 0)
+        weight = None
+        if self.force == "energy":
+            # where a term stiffens the density (DensityBounds above rho = 1), a pressed
+            # boundary resists (1 + K / 2C) times as much: C = A + B is Wang's share
+            extra = model.local_stiffness(jax.lax.stop_gradient(state.rho))
+            if extra is not None:
+                weight = 1.0 + 0.5 * extra / (model.energy.A + model.energy.B)
+        slots = self.max_grains if self.coupled else 0
+        return grain_sums(grid, eta, labels, f, grads, slots, weight)
 
     def velocity_field(self, model, grid: Grid, state: State, dt=0.0) -> list[Array]:
         r"""The rigid velocity of every crystal field's grains, one (K, *grid) array per axis.
@@ -166,7 +174,10 @@ class RigidBody(AbstractKinetics):
         stable for any m and dt and leaves every force balance where it was: a large mobility
         makes the motion follow the balance step by step, a small one is unchanged. With
         ``coupled`` (the default) the translations solve the same balance for all grains at
-        once, K replaced by the contacts' stiffness (`_coupled`).
+        once, K replaced by the contacts' stiffness (`_coupled`). Where a term stiffens the
+        density (`DensityBounds` above rho = 1), the integrands of K and of the contacts are
+        weighted by the local modulus relative to Wang's, ``1 + f_k'' / (2 C)``: a pressed
+        boundary resists as stiffly as the energy says, so the fast limit does not overshoot.
         """
         g = self.grains(model, grid, state)
         vol = jnp.maximum(g.volume, grid.cell_volume)
@@ -288,10 +299,12 @@ def grain_sums(
     f: list[Array],
     grad_eta: list[Array],
     max_grains: int = 0,
+    weight: Float[Array, "*grid"] | None = None,
 ) -> Grains:
     """Volume, centre offset, force, torque and stiffness integrals of every grain (segment
     sums over cells); with ``max_grains`` > 0 also the contact integrals between the first
-    max_grains grains (`contact_integrals`)."""
+    max_grains grains (`contact_integrals`). ``weight``: the local modulus relative to Wang's,
+    multiplying the stiffness and contact integrands (None: 1)."""
     k, n = eta.shape[0], grid.size
     dtype = eta.dtype
     seg = jnp.arange(k, dtype=jnp.int32).reshape((k,) + (1,) * grid.ndim) * (n + 1) + labels
@@ -313,13 +326,17 @@ def grain_sums(
     arm_c = [a - at_cells(o) for a, o in zip(arms, offset, strict=True)]  # from the centre
     force = [total(fa) * dv for fa in f]
     torque = [total(t) * dv for t in _cross(arm_c, f)]
-    stiff_t = total(sum(g**2 for g in grad_eta)) * dv
-    stiff_r = total(sum(c**2 for c in _cross(arm_c, grad_eta))) * dv
+    w = 1.0 if weight is None else weight
+    stiff_t = total(w * sum(g**2 for g in grad_eta)) * dv
+    stiff_r = total(w * sum(c**2 for c in _cross(arm_c, grad_eta))) * dv
     peak = jax.ops.segment_max(jax.lax.stop_gradient(eta).reshape(-1), seg, k * (n + 1))
     core = peak.reshape(k, n + 1) > 0.5
     slots = contacts = None
     if max_grains:
-        slots, contacts = contact_integrals(grid, seg.reshape(k, -1), core, grad_eta, max_grains)
+        grads_w = grad_eta if weight is None else [weight * g for g in grad_eta]
+        slots, contacts = contact_integrals(
+            grid, seg.reshape(k, -1), core, grad_eta, max_grains, grads_w
+        )
     return Grains(
         labels,
         volume,
@@ -334,12 +351,19 @@ def grain_sums(
 
 
 def contact_integrals(
-    grid: Grid, seg: Int[Array, "K N"], core: Bool[Array, "K S"], grad_eta: list[Array], G: int
+    grid: Grid,
+    seg: Int[Array, "K N"],
+    core: Bool[Array, "K S"],
+    grad_eta: list[Array],
+    G: int,
+    weighted: list[Array] | None = None,
 ) -> tuple[tuple[Array, Array], Array]:
     """Number the grains (cores) 0..G-1 in segment order and integrate
     ``P_gh = int grad eta_g . grad eta_h dV`` over the cells where grains g and h (of different
-    fields) are both labelled; negative across a boundary. Returns ((segment of each slot,
-    slot used), P (G, G), symmetric, zero diagonal). Grains past G are left out."""
+    fields) are both labelled; negative across a boundary. ``weighted``: the gradients times
+    a local weight w, for ``int w grad eta_g . grad eta_h dV`` (None: w = 1). Returns ((segment
+    of each slot, slot used), P (G, G), symmetric, zero diagonal). Grains past G are left out."""
+    weighted = grad_eta if weighted is None else weighted
     k = seg.shape[0]
     core_flat = core.reshape(-1)
     rank = jnp.cumsum(core_flat.astype(jnp.int32)) - 1
@@ -356,7 +380,12 @@ def contact_integrals(
     for i in range(k):
         for j in range(i + 1, k):
             idx.append(slot[i] * (G + 1) + slot[j])
-            val.append(sum(g[i].reshape(-1) * g[j].reshape(-1) for g in grad_eta))
+            val.append(
+                sum(
+                    g[i].reshape(-1) * h[j].reshape(-1)
+                    for g, h in zip(grad_eta, weighted, strict=True)
+                )
+            )
     if not idx:
         return (seg_of, used), jnp.zeros((G, G), grad_eta[0].dtype)
     p = jax.ops.segment_sum(jnp.concatenate(val), jnp.concatenate(idx), (G + 1) ** 2)

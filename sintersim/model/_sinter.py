@@ -161,6 +161,16 @@ class SinterModel(eqx.Module):
             return self.energy.kappa_rho
         return self.energy.kappa_rho * jnp.maximum(1.0, 0.5 * max(s))
 
+    def bulk_stiffness(self) -> Array | float:
+        """What the terms add to a bound on ``d^2 f0 / d rho^2`` (their ``bulk_stiffness``)."""
+        return sum((t.bulk_stiffness(self) for t in self.terms), 0.0)
+
+    def local_stiffness(self, rho: Array) -> Array | None:
+        """The terms' ``d^2 f_k / d rho^2`` pointwise, summed (None: no term stiffens rho)."""
+        parts = [t.local_stiffness(self, rho) for t in self.terms]
+        parts = [p for p in parts if p is not None]
+        return sum(parts[1:], parts[0]) if parts else None
+
     # ---------------------------------------------------------------------------- mobility
     def mobility_field(self, rho: Array, eta: Array) -> Float[Array, "*grid"]:
         """``M = M_Wang(rho, crystals) + sum_k M_k(rho, eta)``."""

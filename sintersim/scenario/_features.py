@@ -34,6 +34,7 @@ from sintersim.materials._melting import SurfaceMeltingParameters
 from sintersim.materials._presets import get_material
 from sintersim.model._anisotropy import SurfaceAnisotropy
 from sintersim.model._boundaries import Stitching
+from sintersim.model._density_bounds import DensityBounds
 from sintersim.model._liquid import Liquid, LiquidPath
 from sintersim.model._noise import ThermalNoise
 from sintersim.model._rigid_body import RigidBody, grain_slots
@@ -339,7 +340,10 @@ class MotionFeature(Feature):
             rho0=mo.reference_density,
             max_grains=ctx.data,
         )
-        return _append(model, kinetics=(body,))
+        # the grains press their boundaries: a soft density would compress instead of moving
+        # matter to the necks (DensityBounds is zero on [0, 1], so it changes nothing else)
+        terms = (DensityBounds(mo.density_stiffness),) if mo.density_stiffness > 0 else ()
+        return _append(model, terms=terms, kinetics=(body,))
 
 
 FEATURES: list[Feature] = [

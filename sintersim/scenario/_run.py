@@ -338,7 +338,14 @@ class RunWriter:
                 "time.tolerance_nm (the dynamics became stiff or unstable)"
             )
         if row is None:
-            return "the fields became non-finite or left [-0.5, 1.5]"
+            mo = self.setup.config.motion
+            hint = (
+                "; grains pressed together by [motion] compress a soft density: "
+                "raise motion.density_stiffness (100 ran seed 004's film)"
+                if mo.enabled and mo.density_stiffness < 100
+                else ""
+            )
+            return "the fields became non-finite or left [-0.5, 1.5]" + hint
         if _energy_rose(self.setup, chunks, self.rows[-1], row):
             return (
                 f"the free energy rose from {self.rows[-1]['free_energy_J']:.6g} J to "

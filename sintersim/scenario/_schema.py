@@ -351,6 +351,20 @@ SCHEMA: dict[str, dict[str, Field]] = {
             "lattice's rotation is orientation.rotational_mobility_m3_Js)",
             lo=0.0,
         ),
+        "density_stiffness": Field(
+            float,
+            0.0,
+            "",
+            "s of sintersim.model.DensityBounds: the density's modulus outside [0, 1] as (1 + s) "
+            "times the well's own (zero on [0, 1]: equilibrium profiles and energies unchanged), "
+            "and the motion's contact stiffness with it. 0: off. A box-filling film with motion "
+            "needs 100 (seed 004's film then completes, rho <= 1.18; with 0 or 10 it compresses "
+            "to rho 1.5 and stops); the cost is much smaller steps, and with 10 a free chain's "
+            "shrinkage per contact depends more on its length (spread 16 % for N = 2..8, 6 % "
+            "with 0)",
+            lo=0.0,
+            hi=100.0,
+        ),
         "reference_density": Field(
             float,
             0.998,

@@ -53,7 +53,8 @@ class _SpectralIMEX(eqx.Module):
         k2 = jnp.asarray(grid.k2(), real)
         kappa_stab = model.stiffness(state, grid.ndim)
         m0 = self.stab_mobility_factor * model.mobility_bound()
-        s_rho = self.s_rho_factor * (en.A + en.B)
+        # a local term stiffer than Wang's well (DensityBounds) raises the bound on f0''
+        s_rho = self.s_rho_factor * (en.A + en.B) + 0.5 * model.bulk_stiffness()
         s_eta = self.s_eta_factor * en.B
         return _Operators(ks, k2, m0, kappa_stab * k2**2 + s_rho * k2, s_eta + en.kappa_eta * k2)
 
