@@ -53,6 +53,7 @@ Usage::
     python scripts/neck_exponents.py --quick --out out/neck_quick                  # smaller grids
     python scripts/neck_exponents.py --width 2 --mechanisms surface volume         # R/w_s = 8
     python scripts/neck_exponents.py --motion 12 --json out/neck/motion.json       # densification
+    python scripts/neck_exponents.py --motion 8 --density-bounds 10   # DensityBounds(10)
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ from sintersim import Grid, Mobility, SaveAt, SinterModel, State, integrate, two
 from sintersim.calibrate import grid_energy
 from sintersim.initial import two_particle_centres
 from sintersim.materials import herring_exponent, neck_exponent_classic
-from sintersim.model import RigidBody
+from sintersim.model import DensityBounds, RigidBody
 from sintersim.observables import centre_distance, neck_size
 from sintersim.solver import advance
 
@@ -143,6 +144,7 @@ class Case:
     mobility: tuple[float, float, float, float] | None = None
     motion: bool = False
     relax: float = 0.0
+    bounds: float = 0.0
 
     @property
     def grid(self) -> Grid:
@@ -176,11 +178,13 @@ def make_model(
     gb_ratio: float = 0.5,
     mobility: Sequence[float] | None = None,
     motion: bool = False,
+    bounds: float = 0.0,
 ) -> SinterModel:
     energy = grid_energy(gb_ratio, width)
     mob = Mobility(*(MECHANISMS[mechanism] if mobility is None else mobility))
     kinetics = (RigidBody(None, force=MOTION_FORCE),) if motion else ()
-    return SinterModel(energy=energy, mobility=mob, L=1.0, kinetics=kinetics)
+    terms = (DensityBounds(bounds),) if bounds > 0 else ()
+    return SinterModel(energy=energy, mobility=mob, L=1.0, terms=terms, kinetics=kinetics)
 
 
 def initial_state(grid: Grid, radius: float, width: float = 3.0, gap: float = 0.0, dtype=None):
@@ -268,10 +272,12 @@ def _run(case: Case, dtype: str, verbose: bool) -> CaseResult:
         state0 = initial_state(grid, case.radius, case.width, dtype=dtype)
     else:
         raise ValueError(f"unknown init {case.init!r}")
-    model = make_model(case.mechanism, case.width, case.gb_ratio, case.mobility, case.motion)
+    model = make_model(
+        case.mechanism, case.width, case.gb_ratio, case.mobility, case.motion, case.bounds
+    )
     if case.relax > 0:
         frozen = SinterModel(
-            model.energy, Mobility(0.0, 0.0, 0.0, 0.0), model.L, (), (), model.kinetics
+            model.energy, Mobility(0.0, 0.0, 0.0, 0.0), model.L, model.terms, (), model.kinetics
         )
         n_relax = int(math.ceil(case.relax / RELAX_DT))
         state0 = jax.jit(lambda s: advance(frozen, grid, s, n_relax, RELAX_DT))(state0)
@@ -739,7 +745,9 @@ def run_all(
     return exps_res, herring_res, exps, herring
 
 
-def motion_study(radius: float, mechanisms: Sequence[str], width: float = 3.0) -> dict:
+def motion_study(
+    radius: float, mechanisms: Sequence[str], width: float = 3.0, bounds: float = 0.0
+) -> dict:
     """Every mechanism at ``radius`` with rigid-body motion (energy force, fast limit), the
     contact relaxed first: the growth-rate exponent over `rate_window`, the log-log one over
     `EXP_WINDOW`, the shrinkage exponent of the centre approach over the same times, and the
@@ -748,7 +756,14 @@ def motion_study(radius: float, mechanisms: Sequence[str], width: float = 3.0) -
     for mech in mechanisms:
         base = default_case(mech, radius, width)
         case = Case(
-            mech, radius, base.t_end, base.dt_max, width=width, motion=True, relax=MOTION_RELAX
+            mech,
+            radius,
+            base.t_end,
+            base.dt_max,
+            width=width,
+            motion=True,
+            relax=MOTION_RELAX,
+            bounds=bounds,
         )
         res = run_case(case, verbose=True)
         rate = fit_rate_exponent(res.t, res.x_over_a, rate_window(res.x0_over_a))
@@ -826,12 +841,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="only the densification study: every mechanism at radius R with rigid-body motion "
         "(contact relaxed first, growth-rate exponents; `motion_study`)",
     )
+    ap.add_argument(
+        "--density-bounds",
+        type=float,
+        default=0.0,
+        metavar="K",
+        help="stiffen the density outside [0, 1] by K times the well's curvature "
+        "(`sintersim.model.DensityBounds`; 0 = off)",
+    )
     args = ap.parse_args(argv)
 
     if args.float64:
         jax.config.update("jax_enable_x64", True)
     if args.motion:
-        out = motion_study(args.motion, args.mechanisms, args.width)
+        out = motion_study(args.motion, args.mechanisms, args.width, args.density_bounds)
         print_motion_study(out)
         if args.json is not None:
             args.json.parent.mkdir(parents=True, exist_ok=True)
