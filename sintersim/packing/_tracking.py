@@ -5,7 +5,11 @@ distant grains and a grain may be moved to another field (`reassign`), so the fi
 identity. The tracker keeps a map of grain ids on the grid; at every save-point each core takes
 the id that covered most of its cells in the previous map. Matching by place, not by field, is
 what makes an id survive a re-assignment: the move swaps field values, the cells stay. Between
-save-points grains move by a small part of their size, so the overlap is unambiguous.
+save-points grains usually move by a small part of their size, so the overlap is unambiguous.
+Where it is not (rigid-body motion in its fast limit moved a chain's end grain 10 cells between
+two saves, mostly into its neighbour's old cells), a core takes, among the previous grains it
+overlaps, one on its own field first: a grain changes field only by re-assignment, and then it
+overlaps no grain of its new field (fields keep their grains apart).
 
 * A core that overlaps no earlier grain is a new grain (a new id, ``parent = -1``).
 * Two cores that claim one id (a grain split): the larger overlap keeps it, the other gets a new
@@ -78,6 +82,9 @@ class GrainTracker:
         self.next_id = int(next_id)
         self.extra = {} if extra is None else extra  # what a driver keeps with the ids
         self.code_ids = {} if code_ids is None else code_ids  # core code -> id, last update
+        # id -> its field at the last update (the matching's tie-break; in the checkpoint)
+        stride = int(np.prod(self.id_map.shape)) + 1
+        self.id_fields = {i: c // stride for c, i in self.code_ids.items()}
 
     # -- creation and persistence ----------------------------------------------------------------
     @classmethod
@@ -109,13 +116,17 @@ class GrainTracker:
 
     def to_json(self) -> str:
         grains = {k: dataclasses.asdict(v) for k, v in self.table.items()}
-        return json.dumps({"next_id": self.next_id, "grains": grains, "extra": self.extra})
+        doc = {"next_id": self.next_id, "grains": grains, "extra": self.extra}
+        doc["fields"] = {str(k): int(v) for k, v in self.id_fields.items()}
+        return json.dumps(doc)
 
     @classmethod
     def from_json(cls, text: str, id_map: np.ndarray) -> GrainTracker:
         doc = json.loads(text)
         table = {int(k): GrainRecord(**v) for k, v in doc["grains"].items()}
-        return cls(id_map, table, doc["next_id"], doc.get("extra", {}))
+        out = cls(id_map, table, doc["next_id"], doc.get("extra", {}))
+        out.id_fields = {int(k): int(v) for k, v in doc.get("fields", {}).items()}
+        return out
 
     # -- update -----------------------------------------------------------------------------------
     def update(self, eta: np.ndarray, t_s: float) -> np.ndarray:
@@ -127,12 +138,14 @@ class GrainTracker:
         pairs, counts = np.unique(
             np.stack([code[cells], prev[cells].astype(np.int64)]), axis=1, return_counts=True
         )
-        best: dict[int, tuple[int, int]] = {}  # code -> (id, overlap)
+        stride = int(np.prod(code.shape)) + 1
+        best: dict[int, tuple[int, int, tuple[bool, int]]] = {}  # code -> (id, overlap, rank)
         for c, i, k in zip(pairs[0].tolist(), pairs[1].tolist(), counts.tolist(), strict=True):
-            if c not in best or k > best[c][1]:
-                best[c] = (i, k)
+            rank = (self.id_fields.get(i, -1) == c // stride, k)  # own field first, then overlap
+            if c not in best or rank > best[c][2]:
+                best[c] = (i, k, rank)
         claims: dict[int, list[tuple[int, int]]] = {}
-        for c, (i, k) in best.items():
+        for c, (i, k, _) in best.items():  # cores claiming one id (a split): by overlap
             claims.setdefault(i, []).append((k, c))
         id_of: dict[int, int] = {}
         for i, cl in claims.items():
@@ -153,6 +166,7 @@ class GrainTracker:
                 rec.merged_into = int(np.bincount(where).argmax()) if where.size else -1
         self.id_map = new
         self.code_ids = id_of
+        self.id_fields = {i: c // stride for c, i in id_of.items()}
         return new
 
     def _new(self, t_s: float, parent: int = -1) -> int:
