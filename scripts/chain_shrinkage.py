@@ -41,10 +41,10 @@ Measured (energy force, fast limit, defaults; 66 s on 2 cores), per contact N = 
 grains relaxed one at a time against their own stiffness (the motion's first version, before
 the coupled solve): 1.511, 1.434, 1.047 nm at 0.1 s (44 %). Surface diffusion dominating
 (``--gb-diffusivity 0``): 0.461, 0.415, 0.401 nm at 0.1 s (15 %; without motion the pair
-shrinks 0.030 nm). The centres' version follows every grain since the tracker prefers a grain's own field
-(N = 8: 1.413 nm at 0.1 s); before, it was NaN for N = 8: the end grains moved 2.5 nm (10 cells)
-in the first 0.01 s, mostly into their neighbours' old cells, and matching by overlap alone gave
-them new ids.
+shrinks 0.030 nm). The centres' version follows every grain since the tracker prefers a
+grain's own field (N = 8: 1.413 nm at 0.1 s); before, it was NaN for N = 8: the end grains moved
+2.5 nm (10 cells) in the first 0.01 s, mostly into their neighbours' old cells, and matching by
+overlap alone gave them new ids.
 
 ``--density-stiffness s`` sets ``[motion] density_stiffness`` (`sintersim.model.DensityBounds`):
 with 10 the spread was 11.9 % at 0.05 s and 15.6 % at 0.1 s (1.250, 1.295, 1.120 nm); with 100

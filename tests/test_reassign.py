@@ -161,3 +161,33 @@ def test_move_keeps_each_grains_orientation():
         new, moves = reassign(empty, safety=40.0)
         assert moves[0].target == 1 and new.eta.shape[0] == 2
         np.testing.assert_array_equal(np.asarray(new.orientation), [0.0, 0.0])
+
+
+@pytest.mark.parametrize("bounds", [False, True])
+def test_an_unstable_packing_with_motion_names_the_density_bounds(bounds):
+    """A packing run that blows up (here: seeded with one non-finite cell) stops with
+    PackingRunError; with motion and a soft density the message suggests DensityBounds."""
+    from sintersim.calibrate._profiles import grain_boundary_profile
+    from sintersim.model import DensityBounds, RigidBody
+    from sintersim.packing._run import PackingRunError, run_packing
+
+    p = ss.packing.hex_monolayer(2, 2, 4.0, 1.0, seed=1)
+    grid = p.grid()
+    state, _ = p.to_state(grid, width=1.0, safety=6.0)
+    state = ss.State(state.rho.at[0, 0].set(jnp.nan), state.eta, state.orientation)
+    terms = (DensityBounds(100.0),) if bounds else ()
+    model = ss.SinterModel(MODEL.energy, MODEL.mobility, MODEL.L, terms, (), (RigidBody(None),))
+    with pytest.raises(PackingRunError) as err:
+        run_packing(
+            model,
+            grid,
+            state,
+            p,
+            t_end=1.0,
+            dt=0.1,
+            n_saves=1,
+            safety=6.0,
+            gb_integral=grain_boundary_profile(ENERGY).gb_integral,
+        )
+    assert "unstable" in str(err.value)
+    assert ("DensityBounds" in str(err.value)) != bounds
