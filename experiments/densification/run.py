@@ -145,7 +145,8 @@ class Run:
         return self.col(f"mass_nm{self.case.dims}")
 
 
-def run_case(case: Case, motion: bool, out: Path, work: Path) -> Run:
+def run_case(case: Case, motion: bool, out: Path, work: Path, stiffness: float = 0.0) -> Run:
+    """One cluster run; ``stiffness``: ``[motion] density_stiffness`` (0: the default, unset)."""
     name = f"cluster{case.key}_motion_{'on' if motion else 'off'}"
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -163,6 +164,10 @@ def run_case(case: Case, motion: bool, out: Path, work: Path) -> Run:
         safety=case.safety,
         spares=case.spares,
     )
+    if motion and stiffness:
+        text = text.replace(
+            'force = "energy"', f'force = "energy"\ndensity_stiffness = {stiffness:g}'
+        )
     (folder / "config.toml").write_text(text)
     setup = ss.scenario.build(ss.scenario.load_config(folder / "config.toml"))
     fields = int(setup.state0.eta.shape[0])
@@ -312,6 +317,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small clusters (a few minutes)")
     ap.add_argument("--out", type=Path, default=HERE / "out")
+    ap.add_argument(
+        "--density-stiffness",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="[motion] density_stiffness of the runs with motion (default 0: unset)",
+    )
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"jax {jax.__version__} on {jax.devices()}", flush=True)
@@ -320,13 +332,17 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="densification_") as tmp:
         for case in cases:
             for motion in (True, False):
-                runs[(case.key, motion)] = run_case(case, motion, args.out, Path(tmp))
+                runs[(case.key, motion)] = run_case(
+                    case, motion, args.out, Path(tmp), args.density_stiffness
+                )
     plot(args.out / "densification.png", runs, cases)
     cells, text = {}, []
     text += [
         "# Densification of free clusters by rigid-body motion",
         "",
-        f"Command: `python experiments/densification/run.py{' --quick' if args.quick else ''}`. "
+        "Command: `python experiments/densification/run.py"
+        f"{' --quick' if args.quick else ''}"
+        f"{f' --density-stiffness {args.density_stiffness:g}' if args.density_stiffness else ''}`. "
         "Figure: `densification.png`. Each run's config and observables.csv: "
         "`cluster<2d|3d>_motion_<on|off>/`.",
         "",
