@@ -14,6 +14,10 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from sintersim.model._base import AbstractLocalTerm
+from sintersim.model._rigid_body import RigidBody
+
+# the factor that ran seed 004's box-filling film with motion to its end (0 and 10 did not)
+FILM_FACTOR = 100.0
 
 
 class DensityBounds(AbstractLocalTerm):
@@ -47,3 +51,18 @@ class DensityBounds(AbstractLocalTerm):
 
     def local_stiffness(self, model, rho: Float[Array, "*grid"]) -> Float[Array, "*grid"]:
         return jnp.where((rho > 1.0) | (rho < 0.0), self.modulus(model), 0.0)
+
+
+def soft_density_hint(model) -> str:
+    """What a run that left the state range should try when rigid-body motion presses grains
+    into a density softer than `FILM_FACTOR` ('' without motion or with that stiffness)."""
+    if model.find(RigidBody) is None:
+        return ""
+    bounds = model.find(DensityBounds)
+    if bounds is not None and bounds.factor >= FILM_FACTOR:
+        return ""
+    return (
+        "grains pressed together by rigid-body motion compress a soft density: stiffen it "
+        f"(motion.density_stiffness = {FILM_FACTOR:g} in a config, DensityBounds({FILM_FACTOR:g}) "
+        "in a model's terms; it ran seed 004's film)"
+    )

@@ -15,8 +15,7 @@ import jax
 import numpy as np
 
 from sintersim.grid import Grid
-from sintersim.model._density_bounds import DensityBounds
-from sintersim.model._rigid_body import RigidBody
+from sintersim.model._density_bounds import soft_density_hint
 from sintersim.model._sinter import SinterModel
 from sintersim.observables._fields import mass
 from sintersim.observables._packing import PackingObservables, packing_observables
@@ -92,11 +91,10 @@ def run_packing(
     for k in range(n_saves):
         new = run(state)
         if not bool(state_ok(new)):
-            pressed = model.find(RigidBody) is not None and model.find(DensityBounds) is None
-            hint = " or add DensityBounds(100) to the model's terms (motion)" if pressed else ""
+            hint = soft_density_hint(model)
             raise PackingRunError(
                 f"the run went unstable in chunk {k + 1} of {n_saves} (NaN/Inf or fields far "
-                f"outside [0, 1]); lower dt{hint}",
+                f"outside [0, 1]); lower dt{f', or: {hint}' if hint else ''}",
                 state,
             )
         state, moves = reassign(new, safety, max_fields=max_fields)

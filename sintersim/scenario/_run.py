@@ -23,6 +23,7 @@ import numpy as np
 
 from sintersim._version import __version__
 from sintersim.io import RunFile, RunFileError, read_run, write_csv, write_grains_csv, write_xdmf
+from sintersim.model._density_bounds import soft_density_hint
 from sintersim.packing._layouts import Packing
 from sintersim.packing._reassign import ReassignError, reassign
 from sintersim.packing._tracking import GrainTracker
@@ -338,14 +339,10 @@ class RunWriter:
                 "time.tolerance_nm (the dynamics became stiff or unstable)"
             )
         if row is None:
-            mo = self.setup.config.motion
-            hint = (
-                "; grains pressed together by [motion] compress a soft density: "
-                "raise motion.density_stiffness (100 ran seed 004's film)"
-                if mo.enabled and mo.density_stiffness < 100
-                else ""
+            hint = soft_density_hint(self.setup.model)
+            return "the fields became non-finite or left [-0.5, 1.5]" + (
+                f"; {hint}" if hint else ""
             )
-            return "the fields became non-finite or left [-0.5, 1.5]" + hint
         if _energy_rose(self.setup, chunks, self.rows[-1], row):
             return (
                 f"the free energy rose from {self.rows[-1]['free_energy_J']:.6g} J to "
