@@ -37,7 +37,7 @@ import jax.numpy as jnp  # noqa: E402
 import seedlib  # noqa: E402
 
 import sintersim as ss  # noqa: E402
-from sintersim.model import max_ratio  # noqa: E402
+from sintersim.model import FILM_FACTOR, max_ratio  # noqa: E402
 from sintersim.orientation import misorientation_matrix  # noqa: E402
 from sintersim.packing import fields_at  # noqa: E402
 
@@ -64,8 +64,9 @@ SIZES = {  # spacing nm, rows = cols, model time s (slow / default boundaries), 
 # within 1-4 ms (the control run); at 1/50 their boundaries last while the cubes merge (tried, at
 # 8.0 nm period: all gone by 0.011 s in a 4 x 4 film).
 L_SLOW = 0.02
-# [motion] density_stiffness of the stiffened film with motion (DensityBounds)
-STIFFNESS = 100.0
+# [motion] density_stiffness of the stiffened film with motion (DensityBounds): the factor the
+# solver's stop message names for a box-filling film
+STIFFNESS = FILM_FACTOR
 CLASSES = ("aligned (< 2 deg)", "low-angle (2-15 deg)", "high-angle (> 15 deg)")
 
 

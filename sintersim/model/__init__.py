@@ -20,6 +20,7 @@ from sintersim.model._boundaries import (
     read_shockley,
 )
 from sintersim.model._density_bounds import (
+    FILM_FACTOR,
     DensityBounds,
 )
 from sintersim.model._energy import (
@@ -69,6 +70,7 @@ __all__ = [
     "AbstractMobilityPath",
     "C_SL_MIN",
     "DensityBounds",
+    "FILM_FACTOR",
     "C_STAR",
     "GrainBoundaryLaw",
     "Liquid",

@@ -76,15 +76,19 @@ class GrainTracker:
         next_id: int,
         extra: dict | None = None,
         code_ids: dict[int, int] | None = None,
+        id_fields: dict[int, int] | None = None,
     ):
         self.id_map = np.asarray(id_map, np.int32)
         self.table = table
         self.next_id = int(next_id)
         self.extra = {} if extra is None else extra  # what a driver keeps with the ids
         self.code_ids = {} if code_ids is None else code_ids  # core code -> id, last update
-        # id -> its field at the last update (the matching's tie-break; in the checkpoint)
+        # id -> its field at the last update (the matching's tie-break; in the checkpoint):
+        # given (a resumed run), or read off the core codes
         stride = int(np.prod(self.id_map.shape)) + 1
-        self.id_fields = {i: c // stride for c, i in self.code_ids.items()}
+        if id_fields is None:
+            id_fields = {i: c // stride for c, i in self.code_ids.items()}
+        self.id_fields = id_fields
 
     # -- creation and persistence ----------------------------------------------------------------
     @classmethod
@@ -124,9 +128,8 @@ class GrainTracker:
     def from_json(cls, text: str, id_map: np.ndarray) -> GrainTracker:
         doc = json.loads(text)
         table = {int(k): GrainRecord(**v) for k, v in doc["grains"].items()}
-        out = cls(id_map, table, doc["next_id"], doc.get("extra", {}))
-        out.id_fields = {int(k): int(v) for k, v in doc.get("fields", {}).items()}
-        return out
+        fields = {int(k): int(v) for k, v in doc.get("fields", {}).items()}
+        return cls(id_map, table, doc["next_id"], doc.get("extra", {}), id_fields=fields)
 
     # -- update -----------------------------------------------------------------------------------
     def update(self, eta: np.ndarray, t_s: float) -> np.ndarray:
