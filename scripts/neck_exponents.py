@@ -54,6 +54,7 @@ Usage::
     python scripts/neck_exponents.py --width 2 --mechanisms surface volume         # R/w_s = 8
     python scripts/neck_exponents.py --motion 12 --json out/neck/motion.json       # densification
     python scripts/neck_exponents.py --motion 8 --density-bounds 10   # DensityBounds(10)
+    python scripts/neck_exponents.py --motion 8 --motion-dt-scale 0.25  # step convergence
 """
 
 from __future__ import annotations
@@ -746,12 +747,18 @@ def run_all(
 
 
 def motion_study(
-    radius: float, mechanisms: Sequence[str], width: float = 3.0, bounds: float = 0.0
+    radius: float,
+    mechanisms: Sequence[str],
+    width: float = 3.0,
+    bounds: float = 0.0,
+    dt_scale: float = 1.0,
 ) -> dict:
     """Every mechanism at ``radius`` with rigid-body motion (energy force, fast limit), the
     contact relaxed first: the growth-rate exponent over `rate_window`, the log-log one over
     `EXP_WINDOW`, the shrinkage exponent of the centre approach over the same times, and the
-    shrinkage at t_end."""
+    shrinkage at t_end. ``dt_scale`` multiplies the mechanism's largest step (`DT_MAX`): the
+    fast limit moves the grains by ``F / (s K)`` per step whatever its length, an effective
+    translational mobility ``V / (s K dt)``, so its results converge only as dt falls."""
     out = {}
     for mech in mechanisms:
         base = default_case(mech, radius, width)
@@ -759,7 +766,7 @@ def motion_study(
             mech,
             radius,
             base.t_end,
-            base.dt_max,
+            base.dt_max * dt_scale,
             width=width,
             motion=True,
             relax=MOTION_RELAX,
@@ -774,6 +781,9 @@ def motion_study(
             "n_loglog": fit_exponent(res.t, res.x_over_a),
             "m_shrinkage": fit_shrinkage_exponent(res.t, approach, rate.get("t_range", (0, 0))),
             "shrinkage_end": float((res.length0 - res.axial_length[-1]) / res.length0),
+            "x_over_a_end": float(res.x_over_a[-1]),
+            "dt_max": case.dt_max,
+            "steps": res.steps,
             "centre_density_end": float(res.centre_density[-1]),
             "classic_n": CLASSIC_N[mech],
             "runtime_s": res.runtime_s,
@@ -788,12 +798,13 @@ def print_motion_study(out: dict) -> None:
     )
     print(
         f"{'mechanism':<10}{'x0/a':>7}{'n rate':>9}{'classic':>9}{'n loglog':>10}{'m':>8}"
-        f"{'shrink':>8}"
+        f"{'shrink':>8}{'x/a end':>9}{'dt_max':>9}{'steps':>7}"
     )
     for mech, v in out.items():
         print(
             f"{mech:<10}{v['x0_over_a']:7.3f}{v['n_rate']['n']:9.2f}{v['classic_n']:9.0f}"
             f"{v['n_loglog']['n']:10.2f}{v['m_shrinkage']['m']:8.3f}{v['shrinkage_end']:8.3f}"
+            f"{v['x_over_a_end']:9.3f}{v['dt_max']:9.4g}{v['steps']:7d}"
         )
 
 
@@ -849,12 +860,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="stiffen the density outside [0, 1] by K times the well's curvature "
         "(`sintersim.model.DensityBounds`; 0 = off)",
     )
+    ap.add_argument(
+        "--motion-dt-scale",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="with --motion: multiply every mechanism's largest step by F (step convergence of "
+        "the fast limit, whose effective mobility grows as 1/dt)",
+    )
     args = ap.parse_args(argv)
 
     if args.float64:
         jax.config.update("jax_enable_x64", True)
     if args.motion:
-        out = motion_study(args.motion, args.mechanisms, args.width, args.density_bounds)
+        out = motion_study(
+            args.motion, args.mechanisms, args.width, args.density_bounds, args.motion_dt_scale
+        )
         print_motion_study(out)
         if args.json is not None:
             args.json.parent.mkdir(parents=True, exist_ok=True)
