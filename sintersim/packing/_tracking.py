@@ -51,6 +51,16 @@ def core_code(field: int, label: Any, grid_shape: tuple[int, ...]) -> Any:
     return field * (int(np.prod(grid_shape)) + 1) + label
 
 
+def code_field(code: int, grid_shape: tuple[int, ...]) -> int:
+    """The field of a core code (the inverse of `core_code` in its first argument)."""
+    return code // (int(np.prod(grid_shape)) + 1)
+
+
+def _fields_of(code_ids: dict[int, int], grid_shape: tuple[int, ...]) -> dict[int, int]:
+    """id -> field from a map core code -> id."""
+    return {i: code_field(c, grid_shape) for c, i in code_ids.items()}
+
+
 def core_labels(eta: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """(field, code) maps of the grain cores: ``field`` the largest order parameter per cell,
     ``code`` a unique positive integer per (field, component) where that parameter exceeds
@@ -85,9 +95,8 @@ class GrainTracker:
         self.code_ids = {} if code_ids is None else code_ids  # core code -> id, last update
         # id -> its field at the last update (the matching's tie-break; in the checkpoint):
         # given (a resumed run), or read off the core codes
-        stride = int(np.prod(self.id_map.shape)) + 1
         if id_fields is None:
-            id_fields = {i: c // stride for c, i in self.code_ids.items()}
+            id_fields = _fields_of(self.code_ids, self.id_map.shape)
         self.id_fields = id_fields
 
     # -- creation and persistence ----------------------------------------------------------------
@@ -141,14 +150,14 @@ class GrainTracker:
         pairs, counts = np.unique(
             np.stack([code[cells], prev[cells].astype(np.int64)]), axis=1, return_counts=True
         )
-        stride = int(np.prod(code.shape)) + 1
-        best: dict[int, tuple[int, int, tuple[bool, int]]] = {}  # code -> (id, overlap, rank)
+        # code -> (id, (on the id's own field, overlap)): own field first, then overlap
+        best: dict[int, tuple[int, tuple[bool, int]]] = {}
         for c, i, k in zip(pairs[0].tolist(), pairs[1].tolist(), counts.tolist(), strict=True):
-            rank = (self.id_fields.get(i, -1) == c // stride, k)  # own field first, then overlap
-            if c not in best or rank > best[c][2]:
-                best[c] = (i, k, rank)
+            rank = (self.id_fields.get(i, -1) == code_field(c, code.shape), k)
+            if c not in best or rank > best[c][1]:
+                best[c] = (i, rank)
         claims: dict[int, list[tuple[int, int]]] = {}
-        for c, (i, k, _) in best.items():  # cores claiming one id (a split): by overlap
+        for c, (i, (_, k)) in best.items():  # cores claiming one id (a split): by overlap
             claims.setdefault(i, []).append((k, c))
         id_of: dict[int, int] = {}
         for i, cl in claims.items():
@@ -169,7 +178,7 @@ class GrainTracker:
                 rec.merged_into = int(np.bincount(where).argmax()) if where.size else -1
         self.id_map = new
         self.code_ids = id_of
-        self.id_fields = {i: c // stride for c, i in id_of.items()}
+        self.id_fields = _fields_of(id_of, code.shape)
         return new
 
     def _new(self, t_s: float, parent: int = -1) -> int:
