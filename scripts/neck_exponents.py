@@ -55,6 +55,7 @@ Usage::
     python scripts/neck_exponents.py --motion 12 --json out/neck/motion.json       # densification
     python scripts/neck_exponents.py --motion 8 --density-bounds 10   # DensityBounds(10)
     python scripts/neck_exponents.py --motion 8 --motion-dt-scale 0.25  # step convergence
+    python scripts/neck_exponents.py --motion 8 --motion-mobility 1 --mechanisms gb  # finite m_t
 """
 
 from __future__ import annotations
@@ -124,10 +125,12 @@ class Case:
     (and step size ``rel_step * t`` while below dt_max). t_first: first save time.
     init: "two_particles" (`sintersim.two_particles`) or "planar_gb" (`initial_state`).
     mobility: (M_vol, M_vap, M_surf, M_gb) overriding the mechanism's default.
-    motion: rigid-body motion of the grains (`sintersim.model.RigidBody`, the energy force in
-        the fast limit): the densification mechanism.
+    motion: rigid-body motion of the grains (`sintersim.model.RigidBody`, the energy force):
+        the densification mechanism.
+    m_t: its translational mobility (internal units); None: the fast limit.
     relax: before the clock starts, this much time of Allen-Cahn and motion with every
-        transport path off (`MOTION_RELAX`): the touching diffuse spheres start with a density
+        transport path off (`MOTION_RELAX`, the fast limit whatever m_t): the touching diffuse
+        spheres start with a density
         deficit at the contact that the motion closes at once; relaxing it first makes t = 0
         the balanced contact, so the fit window sees diffusion, not that collapse.
     """
@@ -146,6 +149,7 @@ class Case:
     motion: bool = False
     relax: float = 0.0
     bounds: float = 0.0
+    m_t: float | None = None
 
     @property
     def grid(self) -> Grid:
@@ -180,10 +184,11 @@ def make_model(
     mobility: Sequence[float] | None = None,
     motion: bool = False,
     bounds: float = 0.0,
+    m_t: float | None = None,
 ) -> SinterModel:
     energy = grid_energy(gb_ratio, width)
     mob = Mobility(*(MECHANISMS[mechanism] if mobility is None else mobility))
-    kinetics = (RigidBody(None, force=MOTION_FORCE),) if motion else ()
+    kinetics = (RigidBody(m_t, force=MOTION_FORCE),) if motion else ()
     terms = (DensityBounds(bounds),) if bounds > 0 else ()
     return SinterModel(energy=energy, mobility=mob, L=1.0, terms=terms, kinetics=kinetics)
 
@@ -274,11 +279,13 @@ def _run(case: Case, dtype: str, verbose: bool) -> CaseResult:
     else:
         raise ValueError(f"unknown init {case.init!r}")
     model = make_model(
-        case.mechanism, case.width, case.gb_ratio, case.mobility, case.motion, case.bounds
+        case.mechanism, case.width, case.gb_ratio, case.mobility, case.motion, case.bounds, case.m_t
     )
     if case.relax > 0:
+        # the fast limit whatever m_t: every mobility starts from the same balanced contact
+        fast = tuple(dataclasses.replace(k, m_t=None) for k in model.kinetics)
         frozen = SinterModel(
-            model.energy, Mobility(0.0, 0.0, 0.0, 0.0), model.L, model.terms, (), model.kinetics
+            model.energy, Mobility(0.0, 0.0, 0.0, 0.0), model.L, model.terms, (), fast
         )
         n_relax = int(math.ceil(case.relax / RELAX_DT))
         state0 = jax.jit(lambda s: advance(frozen, grid, s, n_relax, RELAX_DT))(state0)
@@ -752,13 +759,16 @@ def motion_study(
     width: float = 3.0,
     bounds: float = 0.0,
     dt_scale: float = 1.0,
+    m_t: float | None = None,
 ) -> dict:
     """Every mechanism at ``radius`` with rigid-body motion (energy force, fast limit), the
     contact relaxed first: the growth-rate exponent over `rate_window`, the log-log one over
     `EXP_WINDOW`, the shrinkage exponent of the centre approach over the same times, and the
     shrinkage at t_end. ``dt_scale`` multiplies the mechanism's largest step (`DT_MAX`): the
     fast limit moves the grains by ``F / (s K)`` per step whatever its length, an effective
-    translational mobility ``V / (s K dt)``, so its results converge only as dt falls."""
+    translational mobility ``V / (s K dt)``, so its results converge only as dt falls.
+    ``m_t``: a finite translational mobility instead (internal units), which converges in dt
+    but adds the motion's own time ``V / (m_t K)`` to the diffusion's."""
     out = {}
     for mech in mechanisms:
         base = default_case(mech, radius, width)
@@ -771,6 +781,7 @@ def motion_study(
             motion=True,
             relax=MOTION_RELAX,
             bounds=bounds,
+            m_t=m_t,
         )
         res = run_case(case, verbose=True)
         rate = fit_rate_exponent(res.t, res.x_over_a, rate_window(res.x0_over_a))
@@ -783,6 +794,7 @@ def motion_study(
             "shrinkage_end": float((res.length0 - res.axial_length[-1]) / res.length0),
             "x_over_a_end": float(res.x_over_a[-1]),
             "dt_max": case.dt_max,
+            "m_t": m_t,
             "steps": res.steps,
             "centre_density_end": float(res.centre_density[-1]),
             "classic_n": CLASSIC_N[mech],
@@ -793,8 +805,11 @@ def motion_study(
 
 
 def print_motion_study(out: dict) -> None:
+    m_t = next(iter(out.values()), {}).get("m_t")
+    limit = "fast limit" if m_t is None else f"m_t = {m_t:g}"
     print(
-        "\nwith rigid-body motion (contact relaxed; n from dx/dt ~ x^-(n-1) over x0 + 0.05..0.25)"
+        f"\nwith rigid-body motion ({limit}; contact relaxed; n from dx/dt ~ x^-(n-1) over "
+        "x0 + 0.05..0.25)"
     )
     print(
         f"{'mechanism':<10}{'x0/a':>7}{'n rate':>9}{'classic':>9}{'n loglog':>10}{'m':>8}"
@@ -868,13 +883,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with --motion: multiply every mechanism's largest step by F (step convergence of "
         "the fast limit, whose effective mobility grows as 1/dt)",
     )
+    ap.add_argument(
+        "--motion-mobility",
+        type=float,
+        default=None,
+        metavar="M",
+        help="with --motion: translational mobility m_t (internal units) instead of the fast "
+        "limit; converges in dt, but the motion's time V / (m_t K) then shares the rate",
+    )
     args = ap.parse_args(argv)
 
     if args.float64:
         jax.config.update("jax_enable_x64", True)
     if args.motion:
         out = motion_study(
-            args.motion, args.mechanisms, args.width, args.density_bounds, args.motion_dt_scale
+            args.motion,
+            args.mechanisms,
+            args.width,
+            args.density_bounds,
+            args.motion_dt_scale,
+            args.motion_mobility,
         )
         print_motion_study(out)
         if args.json is not None:

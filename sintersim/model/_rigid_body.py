@@ -9,6 +9,10 @@ Every grain ``g`` (a connected component of one order parameter, found on the de
     F_g = \int_g f_i\,dV,\quad \tau_g = \int_g (r - r_g)\times f_i\,dV,\quad
     V_g = \int_g \eta_i\,dV,
 
+over the grain's cells g: a connected component of ``eta_i > threshold`` and its tail, the
+cells within ``reach`` of it (the velocity moves the same cells, so ``dF/dt`` below is exact;
+summing over the component alone missed the tail's share of a contact's force),
+
 and the fields follow in flux form (mass conserved to round-off),
 
 .. math::
@@ -77,7 +81,9 @@ class RigidBody(AbstractKinetics):
     m_r: rotational mobility of the shape (internal units): ``omega = m_r tau_g / V_g``.
     force: "energy" (gradient flow of F) or "wang" (Wang 2006's density-deficit force).
     threshold: a grain is a connected region of ``eta_i > threshold``.
-    reach: cells its velocity extends beyond that region (the advected tail of eta_i).
+    reach: cells the grain extends beyond that region (its tail of eta_i): its sums (force,
+        torque, volume, stiffness, contacts) and its velocity cover the same cells, so F_g is
+        the energy change of the displacement applied.
     kappa_f, rho0, c_gb: Wang's force strength, reference density, boundary threshold.
     stabiliser: s in the grains' stiffness ``K_g = s C int_g |grad eta_i|^2 dV`` (C = A + B for
         the energy force, kappa_f for Wang's), see `velocity_field`.
@@ -145,7 +151,9 @@ class RigidBody(AbstractKinetics):
         k = model.n_crystals(state.eta.shape[0])
         eta = state.eta[:k]
         mask = jax.lax.stop_gradient(eta) > self.threshold
-        labels = label_components(mask, grid.ndim)
+        # every sum runs over the region that moves (the component and its tail, `reach`
+        # cells): F_g is then the energy change of the displacement actually applied
+        labels = dilate_labels(label_components(mask, grid.ndim), grid.ndim, self.reach)
         grads = grid.gradient(eta)  # for the stiffness, and Wang's force
         f = self.force_density(model, grid, state, grads)
         weight = None
@@ -196,8 +204,7 @@ class RigidBody(AbstractKinetics):
         # the fast limit (measured: 19 cells per step, then NaN, in a free chain of 8 discs).
         core = g.core[..., None]
         trans, omega = jnp.where(core, trans, 0.0), jnp.where(core, omega, 0.0)
-        labels = dilate_labels(g.labels, grid.ndim, self.reach)
-        return rigid_velocities(grid, labels, g.offset, trans, omega)
+        return rigid_velocities(grid, g.labels, g.offset, trans, omega)
 
     def _coupled(self, g: Grains, vol: Array, c, dt, trans: Array) -> Array:
         r"""Translations of the first ``max_grains`` grains solved together:
@@ -224,9 +231,6 @@ class RigidBody(AbstractKinetics):
         k_self = take(g.stiffness[..., 0].reshape(-1))
         k = jnp.maximum(-g.contacts, 0.0)
         lap = jnp.diag(jnp.sum(k, axis=1)) - k
-        # Kept grouped as sc * (...): regrouping it (sc * lap + eps * s C K, equal in exact
-        # arithmetic) moved the R = 8 pair's late neck x/a from 1.09 to 0.90 at dt = 1/16: the
-        # fast limit's late stage amplifies round-off (docs/physics.md, step convergence).
         h = sc * (lap + self.grounding * jnp.diag(k_self))
         eye = jnp.diag(jnp.where(slot_used, 0.0, 1.0))  # unused slots: U = 0
         if self.m_t is None:
