@@ -98,7 +98,8 @@ def test_short_chains_shrink_by_motion_and_alike_per_contact(tmp_path):
 def test_shrinkage_per_contact_is_independent_of_the_chain_length(tmp_path):
     """The requirement: N = 2, 4, 8, shrinkage per contact within 10 % (max/min - 1) at the
     mid (0.05 s) and final (0.1 s) save-points of the script's default study (measured 7.5 %
-    and 5.6 %; 11 % at 0.01 s, the pull-in)."""
+    and 5.6 % with the force summed over the component alone; 12.1 % and 9.6 % since it is
+    summed over the region that moves: the mid-time bound fails, docs/physics.md)."""
     cs = _script()
     p = dict(cs.DEFAULTS)
     doc = cs.study(tmp_path, p, [2, 4, 8], baseline=False, log=print)
