@@ -35,9 +35,11 @@ Default parameters and why:
   which moves material by grain growth, not by shrinkage;
 * a no-motion baseline of every chain (``--no-baseline`` skips it).
 
-Measured (energy force, fast limit, defaults; 66 s on 2 cores), per contact N = 2, 4, 8:
-0.830, 0.787, 0.748 nm at 0.01 s (11.0 %, the pull-in), 1.233, 1.222, 1.147 at 0.05 s (7.5 %),
-1.524, 1.555, 1.473 at 0.1 s (5.6 %); without motion 0.038, 0.014, 0.006 nm at 0.1 s. With the
+Measured (energy force, fast limit, defaults; 86 s on 2 cores, the slow test), per contact
+N = 2, 4, 8: 0.818, 0.766, 0.716 nm at 0.01 s (14.2 %, the pull-in), 1.210, 1.181, 1.079 at
+0.05 s (12.1 %), 1.498, 1.503, 1.371 at 0.1 s (9.6 %). The figures below were measured before
+the motion's sums covered the grains' tails (docs/physics.md, "The grain's region"; then 0.05 s
+and 0.1 s gave 7.5 % and 5.6 %): without motion 0.038, 0.014, 0.006 nm at 0.1 s. With the
 grains relaxed one at a time against their own stiffness (the motion's first version, before
 the coupled solve): 1.511, 1.434, 1.047 nm at 0.1 s (44 %). Surface diffusion dominating
 (``--gb-diffusivity 0``): 0.461, 0.415, 0.401 nm at 0.1 s (15 %; without motion the pair

@@ -130,9 +130,9 @@ class Case:
     m_t: its translational mobility (internal units); None: the fast limit.
     relax: before the clock starts, this much time of Allen-Cahn and motion with every
         transport path off (`MOTION_RELAX`, the fast limit whatever m_t): the touching diffuse
-        spheres start with a density
-        deficit at the contact that the motion closes at once; relaxing it first makes t = 0
-        the balanced contact, so the fit window sees diffusion, not that collapse.
+        spheres start with a density deficit at the contact that the motion closes at once;
+        relaxing it first makes t = 0 the balanced contact, so the fit window sees diffusion,
+        not that collapse.
     """
 
     mechanism: str

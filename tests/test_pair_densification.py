@@ -11,9 +11,10 @@ from __future__ import annotations
 from test_neck_growth import ne
 
 
-def _run(mechanism: str, t_end: float):
-    case = ne.default_case(mechanism, 8.0)
-    case = ne.Case(mechanism, 8.0, t_end, case.dt_max, motion=True, relax=ne.MOTION_RELAX)
+def _run(mechanism: str, t_end: float, m_t: float | None = None, dt: float | None = None):
+    """R = 8 with motion (fast limit unless m_t), the contact relaxed; dt: the mechanism's."""
+    dt = ne.default_case(mechanism, 8.0).dt_max if dt is None else dt
+    case = ne.Case(mechanism, 8.0, t_end, dt, motion=True, relax=ne.MOTION_RELAX, m_t=m_t)
     return ne.run_case(case)
 
 
@@ -35,11 +36,6 @@ def test_boundary_diffusion_densifies_and_surface_diffusion_does_not_small_3d():
     assert abs(h_surf) < 0.2 * h_gb
 
 
-def _run_mt(m_t: float, t_end: float, dt: float):
-    case = ne.Case("gb", 8.0, t_end, dt, motion=True, relax=ne.MOTION_RELAX, m_t=m_t)
-    return ne.run_case(case)
-
-
 def _approach(r) -> float:
     return (r.length0 - r.axial_length[-1]) / 8.0
 
@@ -49,7 +45,7 @@ def test_finite_translational_mobility_converges_in_the_step_small_3d():
     a step, which falls with the step, unlike the fast limit's ``F / K``: the run converges as
     dt falls. R = 8, boundary diffusion to t = 40: approach and neck at dt = 1/4 and 1/16
     (measured: approach/a 0.319 vs 0.324, x/a 0.939 vs 0.945)."""
-    coarse, fine = _run_mt(1.0, 40.0, 0.25), _run_mt(1.0, 40.0, 1.0 / 16.0)
+    coarse, fine = _run("gb", 40.0, 1.0, 0.25), _run("gb", 40.0, 1.0, 1.0 / 16.0)
     assert coarse.ok and fine.ok
     h_c, h_f = _approach(coarse), _approach(fine)
     print(f"approach / a: dt 1/4 {h_c:.4f}, dt 1/16 {h_f:.4f}")
@@ -64,9 +60,7 @@ def test_slower_motion_densifies_less_small_3d():
     diffusion and the same relaxed contact, the approach by t = 40 grows with m_t towards
     the fast limit (measured at R = 8: m_t 0.1 -> 0.086 a, 1 -> 0.319 a, fast limit 0.388 a;
     docs/physics.md)."""
-    dt = ne.DT_MAX["gb"]
-    slow, mid = _run_mt(0.1, 40.0, dt), _run_mt(1.0, 40.0, dt)
-    fast = _run("gb", 40.0)
+    slow, mid, fast = _run("gb", 40.0, 0.1), _run("gb", 40.0, 1.0), _run("gb", 40.0)
     h = [_approach(r) for r in (slow, mid, fast)]
     print("approach / a at m_t 0.1, 1, fast:", [f"{v:.4f}" for v in h])
     assert all(r.ok for r in (slow, mid, fast))
